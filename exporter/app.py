@@ -1,0 +1,193 @@
+"""The running exporter: config, store, scheduler and HTTP server wired together.
+
+`Exporter` owns the current `Config` and swaps it atomically on reload: the new file is
+parsed and validated completely first; if it is rejected the old config keeps running, the
+errors are logged and `parichay_config_last_reload_successful` drops to 0. Endpoints:
+`/metrics`, `/healthz`, `POST /-/reload`, the bilingual status page at `/` and
+`/status.json`. No endpoint takes a URL or a target definition from the caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from pathlib import Path
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from exporter import statuspage
+from exporter.collector import make_registry
+from exporter.config import Config, ConfigError, Target, load_config
+from exporter.probes import ProbeContext
+from exporter.result import ProbeResult
+from exporter.scheduler import Scheduler
+from exporter.store import Store
+
+log = logging.getLogger("exporter")
+
+
+def split_listen(listen: str) -> tuple[str, int]:
+    host, _, port = listen.rpartition(":")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+class Exporter:
+    def __init__(
+        self,
+        *,
+        config: Config,
+        config_path: str | Path | None = None,
+        ctx: ProbeContext | None = None,
+    ) -> None:
+        self.config = config
+        self.config_path = Path(config_path) if config_path else None
+        self.ctx = ctx or ProbeContext()
+        self.store = Store(vantage=config.vantage)
+        self.store.set_targets(config.targets)
+        self.registry = make_registry(self.store)
+        self.scheduler = Scheduler(
+            store=self.store,
+            ctx=self.ctx,
+            max_concurrency=config.max_concurrency,
+            on_result=self._log_transition,
+        )
+        self._runner: web.AppRunner | None = None
+        self._sched_task: asyncio.Task[None] | None = None
+        self.bound: tuple[str, int] | None = None
+        self._reload_lock = asyncio.Lock()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self, *, listen: str | None = None) -> None:
+        self._sched_task = asyncio.create_task(
+            self.scheduler.run(self.config.targets), name="scheduler"
+        )
+        await self.scheduler.started()
+        app = web.Application()
+        app.router.add_get("/metrics", self._metrics)
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_post("/-/reload", self._reload)
+        app.router.add_get("/", self._status_page)
+        app.router.add_get("/status.json", self._status_json)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        host, port = split_listen(listen or self.config.listen)
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        self.bound = (host, sockets[0].getsockname()[1] if sockets else port)
+        log.info(
+            "listening on http://%s:%d vantage=%s targets=%d",
+            host, self.bound[1], self.config.vantage, len(self.config.targets),
+        )
+
+    @property
+    def url(self) -> str:
+        assert self.bound is not None
+        host = "127.0.0.1" if self.bound[0] in ("0.0.0.0", "") else self.bound[0]
+        return f"http://{host}:{self.bound[1]}"
+
+    async def stop(self) -> None:
+        self.scheduler.stop()
+        if self._sched_task is not None:
+            try:
+                async with asyncio.timeout(10):
+                    await self._sched_task
+            except TimeoutError:
+                self._sched_task.cancel()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def run_forever(self, *, listen: str | None = None) -> None:
+        """Serve until SIGINT/SIGTERM; SIGHUP reloads the config."""
+        await self.start(listen=listen)
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
+        try:
+            await stop.wait()
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                loop.remove_signal_handler(sig)
+            log.info("shutting down")
+            await self.stop()
+
+    # ------------------------------------------------------------------ reload
+
+    async def reload(self) -> list[str]:
+        """Re-read the config file; returns the errors ([] when the new config is live)."""
+        async with self._reload_lock:
+            if self.config_path is None:
+                return ["this exporter was started without a config file; nothing to reload"]
+            try:
+                new = await asyncio.to_thread(load_config, self.config_path)
+            except ConfigError as exc:
+                self.store.reload_ok = False
+                for err in exc.errors:
+                    log.error("config reload rejected, keeping the previous config: %s: %s",
+                              self.config_path, err)
+                return exc.errors
+            if new.listen != self.config.listen:
+                log.warning("listen address changes need a restart; still on %s",
+                            self.config.listen)
+            self.config = new
+            self.store.set_targets(new.targets, vantage=new.vantage)
+            self.scheduler.reconcile(new.targets)
+            self.store.reload_ok = True
+            log.info("config reloaded from %s: %d targets", self.config_path, len(new.targets))
+            return []
+
+    # ------------------------------------------------------------------ handlers
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        body = generate_latest(self.registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        alive = self._sched_task is not None and not self._sched_task.done()
+        return web.Response(text="ok\n" if alive else "scheduler stopped\n",
+                            status=200 if alive else 503)
+
+    async def _reload(self, request: web.Request) -> web.Response:
+        errors = await self.reload()
+        if errors:
+            text = "config rejected; the previous config keeps running:\n" + "\n".join(errors)
+            return web.Response(text=text + "\n", status=400)
+        return web.Response(text=f"config reloaded: {len(self.config.targets)} targets\n")
+
+    async def _status_page(self, request: web.Request) -> web.Response:
+        page = statuspage.render_html(self.store, now=self.ctx.clock.time())
+        return web.Response(text=page, content_type="text/html", charset="utf-8")
+
+    async def _status_json(self, request: web.Request) -> web.Response:
+        return web.json_response(statuspage.status_json(self.store))
+
+    # ------------------------------------------------------------------ logging
+
+    def _log_transition(self, target: Target, result: ProbeResult) -> None:
+        st = self.store.get(target.name)
+        changed = st is not None and st.since == result.started_at
+        if not changed:
+            return
+        if result.success:
+            log.info("target=%s role=%s vantage=%s state=up duration=%.3fs",
+                     target.name, target.role, self.store.vantage, result.duration)
+        else:
+            log.warning(
+                "target=%s role=%s vantage=%s state=down reason=%s%s detail=%r",
+                target.name, target.role, self.store.vantage, result.reason,
+                f" step={result.failed_step}" if result.failed_step else "", result.detail,
+            )
+
+
+async def serve(config_path: str, *, listen: str | None = None) -> None:
+    config = await asyncio.to_thread(load_config, config_path)
+    exporter = Exporter(config=config, config_path=config_path)
+    with contextlib.suppress(asyncio.CancelledError):
+        await exporter.run_forever(listen=listen)

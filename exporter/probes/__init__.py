@@ -1,0 +1,60 @@
+"""Probes: one module per target kind, all with the signature `probe(target, ctx)`.
+
+`PROBES` maps a kind to its probe function; the config's `TARGET_KINDS` must list exactly
+the same kinds (a test pins it). A probe returns a `ProbeResult` and never raises for a
+target failure; `run_probe()` adds the safety net for bugs and a hard deadline.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from exporter.clock import Clock
+from exporter.config import Target
+from exporter.result import ProbeResult
+
+log = logging.getLogger("exporter.probes")
+
+
+@dataclass(slots=True, kw_only=True)
+class ProbeContext:
+    """What a probe may use besides its target: the clock, and test seams."""
+
+    clock: Clock = field(default_factory=Clock)
+    # Unit tests inject e.g. httpx.MockTransport; None means real sockets.
+    transport: httpx.AsyncBaseTransport | None = None
+    # Per-target state that must survive between runs (login suspension, used OTPs).
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+ProbeFn = Callable[[Any, ProbeContext], Awaitable[ProbeResult]]
+
+
+def _registry() -> dict[str, ProbeFn]:
+    from exporter.probes import dns, http, tcp
+
+    return {"http": http.probe, "tcp": tcp.probe, "dns": dns.probe}
+
+
+PROBES: dict[str, ProbeFn] = {}
+
+
+def probes() -> dict[str, ProbeFn]:
+    if not PROBES:
+        PROBES.update(_registry())
+    return PROBES
+
+
+def register_probe(kind: str, fn: ProbeFn) -> None:
+    probes()[kind] = fn
+
+
+async def run_probe(target: Target, ctx: ProbeContext) -> ProbeResult:
+    """Run the probe for `target.kind`."""
+    fn = probes()[target.kind]
+    return await fn(target, ctx)

@@ -1,0 +1,131 @@
+"""When probes run: one task per target on its own interval, never on scrape.
+
+A `Scheduler` owns one TaskGroup with one long-lived task per target. Each task sleeps
+until its next slot (interval plus a little jitter so many exporters do not probe in
+lock-step), takes a place under the global semaphore, runs the probe under a hard deadline
+and hands the result to the store. A target is never probed twice at once, and a slow or
+hanging target only delays itself. `reconcile()` applies a reloaded config by target name:
+unchanged targets keep their task and schedule, changed ones restart, removed ones stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+
+from exporter.config import Target
+from exporter.probes import ProbeContext, run_probe
+from exporter.result import PHASES, ProbeResult, Reason
+from exporter.store import Store
+
+log = logging.getLogger("exporter.scheduler")
+
+# Grace beyond the target's own timeout before the scheduler gives up on a probe: probes
+# enforce their timeout themselves; this only catches bugs.
+_HARD_DEADLINE_GRACE = 5.0
+
+
+class Scheduler:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        ctx: ProbeContext,
+        max_concurrency: int,
+        jitter: float = 0.1,
+        rng: random.Random | None = None,
+        on_result: Callable[[Target, ProbeResult], None] | None = None,
+    ) -> None:
+        self._store = store
+        self._ctx = ctx
+        self._sem = asyncio.Semaphore(max_concurrency)
+        self._jitter = jitter
+        self._rng = rng or random.Random()
+        self._on_result = on_result
+        self._tasks: dict[str, tuple[Target, asyncio.Task[None]]] = {}
+        self._tg: asyncio.TaskGroup | None = None
+        self._stop = asyncio.Event()
+        self._started = asyncio.Event()
+        self.running_probes = 0
+
+    async def run(self, targets: tuple[Target, ...]) -> None:
+        """Probe `targets` until `stop()` is called or the task is cancelled."""
+        async with asyncio.TaskGroup() as tg:
+            self._tg = tg
+            self.reconcile(targets)
+            self._started.set()
+            await self._stop.wait()
+            for _, task in self._tasks.values():
+                task.cancel()
+        self._tasks.clear()
+        self._tg = None
+
+    async def started(self) -> None:
+        await self._started.wait()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def reconcile(self, targets: tuple[Target, ...]) -> None:
+        assert self._tg is not None, "reconcile() needs a running scheduler"
+        wanted = {t.name: t for t in targets}
+        for name, (old, task) in list(self._tasks.items()):
+            if wanted.get(name) != old:
+                task.cancel()
+                del self._tasks[name]
+        for name, target in wanted.items():
+            if name not in self._tasks:
+                task = self._tg.create_task(self._loop(target), name=f"probe:{name}")
+                self._tasks[name] = (target, task)
+
+    def target_names(self) -> list[str]:
+        return sorted(self._tasks)
+
+    async def _loop(self, target: Target) -> None:
+        clock = self._ctx.clock
+        # Spread the first probes over a second so start-up is not a burst.
+        next_at = clock.monotonic() + self._rng.uniform(0, min(target.interval, 1.0))
+        while True:
+            delay = next_at - clock.monotonic()
+            if delay > 0:
+                await clock.sleep(delay)
+            async with self._sem:
+                self.running_probes += 1
+                try:
+                    result = await self._run_one(target)
+                finally:
+                    self.running_probes -= 1
+            if result is not None:
+                self._store.record(result)
+                if self._on_result is not None:
+                    self._on_result(target, result)
+            now = clock.monotonic()
+            next_at += target.interval
+            if next_at < now:  # we fell behind (a long probe): skip, never catch up in bursts
+                next_at = now
+            spread = target.interval * self._jitter
+            next_at = max(now, next_at + self._rng.uniform(-spread, spread))
+
+    async def _run_one(self, target: Target) -> ProbeResult | None:
+        started = self._ctx.clock.time()
+        try:
+            async with asyncio.timeout(target.timeout + _HARD_DEADLINE_GRACE):
+                return await run_probe(target, self._ctx)
+        except TimeoutError:
+            log.error("probe %s overran its deadline; recorded as timeout", target.name)
+            return ProbeResult(
+                target=target.name,
+                success=False,
+                reason=Reason.TIMEOUT,
+                duration=target.timeout + _HARD_DEADLINE_GRACE,
+                started_at=started,
+                phases=dict.fromkeys(PHASES, 0.0),
+                detail="the probe did not finish by its deadline",
+            )
+        except Exception:
+            # A bug, not a target failure: log it and leave the last result to go stale, so
+            # ProbesStale tells the operators the monitor itself is broken.
+            log.exception("probe %s crashed (a bug in the exporter)", target.name)
+            return None
