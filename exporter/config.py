@@ -491,7 +491,9 @@ def _parse_basic_auth(node: Any, path: str, errs: _Errors) -> BasicAuth | None:
     return BasicAuth(username=user, password=password)
 
 
-def _parse_http(m: dict[str, Any], path: str, errs: _Errors, common: dict[str, Any]) -> Target:
+def _parse_http(
+    m: dict[str, Any], path: str, errs: _Errors, common: dict[str, Any]
+) -> Target | None:
     kw: dict[str, Any] = {}
     kw["url"] = _parse_url(m["url"], _join(path, "url"), errs) if "url" in m else None
     if "method" in m:
@@ -520,6 +522,8 @@ def _parse_http(m: dict[str, Any], path: str, errs: _Errors, common: dict[str, A
         )
     if kw["url"] is not None and kw.get("basic_auth") and kw["url"].startswith("http://"):
         errs.add(_join(path, "basic_auth"), "refusing to send a password over plain http://")
+    if kw["url"] is None:
+        return None
     return HttpTarget(**common, **{k: v for k, v in kw.items() if v is not None})  # type: ignore[arg-type]
 
 
@@ -531,15 +535,21 @@ def _parse_host(m: dict[str, Any], path: str, errs: _Errors) -> str | None:
     return host
 
 
-def _parse_tcp(m: dict[str, Any], path: str, errs: _Errors, common: dict[str, Any]) -> Target:
+def _parse_tcp(
+    m: dict[str, Any], path: str, errs: _Errors, common: dict[str, Any]
+) -> Target | None:
     kw: dict[str, Any] = {"host": _parse_host(m, path, errs)}
     kw["port"] = _int(m["port"], _join(path, "port"), errs, lo=1, hi=65535) if "port" in m else None
     if "tls" in m:
         kw["tls"] = _parse_tls(m["tls"], _join(path, "tls"), errs, tcp=True)
+    if kw["host"] is None or kw["port"] is None:
+        return None
     return TcpTarget(**common, **{k: v for k, v in kw.items() if v is not None})  # type: ignore[arg-type]
 
 
-def _parse_dns(m: dict[str, Any], path: str, errs: _Errors, common: dict[str, Any]) -> Target:
+def _parse_dns(
+    m: dict[str, Any], path: str, errs: _Errors, common: dict[str, Any]
+) -> Target | None:
     kw: dict[str, Any] = {"host": _parse_host(m, path, errs)}
     if "family" in m:
         fam = m["family"]
@@ -562,10 +572,12 @@ def _parse_dns(m: dict[str, Any], path: str, errs: _Errors, common: dict[str, An
                     except ValueError:
                         errs.add(_join(p, i), f"not an IP address, got {_describe(a)}")
                 kw["expect_addresses"] = tuple(good)
+    if kw["host"] is None:
+        return None
     return DnsTarget(**common, **{k: v for k, v in kw.items() if v is not None})  # type: ignore[arg-type]
 
 
-_Parser = Callable[[dict[str, Any], str, _Errors, dict[str, Any]], Target]
+_Parser = Callable[[dict[str, Any], str, _Errors, dict[str, Any]], Target | None]
 
 # kind -> (extra keys allowed, required keys, parser). `exporter.probes.PROBES` must have
 # exactly these kinds; a test pins that.

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from exporter.config import Target
 from exporter.probes import ProbeContext, run_probe
@@ -37,6 +37,7 @@ class Scheduler:
         jitter: float = 0.1,
         rng: random.Random | None = None,
         on_result: Callable[[Target, ProbeResult], None] | None = None,
+        runner: Callable[[Target, ProbeContext], Awaitable[ProbeResult]] = run_probe,
     ) -> None:
         self._store = store
         self._ctx = ctx
@@ -44,6 +45,7 @@ class Scheduler:
         self._jitter = jitter
         self._rng = rng or random.Random()
         self._on_result = on_result
+        self._runner = runner
         self._tasks: dict[str, tuple[Target, asyncio.Task[None]]] = {}
         self._tg: asyncio.TaskGroup | None = None
         self._stop = asyncio.Event()
@@ -112,7 +114,7 @@ class Scheduler:
         started = self._ctx.clock.time()
         try:
             async with asyncio.timeout(target.timeout + _HARD_DEADLINE_GRACE):
-                return await run_probe(target, self._ctx)
+                return await self._runner(target, self._ctx)
         except TimeoutError:
             log.error("probe %s overran its deadline; recorded as timeout", target.name)
             return ProbeResult(

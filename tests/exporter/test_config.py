@@ -1,0 +1,142 @@
+"""Config parsing: every bad input is reported with its YAML path; good input parses fully."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from exporter.config import (
+    TARGET_KINDS,
+    ConfigError,
+    HttpTarget,
+    Role,
+    load_config,
+    load_config_text,
+    parse_duration,
+)
+from exporter.probes import probes
+from exporter.secrets import Secret
+
+BAD = Path(__file__).parent / "bad_configs"
+
+
+def _expected(path: Path) -> str:
+    first = path.read_text(encoding="utf-8").splitlines()[0]
+    assert first.startswith("# expect: "), f"{path.name} must start with '# expect: '"
+    return first.removeprefix("# expect: ")
+
+
+@pytest.mark.parametrize("path", sorted(BAD.glob("*.yml")), ids=lambda p: p.stem)
+def test_bad_config_is_rejected_with_its_yaml_path(path: Path) -> None:
+    """Each file in bad_configs/ holds one mistake; the error names its place exactly."""
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert _expected(path) in info.value.errors
+
+
+def test_there_are_at_least_ten_kinds_of_bad_config() -> None:
+    """The issue asks for at least ten distinct kinds of bad input under test."""
+    assert len(list(BAD.glob("*.yml"))) >= 10
+
+
+def test_all_errors_are_collected_not_just_the_first() -> None:
+    """A file with three independent mistakes reports all three."""
+    text = """
+vantage: dehradun
+targets:
+  - {name: a, role: nope, kind: http, url: "https://x.example/"}
+  - {name: b, role: sso, kind: http, url: "gopher://x"}
+  - {name: c, role: sso, kind: tcp, host: x.example, port: 0}
+"""
+    with pytest.raises(ConfigError) as info:
+        load_config_text(text)
+    assert info.value.errors == [
+        'targets[0].role: expected one of sso, app, control, got "nope"',
+        'targets[1].url: not an http(s) URL: "gopher://x"',
+        "targets[2].port: expected a whole number 1-65535, got 0",
+    ]
+
+
+def test_good_config_parses_into_typed_values(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Durations, defaults, expectations and secrets land in typed, frozen fields."""
+    monkeypatch.setenv("PARICHAY_TEST_TOKEN", "tok-123456")
+    pw = tmp_path / "pw"
+    pw.write_text("s3cret-pass\n")
+    cfg = load_config_text(f"""
+vantage: secretariat-dehradun
+defaults: {{interval: 1m, timeout: 20s}}
+targets:
+  - name: eoffice-root
+    role: app
+    kind: http
+    url: https://eoffice.uk.gov.in/
+    follow_redirects: false
+    headers: {{X-Token: "Bearer ${{PARICHAY_TEST_TOKEN}}", X-Plain: hello}}
+    basic_auth: {{username: monitor, password_file: {pw}}}
+    expect: {{status: [302], redirect_host: parichay.nic.in}}
+""")
+    t = cfg.targets[0]
+    assert isinstance(t, HttpTarget)
+    assert (t.role, t.interval, t.timeout, t.follow_redirects) == (Role.APP, 60.0, 20.0, False)
+    assert t.expect.status == (302,) and t.expect.redirect_host == "parichay.nic.in"
+    headers = dict(t.headers)
+    assert isinstance(headers["X-Token"], Secret)
+    assert headers["X-Token"].reveal() == "Bearer tok-123456"
+    assert headers["X-Plain"] == "hello"
+    assert t.basic_auth is not None and t.basic_auth.password.reveal() == "s3cret-pass"
+    assert "tok-123456" not in repr(cfg) and "s3cret-pass" not in repr(cfg)
+    with pytest.raises(AttributeError):
+        t.url = "https://other/"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        pytest.param("15s", 15.0, id="seconds"),
+        pytest.param("2m", 120.0, id="minutes"),
+        pytest.param("1m30s", 90.0, id="compound"),
+        pytest.param("500ms", 0.5, id="milliseconds"),
+        pytest.param("1h", 3600.0, id="hours"),
+        pytest.param("15", None, id="no-unit"),
+        pytest.param("s", None, id="no-number"),
+        pytest.param("1x", None, id="bad-unit"),
+    ],
+)
+def test_durations(text: str, seconds: float | None) -> None:
+    """Durations take Prometheus-style units and nothing else."""
+    assert parse_duration(text) == seconds
+
+
+def test_config_kinds_are_exactly_the_probe_kinds() -> None:
+    """The kinds a config may name are the kinds that have a probe, and vice versa."""
+    assert set(TARGET_KINDS) == set(probes())
+
+
+def test_check_config_cli_lists_every_error_without_traceback(tmp_path: Path) -> None:
+    """`check-config` exits 1 and prints each error line, never a Python traceback."""
+    bad = tmp_path / "bad.yml"
+    bad.write_text("vantage: x\ntargets:\n  - {name: a, role: sso, kind: http, url: nope}\n"
+                   "  - {name: a, role: sso, kind: http, url: 'https://x.example/'}\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "exporter", "check-config", str(bad)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 1
+    assert 'targets[0].url: not an http(s) URL: "nope"' in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_check_config_cli_summarises_a_good_file(tmp_path: Path) -> None:
+    """A valid file gives exit 0 and a one-line summary."""
+    good = tmp_path / "good.yml"
+    good.write_text("vantage: x\ntargets:\n  - {name: a, role: sso, kind: http, url: 'https://x.example/'}\n"
+                    "  - {name: b, role: control, kind: dns, host: x.example}\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "exporter", "check-config", str(good)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"{good}: OK - vantage x, 2 targets (1 dns, 1 http)"
