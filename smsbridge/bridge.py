@@ -1,0 +1,205 @@
+"""Accepting a webhook: route, render, apply the resolved policy and rate limits, enqueue.
+
+`plan_deliveries()` is pure: for each configured route it keeps the alerts whose labels
+match, renders each of the route's templates for that sub-group, and yields one
+`Delivery` per (recipient number, template), a number receiving a given template once
+even when several routes name it. `Acceptor.accept()` then writes them to the outbox
+in one transaction, where the "was the FIRING sent" and per-recipient rate-limit
+questions are answered against durable state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter as Tally
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from types import MappingProxyType
+from zoneinfo import ZoneInfo
+
+from .clock import Clock
+from .config import Config, Route
+from .metrics import BridgeMetrics
+from .outbox import AcceptResult, NewMessage, Outbox, Transaction
+from .payload import Alert, WebhookMessage
+from .render import dedup_key, format_time, group_values, render
+
+log = logging.getLogger("smsbridge.bridge")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Delivery:
+    route: Route
+    template: str
+    dlt_template_id: str
+    number: str
+    text: str
+    parts: int
+
+
+def _common(alerts: tuple[Alert, ...], attr: str) -> dict[str, str]:
+    maps = [getattr(a, attr) for a in alerts]
+    first = dict(maps[0])
+    return {k: v for k, v in first.items() if all(m.get(k) == v for m in maps[1:])}
+
+
+def route_subset(message: WebhookMessage, route: Route) -> WebhookMessage | None:
+    """The part of the group a route cares about, with common labels recomputed."""
+    alerts = tuple(a for a in message.alerts if route.matches(a.labels))
+    if not alerts:
+        return None
+    if len(alerts) == len(message.alerts):
+        return message
+    return replace(
+        message,
+        alerts=alerts,
+        common_labels=MappingProxyType(_common(alerts, "labels")),
+        common_annotations=MappingProxyType(_common(alerts, "annotations")),
+        truncated_alerts=0,
+    )
+
+
+def plan_deliveries(message: WebhookMessage, *, config: Config) -> list[Delivery]:
+    """Every SMS this webhook asks for, before resolved policy and rate limits (pure)."""
+    tz = ZoneInfo(config.messages.timezone)
+    seen: set[tuple[str, str]] = set()
+    out: list[Delivery] = []
+    for route in config.routes:
+        subset = route_subset(message, route)
+        if subset is None:
+            continue
+        values = group_values(subset, tz=tz)
+        for template_name in route.templates:
+            template = config.templates[template_name]
+            filled = render(template, values, max_parts=config.messages.max_parts)
+            for group in route.recipients:
+                for recipient in config.recipients[group]:
+                    key = (recipient.number, template_name)
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    out.append(
+                        Delivery(
+                            route=route,
+                            template=template_name,
+                            dlt_template_id=template.dlt_template_id,
+                            number=recipient.number,
+                            text=filled.text,
+                            parts=filled.info.parts,
+                        )
+                    )
+    return out
+
+
+class Acceptor:
+    """Turns a parsed webhook into outbox rows; see the module docstring."""
+
+    def __init__(
+        self, *, config: Config, outbox: Outbox, clock: Clock, metrics: BridgeMetrics
+    ) -> None:
+        self.config = config
+        self.outbox = outbox
+        self.clock = clock
+        self.metrics = metrics
+
+    def _summary_messages(self, number: str, group_key: str, now: float) -> NewMessage | None:
+        limit = self.config.rate_limit
+        if limit is None or limit.summary_template is None:
+            return None
+        template = self.config.templates[limit.summary_template]
+        tz = ZoneInfo(self.config.messages.timezone)
+        until = format_time(datetime.fromtimestamp(now + limit.per, UTC), tz)
+        filled = render(
+            template,
+            {"until": until, "limit": str(limit.max_messages)},
+            max_parts=self.config.messages.max_parts,
+        )
+        return NewMessage(
+            kind="summary",
+            number=number,
+            route="rate_limit",
+            template=template.name,
+            dlt_template_id=template.dlt_template_id,
+            body=filled.text,
+            parts=filled.info.parts,
+            group_key=group_key,
+            status="summary",
+        )
+
+    async def accept(self, message: WebhookMessage) -> AcceptResult:
+        """Enqueue durably (raises OutboxUnavailable); duplicates are dropped."""
+        deliveries = plan_deliveries(message, config=self.config)
+        now = self.clock.now()
+        tally: Tally[str] = Tally()
+        limit = self.config.rate_limit
+
+        def plan(tx: Transaction) -> None:
+            tally.clear()
+            for d in deliveries:
+                if message.status == "resolved":
+                    if d.route.resolved == "never" or (
+                        d.route.resolved == "if_fired"
+                        and not tx.was_fired(
+                            route=d.route.name, group_key=message.group_key, number=d.number
+                        )
+                    ):
+                        tally["resolved_policy"] += 1
+                        continue
+                if limit is not None:
+                    since = tx.now - limit.per
+                    if tx.count_alerts_since(d.number, since) >= limit.max_messages:
+                        tally["rate_limited"] += 1
+                        if not tx.summary_since(d.number, since):
+                            summary = self._summary_messages(d.number, message.group_key, tx.now)
+                            if summary is not None:
+                                tx.add(summary)
+                                tally["summary"] += 1
+                        continue
+                tx.add(
+                    NewMessage(
+                        kind="alert",
+                        number=d.number,
+                        route=d.route.name,
+                        template=d.template,
+                        dlt_template_id=d.dlt_template_id,
+                        body=d.text,
+                        parts=d.parts,
+                        group_key=message.group_key,
+                        status=message.status,
+                    )
+                )
+                tally["alert"] += 1
+
+        result = await asyncio.to_thread(
+            self.outbox.accept,
+            now=now,
+            dedup_key=dedup_key(message),
+            dedup_window=self.config.dedup_window,
+            plan=plan,
+        )
+        if result.duplicate:
+            self.metrics.dupes.inc()
+            log.info(
+                "duplicate webhook dropped",
+                extra={"group_key": message.group_key, "status": message.status},
+            )
+            return result
+        for kind in ("alert", "summary"):
+            if tally[kind]:
+                self.metrics.queued.labels(kind).inc(tally[kind])
+        for reason in ("rate_limited", "resolved_policy"):
+            if tally[reason]:
+                self.metrics.suppressed.labels(reason).inc(tally[reason])
+        log.info(
+            "webhook accepted",
+            extra={
+                "group_key": message.group_key,
+                "status": message.status,
+                "alerts": len(message.alerts),
+                "queued": tally["alert"] + tally["summary"],
+                "rate_limited": tally["rate_limited"],
+                "resolved_suppressed": tally["resolved_policy"],
+            },
+        )
+        return result

@@ -1,0 +1,122 @@
+"""The bridge's Prometheus metrics (prefix `parichay_smsbridge_`) on a caller's registry.
+
+Counters are incremented by the server and the sender; queue depth and the age of the
+oldest pending message are read from the outbox at scrape time by `OutboxCollector`,
+so they are right after a restart. Known label values are created at zero up front.
+Library code never touches the global registry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Final
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from .outbox import Outbox, OutboxUnavailable
+from .providers import FailureReason
+
+PREFIX: Final = "parichay_smsbridge_"
+WEBHOOK_RESULTS: Final = (
+    "accepted",
+    "duplicate",
+    "bad_request",
+    "unauthorized",
+    "too_large",
+    "unavailable",
+)
+DEAD_REASONS: Final = ("expired", "max_age")
+SUPPRESSED_REASONS: Final = ("rate_limited", "resolved_policy")
+
+
+class BridgeMetrics:
+    """All counters in one place, registered on `registry`."""
+
+    def __init__(self, registry: CollectorRegistry, *, providers: Iterable[str] = ()) -> None:
+        self.webhooks = Counter(
+            PREFIX + "webhooks", "Webhook requests by result.", ["result"], registry=registry
+        )
+        self.queued = Counter(
+            PREFIX + "messages_queued",
+            "SMS written to the outbox, by kind.",
+            ["kind"],
+            registry=registry,
+        )
+        self.sent = Counter(
+            PREFIX + "sent", "SMS accepted by a gateway.", ["provider"], registry=registry
+        )
+        self.parts = Counter(
+            PREFIX + "sent_parts",
+            "SMS parts (billing segments) accepted by a gateway.",
+            registry=registry,
+        )
+        self.failed = Counter(
+            PREFIX + "send_failures",
+            "Failed delivery attempts by provider and reason.",
+            ["provider", "reason"],
+            registry=registry,
+        )
+        self.retries = Counter(
+            PREFIX + "retries", "Deliveries rescheduled after a failed attempt.", registry=registry
+        )
+        self.dead = Counter(
+            PREFIX + "dead",
+            "SMS given up on: max_age reached while failing, or expired before the first attempt.",
+            ["reason"],
+            registry=registry,
+        )
+        self.dupes = Counter(
+            PREFIX + "duplicates_dropped",
+            "Webhooks dropped as duplicates (AM retries, HA peers).",
+            registry=registry,
+        )
+        self.suppressed = Counter(
+            PREFIX + "suppressed", "SMS not queued, by reason.", ["reason"], registry=registry
+        )
+        self.config_info = Gauge(
+            PREFIX + "build_info", "Always 1; the bridge version.", ["version"], registry=registry
+        )
+        for result in WEBHOOK_RESULTS:
+            self.webhooks.labels(result)
+        for kind in ("alert", "summary"):
+            self.queued.labels(kind)
+        for reason in DEAD_REASONS:
+            self.dead.labels(reason)
+        for reason in SUPPRESSED_REASONS:
+            self.suppressed.labels(reason)
+        for provider in providers:
+            self.sent.labels(provider)
+            for failure in FailureReason:
+                self.failed.labels(provider, failure.value)
+
+
+class OutboxCollector(Collector):
+    """Queue depth and oldest pending age, read from the outbox at scrape time."""
+
+    def __init__(self, outbox: Outbox, now: Callable[[], float]) -> None:
+        self._outbox = outbox
+        self._now = now
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        depth = GaugeMetricFamily(PREFIX + "queue_depth", "SMS pending in the outbox.")
+        oldest = GaugeMetricFamily(
+            PREFIX + "oldest_pending_age_seconds",
+            "Age of the oldest pending SMS in the outbox (0 when empty).",
+        )
+        up = GaugeMetricFamily(PREFIX + "outbox_up", "1 if the outbox database is readable.")
+        try:
+            stats = self._outbox.stats()
+        except OutboxUnavailable:
+            up.add_metric([], 0.0)
+            yield up
+            return
+        depth.add_metric([], float(stats.depth))
+        age = 0.0 if stats.oldest_created_at is None else self._now() - stats.oldest_created_at
+        oldest.add_metric([], max(0.0, age))
+        up.add_metric([], 1.0)
+        yield from (depth, oldest, up)
+
+    def describe(self) -> Iterable[GaugeMetricFamily]:
+        return []

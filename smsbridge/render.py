@@ -1,0 +1,126 @@
+"""Pure message rendering: an Alertmanager group becomes template values and SMS texts.
+
+`group_values()` derives the placeholder values for one webhook: FIRING/RESOLVED,
+*what* is affected (Parichay, e-Office, or the network of a vantage), scope, the
+IST start time, and how many alerts the group holds, in English and Hindi.
+`render()` fills a compiled template with them. `dedup_key()` identifies a
+notification across Alertmanager retries and HA peers. Nothing here does I/O.
+
+Example: for a ParichayDown group that started at 04:12Z, ``group_values(...)`` gives
+``what="Parichay"``, ``what_hi="परिचय"`` and ``since="25 Nov 09:42"`` (IST).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Final
+from zoneinfo import ZoneInfo
+
+from .payload import Alert, WebhookMessage
+from .templates import CompiledTemplate, FilledText, fill
+
+_SCOPE_HI: Final = {
+    "central": "केंद्रीय",
+    "app": "ऐप",
+    "local": "स्थानीय",
+    "config": "कॉन्फ़िगरेशन",
+    "monitoring": "निगरानी",
+}
+_STATUS: Final = {"firing": "FIRING", "resolved": "RESOLVED"}
+_STATUS_HI: Final = {"firing": "चालू", "resolved": "समाप्त"}
+TIME_FORMAT: Final = "%d %b %H:%M"
+
+
+def dedup_key(message: WebhookMessage) -> str:
+    """(groupKey, status, sorted fingerprint+startsAt) hashed: equal for AM retries and HA peers."""
+    alerts = sorted(f"{a.fingerprint}@{a.starts_at.isoformat()}" for a in message.alerts)
+    material = "\x1f".join([message.group_key, message.status, *alerts])
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def counted_alerts(message: WebhookMessage) -> tuple[Alert, ...]:
+    """The alerts the SMS talks about: those sharing the group's status (all, if none do)."""
+    same = tuple(a for a in message.alerts if a.status == message.status)
+    return same or message.alerts
+
+
+def _label(message: WebhookMessage, name: str) -> str:
+    if name in message.common_labels:
+        return message.common_labels[name]
+    values = {a.labels.get(name, "") for a in message.alerts} - {""}
+    if len(values) == 1:
+        return values.pop()
+    if len(values) > 1:
+        return f"{len(values)} {name}s"
+    return ""
+
+
+def _annotation(message: WebhookMessage, alerts: tuple[Alert, ...], name: str) -> str:
+    if name in message.common_annotations:
+        return message.common_annotations[name]
+    return alerts[0].annotations.get(name, "")
+
+
+def _what(alertname: str, labels: Mapping[str, str], scope: str) -> tuple[str, str]:
+    role = labels.get("role", "")
+    target = labels.get("target", "")
+    vantage = labels.get("vantage", "")
+    if alertname == "VantageNetworkDown" or scope == "local":
+        return (f"network of {vantage}".strip(), f"{vantage} नेटवर्क".strip())
+    if role == "sso" or alertname.startswith("Parichay") or scope == "central":
+        return ("Parichay", "परिचय")
+    if role == "app" or alertname.startswith("EOffice") or scope == "app":
+        suffix = f" {target}" if target else ""
+        return (f"e-Office{suffix}", f"ई-ऑफिस{suffix}")
+    if scope == "monitoring":
+        suffix = f" {vantage}" if vantage else ""
+        return (f"monitoring{suffix}", f"निगरानी{suffix}")
+    return (alertname, alertname)
+
+
+def format_time(moment: datetime, tz: ZoneInfo) -> str:
+    return moment.astimezone(tz).strftime(TIME_FORMAT)
+
+
+def group_values(message: WebhookMessage, *, tz: ZoneInfo) -> dict[str, str]:
+    """Placeholder values for every template field (see templates.FIELDS)."""
+    alerts = counted_alerts(message)
+    labels = {
+        name: _label(message, name)
+        for name in ("alertname", "severity", "scope", "target", "vantage", "role")
+    }
+    alertname = labels["alertname"] or alerts[0].labels.get("alertname", "alert")
+    scope = labels["scope"]
+    what, what_hi = _what(alertname, labels, scope)
+    count = len(alerts) + (message.truncated_alerts if message.status == "firing" else 0)
+    since = min(a.starts_at for a in alerts)
+    ends = [a.ends_at for a in alerts if a.ends_at is not None]
+    values = {
+        "status": _STATUS[message.status],
+        "status_hi": _STATUS_HI[message.status],
+        "alertname": alertname,
+        "what": what,
+        "what_hi": what_hi,
+        "scope": scope,
+        "scope_hi": _SCOPE_HI.get(scope, scope),
+        "severity": labels["severity"],
+        "target": labels["target"],
+        "vantage": labels["vantage"],
+        "since": format_time(since, tz),
+        "ended": format_time(max(ends), tz) if ends else "",
+        "count": str(count),
+        "more": f" (+{count - 1} more)" if count > 1 else "",
+        "more_hi": f" (+{count - 1} अन्य)" if count > 1 else "",
+        "summary": _annotation(message, alerts, "summary"),
+        "summary_hi": _annotation(message, alerts, "summary_hi"),
+    }
+    for name, value in message.common_labels.items():
+        values[f"label.{name}"] = value
+    return values
+
+
+def render(template: CompiledTemplate, values: Mapping[str, str], *, max_parts: int) -> FilledText:
+    """The SMS text for one template; always matches the template's DLT registration."""
+    return fill(template, values, max_parts=max_parts)

@@ -1,0 +1,130 @@
+"""Wiring: one `BridgeService` owns the outbox, HTTP client, sender task and web server.
+
+`start()` opens the outbox, binds the listener (port 0 picks a free port; see
+`port`), and starts the sender; `stop()` closes the listener, cancels the sender
+(pending rows stay in the outbox) and closes the database. Used by the CLI and by
+tests that run the bridge in-process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import httpx
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from . import __version__, providers
+from .bridge import Acceptor
+from .clock import Clock, SystemClock
+from .config import Config, parse_listen
+from .metrics import BridgeMetrics, OutboxCollector
+from .outbox import Outbox
+from .secret import Secret
+from .sender import Sender
+from .server import build_app
+
+log = logging.getLogger("smsbridge.service")
+
+
+def config_secrets(config: Config) -> tuple[Secret, ...]:
+    """Every secret in the config (for log scrubbing)."""
+    found: list[Secret] = []
+    if config.auth.token is not None:
+        found.append(config.auth.token)
+    if config.auth.basic is not None:
+        found.append(config.auth.basic.password)
+    for name, provider_config in config.providers.items():
+        found.extend(providers.create(name=name, config=provider_config).secrets())
+    return tuple(found)
+
+
+def make_client() -> httpx.AsyncClient:
+    """The gateway HTTP client: TLS verified, no proxies from the environment, no redirects."""
+    return httpx.AsyncClient(
+        trust_env=False,
+        follow_redirects=False,
+        timeout=httpx.Timeout(10.0),
+        headers={"User-Agent": f"parichay-sms-bridge/{__version__}"},
+    )
+
+
+class BridgeService:
+    """See the module docstring."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        registry: CollectorRegistry | None = None,
+        clock: Clock | None = None,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.config = config
+        self.registry = registry or CollectorRegistry()
+        self.clock = clock or SystemClock()
+        self._own_client = client is None
+        self.client = client or make_client()
+        self.outbox = Outbox(config.outbox.path, busy_timeout=config.outbox.busy_timeout)
+        self.providers = [
+            providers.create(name=name, config=cfg) for name, cfg in config.providers.items()
+        ]
+        self.metrics = BridgeMetrics(self.registry, providers=config.providers)
+        self.metrics.config_info.labels(__version__).set(1)
+        self.sender = Sender(
+            config=config,
+            outbox=self.outbox,
+            providers=self.providers,
+            client=self.client,
+            clock=self.clock,
+            metrics=self.metrics,
+        )
+        self.acceptor = Acceptor(
+            config=config, outbox=self.outbox, clock=self.clock, metrics=self.metrics
+        )
+        self._runner: web.AppRunner | None = None
+        self._sender_task: asyncio.Task[None] | None = None
+        self.port = 0
+
+    async def start(self, *, run_sender: bool = True) -> None:
+        await asyncio.to_thread(self.outbox.open)
+        self.registry.register(OutboxCollector(self.outbox, self.clock.now))
+        app = build_app(
+            auth=self.config.auth,
+            max_body_bytes=self.config.max_body_bytes,
+            acceptor=self.acceptor,
+            outbox=self.outbox,
+            registry=self.registry,
+            metrics=self.metrics,
+            on_accepted=self.sender.wake,
+        )
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        host, port = parse_listen(self.config.listen)
+        site = web.TCPSite(self._runner, host, port, reuse_address=True)
+        await site.start()
+        server = site._server  # aiohttp exposes no public accessor for the bound port
+        sockets = getattr(server, "sockets", None) or []
+        self.port = int(sockets[0].getsockname()[1]) if sockets else port
+        if run_sender:
+            self._sender_task = asyncio.create_task(self.sender.run(), name="smsbridge-sender")
+        log.info(
+            "sms bridge listening",
+            extra={"host": host, "port": self.port, "outbox": str(self.config.outbox.path)},
+        )
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._sender_task is not None:
+            self._sender_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sender_task
+            self._sender_task = None
+        if self._own_client:
+            await self.client.aclose()
+        await asyncio.to_thread(self.outbox.close)
+        log.info("sms bridge stopped")
