@@ -9,15 +9,15 @@ from collections.abc import AsyncIterator
 
 import pyotp
 import pytest
-from sim_testkit import (
+
+from exporter.simulator import Simulator
+from exporter.simulator.testing import (
     client_for,
     login_until_redirect,
     open_login_page,
     submit_otp,
     submit_password,
 )
-
-from exporter.simulator import Simulator
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from sim_testkit import client_for
 
 from exporter.simulator import Simulator
+from exporter.simulator.testing import client_for
 
 LOGIN_MARKER = "Parichay - Single Sign On"
 APP_MARKER = "e-Office"

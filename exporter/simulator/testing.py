@@ -1,5 +1,7 @@
-"""Helpers shared by the simulator tests: an httpx client that trusts the simulator's CA,
-and the login flow's steps as small coroutines (the steps a login probe will script)."""
+"""Helpers for tests that drive the simulator: an httpx client that trusts the simulator's
+CA, and the synthetic login flow's steps as small coroutines (the same steps a login probe
+scripts), so integration tests can put the simulator in a known state with a few lines.
+They assert on the simulator's documented answers and are meant for tests only."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import ssl
 import httpx
 import pyotp
 
-from exporter.simulator import Simulator
+from exporter.simulator.simulator import Simulator
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 
