@@ -8,6 +8,7 @@ table-tested in tests/exporter/test_classify.py; extend the tables when adding a
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import ssl
 from collections.abc import Iterator
@@ -27,11 +28,21 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
     while cur is not None and id(cur) not in seen:
         seen.add(id(cur))
         yield cur
+        # httpcore sometimes re-raises with the cause only in __context__; a cancellation,
+        # though, says nothing about the target, so the walk stops there.
+        if isinstance(cur, asyncio.CancelledError):
+            return
         cur = cur.__cause__ or cur.__context__
 
 
 def classify_exception(exc: BaseException, *, pending_phase: str = "processing") -> Reason:
     """The reason for a probe that ended with `exc` while `pending_phase` was in progress."""
+    if type(exc) is TimeoutError:
+        # Our own deadline around the whole probe: name the phase that hung.
+        return {
+            "resolve": Reason.DNS_ERROR,
+            "connect": Reason.CONNECT_TIMEOUT,
+        }.get(pending_phase, Reason.TIMEOUT)
     for e in _chain(exc):
         if isinstance(e, ssl.SSLCertVerificationError):
             if e.verify_code == _X509_CERT_HAS_EXPIRED:
@@ -47,12 +58,6 @@ def classify_exception(exc: BaseException, *, pending_phase: str = "processing")
         return Reason.TIMEOUT
     if isinstance(exc, httpx.TooManyRedirects):
         return Reason.REDIRECT_ERROR
-    if isinstance(exc, TimeoutError):
-        # Our own deadline around the whole probe: name the phase that hung.
-        return {
-            "resolve": Reason.DNS_ERROR,
-            "connect": Reason.CONNECT_TIMEOUT,
-        }.get(pending_phase, Reason.TIMEOUT)
     if isinstance(exc, (httpx.ConnectError, ConnectionError, httpx.ReadError, httpx.WriteError)):
         # Refused, reset, or closed by the peer before answering.
         return Reason.CONNECT_REFUSED
