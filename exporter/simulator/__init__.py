@@ -58,6 +58,8 @@ of the inbox. Login modes set on ``app`` have no effect (other than ``redirect_b
 Control API (plain HTTP): ``GET /_sim/faults``; ``POST /_sim/faults/{sso|app}`` with
 ``{"mode": ..., "delay_ms": N}``; ``POST /_sim/faults`` with ``{"app": ..., "mode": ...}``;
 ``GET /_sim/stats``; ``POST /_sim/reset``. Stats keys: see ``exporter.simulator.stats``.
+``exporter.simulator.testing`` has the login steps as coroutines for tests, and
+``python -m exporter.simulator`` (``exporter.simulator.cli``) runs it from a shell.
 """
 
 from exporter.simulator.account import SimAccount

@@ -1,6 +1,5 @@
 """The simulator's test account: a user name, a password and a TOTP secret that exist only
 inside one simulator run, generated at random so no real credential is ever needed.
-
 The password and TOTP secret are left out of ``repr()`` so a logged account does not leak
 them; the simulator's CLI prints them on purpose, marked as simulator-only values.
 """

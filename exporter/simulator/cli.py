@@ -1,7 +1,6 @@
 """Command line of the simulator: start Parichay, e-Office and the control API on fixed
 ports, print their URLs and the generated simulator-only account, and run until Ctrl-C or
 SIGTERM, then stop cleanly.
-
 ``python -m exporter.simulator --tls --ca-out /tmp/sim-ca.pem`` serves HTTPS on 8443/8444
 and writes the CA for the exporter's ``tls.ca_file``; without ``--tls`` the apps use 8081
 and 8082. The control API is plain HTTP on 8090.

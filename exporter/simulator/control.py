@@ -1,6 +1,5 @@
 """The simulator's control API (always plain HTTP, on its own port, so it keeps answering
 while an app refuses or hangs): read and set fault modes, read and reset counters.
-
 Endpoints: ``GET /_sim/faults``; ``POST /_sim/faults/{sso|app}`` with ``{"mode": ...,
 "delay_ms": N}``; ``POST /_sim/faults`` with ``{"app": ..., "mode": ..., "delay_ms": N}``;
 ``GET /_sim/stats``; ``POST /_sim/reset``. Bad input answers 400 with ``{"error": msg}``.

@@ -1,6 +1,5 @@
 """The simulated e-Office app: the root that redirects to Parichay, a public page, the SSO
 callback that redeems Parichay's one-time code for an app session, the inbox and logout.
-
 The code is redeemed in-process with :class:`~exporter.simulator.sso.Parichay` but keeps
 the real back-channel's properties: single use, 60 s lifetime, and failure (502) while the
 SSO itself is down (``refuse``, ``hang``, ``http_500``, ``http_503``, ``bad_content`` on

@@ -1,6 +1,5 @@
 """Fault state of the simulator: the closed list of fault modes and, per simulated app,
 the current mode, its delay and an event that wakes requests parked by ``hang``.
-
 Each of the two simulated apps (``"sso"`` for Parichay, ``"app"`` for e-Office) has one
 :class:`FaultState`. Changing a mode replaces the state's :class:`asyncio.Event` after
 setting the old one, so requests hanging under the previous mode wake up and close their

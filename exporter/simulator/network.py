@@ -2,7 +2,6 @@
 connections by closing the listening socket and re-binding the *same* port afterwards,
 and the middleware that makes every route hang, slow down, fail with 5xx or lose its
 content markers.
-
 The listening socket is created synchronously so :meth:`AppServer.apply_mode` can be
 called from plain (non-async) code: once it returns, the kernel already accepts
 connections on the port again, and the asyncio server picks them up a moment later.

@@ -1,6 +1,5 @@
 """HTML pages served by the simulated Parichay and e-Office: the login form, the public
 e-Office page, the inbox, and the marker-free error and maintenance pages.
-
 Markers that probes look for live only on the healthy pages: ``Parichay - Single Sign On``
 on the login page and ``e-Office`` on the app pages. Error and maintenance pages carry
 neither, so ``bad_content`` and ``http_5xx`` faults are visible to a content check.

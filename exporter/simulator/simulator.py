@@ -1,7 +1,6 @@
 """The :class:`Simulator`: wires the fake Parichay, the fake e-Office and the control API
 onto three listeners, owns the shared fault states, counters and TLS material, and is the
 Python API that tests and the CLI drive.
-
 ``set_fault`` is synchronous and must be called from the event loop's thread while the
 simulator runs; a ``refuse`` (or leaving it) takes effect before it returns.
 """

@@ -1,7 +1,6 @@
 """The simulated Parichay SSO: login page with a session-bound CSRF token, the password
 step, the TOTP step, remembered devices, account lockout, and the one-time codes that the
 e-Office app redeems.
-
 All login state lives in one :class:`Parichay` object (in memory, monotonic clock). The
 login-related fault modes of the ``sso`` app are applied here: ``login_reject``,
 ``otp_reject``, ``csrf_missing`` and ``redirect_broken``. Rejections forced by

@@ -1,5 +1,4 @@
 """Request and outcome counters of the simulator, keyed ``<app>.<route or outcome>``.
-
 Every known key is present from the start with 0, so ``stats()["sso.api_login"]`` never
 raises; routes count each request that reaches the app (whatever the fault mode, except
 ``refuse`` where nothing arrives), outcomes count what the login flow decided.

@@ -1,7 +1,6 @@
 """TLS material of the simulator: one trustme CA, a valid leaf certificate for the
 loopback names and an expired leaf from the same CA, and the server contexts that pick
 between them per handshake.
-
 The expired certificate is chosen in the context's ``sni_callback``, which OpenSSL calls
 for every ClientHello (also when a client connecting to an IP address sends no server
 name), so switching an app to ``cert_expired`` takes effect on the next connection
