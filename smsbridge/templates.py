@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from .segments import SegmentInfo, analyse
+from .segments import PART_LIMIT, SINGLE_LIMIT, SegmentInfo, analyse
 
 DLT_VAR: Final = "{#var#}"
 ELLIPSIS: Final = ".."
@@ -202,7 +202,10 @@ def fill(template: CompiledTemplate, values: Mapping[str, str], *, max_parts: in
     while info.parts > max_parts and any(slot_values):
         longest = max(range(len(slot_values)), key=lambda i: len(slot_values[i]))
         current = slot_values[longest]
-        excess = max(1, len(text) - len(text) * max_parts // info.parts)
+        budget = (
+            SINGLE_LIMIT[info.encoding] if max_parts == 1 else PART_LIMIT[info.encoding] * max_parts
+        )
+        excess = max(1, info.units - budget)
         slot_values[longest] = _shorten(current, max(0, len(current) - excess))
         if slot_values[longest] == current:  # _shorten could not make progress
             slot_values[longest] = current[:-1]
