@@ -1,0 +1,124 @@
+"""Config validation (every error with its YAML path) and the check-config command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from smsbridge.cli import main
+from smsbridge.config import load_config
+from smsbridge.confreader import ConfigError, parse_duration
+
+HERE = Path(__file__).parent
+BAD = sorted((HERE / "bad_configs").glob("*.yml"))
+
+
+@pytest.fixture(autouse=True)
+def _secrets_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SMSB_TOKEN", "token-from-env")
+    monkeypatch.setenv("SMSB_PIN", "pin-from-env")
+    monkeypatch.delenv("SMSB_NOT_SET", raising=False)
+
+
+def _expected(path: Path) -> list[str]:
+    return [
+        line.removeprefix("# error: ").rstrip("\n")
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.startswith("# error: ")
+    ]
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, id=p.stem) for p in BAD])
+def test_each_bad_config_reports_exactly_its_errors(path: Path) -> None:
+    """Every bad_configs/*.yml fails with exactly the '# error:' lines it declares."""
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.errors == _expected(path)
+
+
+def test_the_minimal_config_is_valid_and_secrets_are_hidden() -> None:
+    """good_config.yml loads; its secrets print as <secret> and reveal the env values."""
+    config = load_config(HERE / "good_config.yml")
+    assert config.listen == "0.0.0.0:9470"
+    assert config.auth.token is not None
+    assert str(config.auth.token) == "<secret>"
+    assert repr(config.auth.token) == "<secret>"
+    assert config.auth.token.reveal() == "token-from-env"
+    assert "pin-from-env" not in repr(config)
+    assert "token-from-env" not in repr(config)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        pytest.param("30s", 30.0, id="seconds"),
+        pytest.param("5m", 300.0, id="minutes"),
+        pytest.param("2h", 7200.0, id="hours"),
+        pytest.param("1d", 86400.0, id="days"),
+        pytest.param("250ms", 0.25, id="milliseconds"),
+    ],
+)
+def test_durations(text: str, seconds: float) -> None:
+    """Durations are written 30s, 5m, 2h, 1d (and ms for tests)."""
+    assert parse_duration(text) == seconds
+
+
+def test_check_config_prints_a_one_line_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    """check-config on a valid file: exit 0 and one summary line."""
+    assert main(["check-config", str(HERE / "good_config.yml")]) == 0
+    out = capsys.readouterr().out
+    assert out == (
+        "ok: 1 provider(s) (nic), 1 template(s), 1 route(s), 1 recipient number(s), "
+        "listen 0.0.0.0:9470\n"
+    )
+
+
+def test_check_config_lists_every_error_without_a_traceback(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """check-config on a broken file: exit 1, each error on its own line with its path."""
+    path = HERE / "bad_configs" / "many_errors.yml"
+    assert main(["check-config", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.splitlines() == [f"{path}: 3 error(s)"] + [f"  {e}" for e in _expected(path)]
+    assert "Traceback" not in err
+
+
+def test_check_config_on_invalid_yaml_and_missing_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Unreadable or unparsable files are one clear error each, exit 1."""
+    broken = tmp_path / "broken.yml"
+    broken.write_text("auth: [unclosed\n")
+    assert main(["check-config", str(broken)]) == 1
+    assert main(["check-config", str(tmp_path / "absent.yml")]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        f"{broken}: 1 error(s)",
+        "  <file>: invalid YAML at line 2, column 1",
+        f"{tmp_path / 'absent.yml'}: 1 error(s)",
+        f"  <file>: cannot read {tmp_path / 'absent.yml'}: No such file or directory",
+    ]
+
+
+def test_shipped_example_config_is_valid_once_its_secret_files_exist(
+    tmp_path: Path, sms: Any
+) -> None:
+    """config/smsbridge.yml passes validation with its /run/secrets paths redirected."""
+    example = (HERE.parent.parent / "config" / "smsbridge.yml").read_text(encoding="utf-8")
+    (tmp_path / "token").write_text("t0ken-value\n")
+    (tmp_path / "pin").write_text("p1n-value\n")
+    patched = (
+        example.replace("/run/secrets/smsbridge_webhook_token", str(tmp_path / "token"))
+        .replace("/run/secrets/nic_sms_pin", str(tmp_path / "pin"))
+        .replace("/var/lib/parichay-smsbridge/", f"{tmp_path}/")
+    )
+    path = tmp_path / "smsbridge.yml"
+    path.write_text(patched, encoding="utf-8")
+    config = load_config(path)
+    assert config.summary() == (
+        "ok: 1 provider(s) (nic), 3 template(s), 2 route(s), 3 recipient number(s), "
+        "listen 0.0.0.0:9470"
+    )
