@@ -13,7 +13,7 @@ client disconnect, so nothing is logged as a traceback.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 import socket
 import ssl
 from collections.abc import Iterable
@@ -24,6 +24,8 @@ from aiohttp.typedefs import Handler
 from exporter.simulator import pages
 from exporter.simulator.faults import AppName, FaultState
 from exporter.simulator.stats import Stats
+
+logger = logging.getLogger(__name__)
 
 # Long enough for a slow (default 200 ms) response to finish, short enough for a prompt stop.
 SHUTDOWN_TIMEOUT_S = 1.0
@@ -99,18 +101,21 @@ class AppServer:
 
     async def _serve(self, sock: socket.socket, generation: int) -> None:
         assert self._runner is not None and self._runner.server is not None
-        try:
-            server = await asyncio.get_running_loop().create_server(
-                self._runner.server, sock=sock, ssl=self._ssl
-            )
-        except OSError:
-            if generation != self._generation:
-                return  # refused again before this re-bind got to serve
-            raise
+        # start_serving=False: nothing is registered with the event loop until the server
+        # is stored, so refuse() can always close either the server or the bare socket.
+        server = await asyncio.get_running_loop().create_server(
+            self._runner.server, sock=sock, ssl=self._ssl, start_serving=False
+        )
         if generation != self._generation:
             server.close()
             return
         self._server = server
+        await server.start_serving()
+
+    @staticmethod
+    def _report(task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            logger.error("simulator: re-binding a port failed: %s", exc)
 
     def refuse(self) -> None:
         """Stop listening and drop open connections: new connections are refused."""
@@ -136,6 +141,7 @@ class AppServer:
         self._serve_task = asyncio.get_running_loop().create_task(
             self._serve(self._sock, self._generation)
         )
+        self._serve_task.add_done_callback(self._report)
 
     def apply_mode(self) -> None:
         """Bring the listener in line with the app's current fault mode.
@@ -165,8 +171,7 @@ class AppServer:
         task = self._serve_task
         self.refuse()
         if task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await asyncio.wait([task])  # its outcome is reported by _report
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

@@ -241,3 +241,36 @@ async def test_set_fault_rejects_bad_input(
     """set_fault raises ValueError naming the problem for a bad app, mode or delay."""
     with pytest.raises(ValueError, match=message):
         sim.set_fault(app, mode, delay_ms)  # type: ignore[arg-type]
+
+
+async def test_rapid_refuse_toggling_ends_in_a_consistent_state(
+    sim: Simulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Toggling refuse on and off many times, within one loop tick and across ticks,
+    while requests run, leaves the app serving on its port and logs nothing."""
+    caplog.set_level(logging.DEBUG)
+    url = f"{sim.app_url}/healthz"
+    async with client_for(sim, timeout=2) as client:
+
+        async def hammer() -> None:
+            for _ in range(20):
+                try:
+                    await client.get(url)
+                except httpx.TransportError:
+                    pass
+
+        worker = asyncio.create_task(hammer())
+        for i in range(30):
+            sim.set_fault("app", "refuse")
+            sim.set_fault("app", "ok")
+            if i % 2:
+                sim.set_fault("app", "refuse")
+            await asyncio.sleep(0 if i % 3 else 0.005)
+        sim.set_fault("app", "ok")
+        await worker
+        await asyncio.sleep(0.01)
+        assert (await client.get(url)).status_code == 200
+    sim.set_fault("app", "refuse")
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", int(sim.app_url.rsplit(":", 1)[1])), 1).close()
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
