@@ -198,7 +198,8 @@ def alert(
     return {
         "status": status,
         "labels": {"alertname": alertname, "severity": severity, "scope": scope,
-                   "vantage": vantage, "target": target, "role": "sso"},
+                   "vantage": vantage, "target": target,
+                   "role": "app" if scope == "app" else "sso"},
         "annotations": {"summary": "Parichay SSO is down", "summary_hi": "परिचय बंद है",
                         "description": "d", "runbook_url": "https://runbooks.example/ParichayDown"},
         "startsAt": starts_at,
