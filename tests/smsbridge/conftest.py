@@ -38,6 +38,7 @@ class GatewayStandIn:
     """
 
     requests: list[RecordedRequest] = field(default_factory=list)
+    delivered: list[RecordedRequest] = field(default_factory=list)
     fail_next: int = 0
     fail_always: bool = False
     fail_status: int = 503
@@ -69,6 +70,7 @@ class GatewayStandIn:
             self.fail_next = max(0, self.fail_next - 1)
             return web.Response(status=self.fail_status, text="temporarily unavailable")
         self._counter += 1
+        self.delivered.append(self.requests[-1])
         if request.path.startswith("/http"):
             return web.json_response({"type": "success", "request_id": f"req-{self._counter}"})
         return web.Response(text=self.ok_body.replace("12345678", str(12345677 + self._counter)))
