@@ -78,8 +78,8 @@ class GatewayStandIn:
     def on(self, path: str) -> list[RecordedRequest]:
         return [r for r in self.requests if r.path == path]
 
-    async def wait_for(self, count: int, *, path: str | None = None, timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
+    async def wait_for(self, count: int, *, path: str | None = None, within: float = 10.0) -> None:
+        deadline = time.monotonic() + within
         while time.monotonic() < deadline:
             seen = self.on(path) if path else self.requests
             if len(seen) >= count:
@@ -145,7 +145,11 @@ def base_config(tmp_path: Path, *, gateway_url: str, provider: str = "nic") -> d
         "listen": "127.0.0.1:0",
         "dedup_window": "15m",
         "auth": {"token_file": str(tmp_path / "token")},
-        "outbox": {"path": str(tmp_path / "outbox.sqlite3"), "max_age": "1h", "busy_timeout": "200ms"},
+        "outbox": {
+            "path": str(tmp_path / "outbox.sqlite3"),
+            "max_age": "1h",
+            "busy_timeout": "200ms",
+        },
         "sender": {"retry_initial": "50ms", "retry_max": "200ms", "poll_interval": "100ms"},
         "messages": {"max_parts": 3, "max_var_chars": 30},
         "providers": providers,
@@ -171,10 +175,20 @@ def base_config(tmp_path: Path, *, gateway_url: str, provider: str = "nic") -> d
             "director": [{"name": "Director", "number": "+919812345678"}],
         },
         "routes": [
-            {"name": "oncall", "match": {"severity": "page"}, "recipients": ["on-call"],
-             "templates": ["alert_en"], "resolved": "if_fired"},
-            {"name": "director", "match": {"severity": "page", "scope": "central"},
-             "recipients": ["director"], "templates": ["alert_hi"], "resolved": "never"},
+            {
+                "name": "oncall",
+                "match": {"severity": "page"},
+                "recipients": ["on-call"],
+                "templates": ["alert_en"],
+                "resolved": "if_fired",
+            },
+            {
+                "name": "director",
+                "match": {"severity": "page", "scope": "central"},
+                "recipients": ["director"],
+                "templates": ["alert_hi"],
+                "resolved": "never",
+            },
         ],
     }
 
@@ -199,11 +213,20 @@ def alert(
 ) -> dict[str, Any]:
     return {
         "status": status,
-        "labels": {"alertname": alertname, "severity": severity, "scope": scope,
-                   "vantage": vantage, "target": target,
-                   "role": "app" if scope == "app" else "sso"},
-        "annotations": {"summary": "Parichay SSO is down", "summary_hi": "परिचय बंद है",
-                        "description": "d", "runbook_url": "https://runbooks.example/ParichayDown"},
+        "labels": {
+            "alertname": alertname,
+            "severity": severity,
+            "scope": scope,
+            "vantage": vantage,
+            "target": target,
+            "role": "app" if scope == "app" else "sso",
+        },
+        "annotations": {
+            "summary": "Parichay SSO is down",
+            "summary_hi": "परिचय बंद है",
+            "description": "d",
+            "runbook_url": "https://runbooks.example/ParichayDown",
+        },
         "startsAt": starts_at,
         "endsAt": ends_at,
         "generatorURL": "http://prometheus:9090/graph",
@@ -239,8 +262,8 @@ def payload(
     }
 
 
-async def poll(predicate: Callable[[], Awaitable[bool] | bool], *, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
+async def poll(predicate: Callable[[], Awaitable[bool] | bool], *, within: float = 10.0) -> None:
+    deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         result = predicate()
         if not isinstance(result, bool):

@@ -42,11 +42,16 @@ class Rig:
         self.responses: list[int] = []  # status codes to answer, then 200 API000
         self.requests: list[httpx.Request] = []
         self.client = httpx.AsyncClient(transport=httpx.MockTransport(self._handle))
-        self.acceptor = Acceptor(config=config, outbox=self.outbox, clock=self.clock,
-                                 metrics=self.metrics)
+        self.acceptor = Acceptor(
+            config=config, outbox=self.outbox, clock=self.clock, metrics=self.metrics
+        )
         self.sender = Sender(
-            config=config, outbox=self.outbox, client=self.client, clock=self.clock,
-            metrics=self.metrics, rng=UpperRng(),
+            config=config,
+            outbox=self.outbox,
+            client=self.client,
+            clock=self.clock,
+            metrics=self.metrics,
+            rng=UpperRng(),
             providers=[providers.create(name=n, config=c) for n, c in config.providers.items()],
         )
 
@@ -63,8 +68,9 @@ class Rig:
 
     def states(self) -> list[tuple[str, int]]:
         with sqlite3.connect(self.config.outbox.path) as conn:
-            return [(r[0], r[1]) for r in conn.execute(
-                "SELECT state, attempts FROM outbox ORDER BY id")]
+            return [
+                (r[0], r[1]) for r in conn.execute("SELECT state, attempts FROM outbox ORDER BY id")
+            ]
 
 
 @pytest.fixture
@@ -100,8 +106,16 @@ async def test_gateway_failing_then_recovering_delivers_once_with_retries_counte
     make_rig: Any, sms: Any
 ) -> None:
     """Two 503s then success: one SMS sent, 2 retries, 2 failures by reason, 3 requests."""
-    rig = make_rig(routes=[{"name": "oncall", "match": {"severity": "page"},
-                            "recipients": ["on-call"], "templates": ["alert_en"]}])
+    rig = make_rig(
+        routes=[
+            {
+                "name": "oncall",
+                "match": {"severity": "page"},
+                "recipients": ["on-call"],
+                "templates": ["alert_en"],
+            }
+        ]
+    )
     rig.responses = [503, 503]
     await rig.acceptor.accept(parse_webhook(sms.payload()))
     assert await rig.sender.run_once() == 1
@@ -167,8 +181,7 @@ async def test_duplicates_are_dropped_within_the_window_only(make_rig: Any, sms:
 
 async def test_rate_limit_trips_once_with_a_summary_sms(make_rig: Any, sms: Any) -> None:
     """Limit 2/h: alerts 1-2 queue, alert 3 trips it (one summary), alert 4 is suppressed."""
-    rig = make_rig(rate_limit={"max_messages": 2, "per": "1h",
-                               "summary_template": "rate_limited"})
+    rig = make_rig(rate_limit={"max_messages": 2, "per": "1h", "summary_template": "rate_limited"})
     for n in range(4):
         alert = sms.alert(scope="app", fingerprint=f"f{n}", alertname="EOfficeDown")
         await rig.acceptor.accept(parse_webhook(sms.payload([alert], group_key=f"g{n}")))
@@ -203,10 +216,13 @@ async def test_resolved_goes_only_to_people_who_got_the_firing(make_rig: Any, sm
             "SELECT number, status, body FROM outbox WHERE id = ?", (resolved.ids[0],)
         ).fetchall()
     assert len(resolved.ids) == 1  # on-call only; the director route has resolved: never
-    assert rows == [(
-        "+919876543210", "resolved",
-        "ITDA ALERT RESOLVED: Parichay - ParichayDown (central scope) since 25 Nov 09:42 IST. -ITDA",
-    )]
+    assert rows == [
+        (
+            "+919876543210",
+            "resolved",
+            "ITDA ALERT RESOLVED: Parichay - ParichayDown (central scope) since 25 Nov 09:42 IST. -ITDA",
+        )
+    ]
     assert rig.value("suppressed_total", reason="resolved_policy") == 3
 
 

@@ -47,12 +47,17 @@ def _broken(sms: Any, change: str) -> Any:
     [
         pytest.param("version", "version: expected \"4\", got '3'", id="version"),
         pytest.param("no-alerts", "alerts: expected a non-empty list", id="no-alerts"),
-        pytest.param("status", "status: expected \"firing\" or \"resolved\", got 'pending'",
-                     id="status"),
-        pytest.param("starts", "alerts[0].startsAt: expected an RFC 3339 time, got 'yesterday'",
-                     id="starts-at"),
-        pytest.param("labels", "alerts[0].labels.severity: expected a string, got int",
-                     id="label-type"),
+        pytest.param(
+            "status", 'status: expected "firing" or "resolved", got \'pending\'', id="status"
+        ),
+        pytest.param(
+            "starts",
+            "alerts[0].startsAt: expected an RFC 3339 time, got 'yesterday'",
+            id="starts-at",
+        ),
+        pytest.param(
+            "labels", "alerts[0].labels.severity: expected a string, got int", id="label-type"
+        ),
         pytest.param("group-key", "groupKey: required field missing", id="group-key"),
         pytest.param("array", "body: expected a JSON object, got list", id="not-an-object"),
     ],

@@ -23,7 +23,9 @@ class BridgeProcess:
 
     def __init__(self, config: Path, log: Path) -> None:
         if not SCRIPT.exists():
-            pytest.fail(f"console script {SCRIPT} not found: install the project (pip install -e .)")
+            pytest.fail(
+                f"console script {SCRIPT} not found: install the project (pip install -e .)"
+            )
         self.log = log
         # A restart appends to the same log; only lines after this point count.
         self._skip = len(log.read_text(encoding="utf-8").splitlines()) if log.exists() else 0
@@ -35,8 +37,8 @@ class BridgeProcess:
         )
         self.port = 0
 
-    async def wait_listening(self, *, timeout: float = 15.0) -> int:
-        deadline = time.monotonic() + timeout
+    async def wait_listening(self, *, within: float = 15.0) -> int:
+        deadline = time.monotonic() + within
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError(f"bridge exited early:\n{self.log.read_text()}")
@@ -48,8 +50,8 @@ class BridgeProcess:
             await asyncio.sleep(0.05)
         raise AssertionError(f"bridge did not start:\n{self.log.read_text()}")
 
-    async def wait_exit(self, *, timeout: float = 10.0) -> int:
-        deadline = time.monotonic() + timeout
+    async def wait_exit(self, *, within: float = 10.0) -> int:
+        deadline = time.monotonic() + within
         while time.monotonic() < deadline:
             code = self.proc.poll()
             if code is not None:
@@ -73,13 +75,14 @@ def _states(db: Path) -> list[str]:
 
 async def _post(port: int, body: Any, token: str) -> httpx.Response:
     async with httpx.AsyncClient(trust_env=False) as client:
-        return await client.post(f"http://127.0.0.1:{port}/alertmanager", json=body,
-                                 headers={"Authorization": f"Bearer {token}"})
+        return await client.post(
+            f"http://127.0.0.1:{port}/alertmanager",
+            json=body,
+            headers={"Authorization": f"Bearer {token}"},
+        )
 
 
-async def test_kill_9_after_accepting_loses_nothing(
-    tmp_path: Path, gateway: Any, sms: Any
-) -> None:
+async def test_kill_9_after_accepting_loses_nothing(tmp_path: Path, gateway: Any, sms: Any) -> None:
     """SIGKILL while the gateway fails; after a restart both SMS are delivered exactly once."""
     gateway.fail_always = True
     config = sms.write_config(tmp_path, sms.base_config(tmp_path, gateway_url=gateway.url))
@@ -101,14 +104,13 @@ async def test_kill_9_after_accepting_loses_nothing(
     second = BridgeProcess(config, log)
     try:
         await second.wait_listening()
-        await sms.poll(lambda: len(gateway.delivered) >= 2, timeout=15)
+        await sms.poll(lambda: len(gateway.delivered) >= 2, within=15)
         await sms.poll(lambda: _states(tmp_path / "outbox.sqlite3") == ["sent", "sent"])
         second.proc.send_signal(signal.SIGTERM)
         assert await second.wait_exit() == 0
     finally:
         second.kill()
-    assert sorted(r.form["mnumber"] for r in gateway.delivered) == ["919812345678",
-                                                                    "919876543210"]
+    assert sorted(r.form["mnumber"] for r in gateway.delivered) == ["919812345678", "919876543210"]
 
 
 async def test_sigterm_shuts_down_cleanly_leaving_pending_rows(
@@ -130,8 +132,11 @@ async def test_sigterm_shuts_down_cleanly_leaving_pending_rows(
     finally:
         bridge.kill()
     assert _states(tmp_path / "outbox.sqlite3") == ["pending"]
-    messages = [json.loads(line)["msg"] for line in (tmp_path / "bridge.log").read_text()
-                .splitlines() if line.startswith("{")]
+    messages = [
+        json.loads(line)["msg"]
+        for line in (tmp_path / "bridge.log").read_text().splitlines()
+        if line.startswith("{")
+    ]
     assert "shutting down; undelivered SMS stay in the outbox" in messages
     assert "sms bridge stopped" in messages
 
@@ -142,8 +147,13 @@ def test_run_with_a_bad_config_exits_1_without_a_traceback(tmp_path: Path) -> No
     bad.write_text("listen: nowhere\n")
     if not SCRIPT.exists():
         pytest.fail(f"console script {SCRIPT} not found: install the project (pip install -e .)")
-    result = subprocess.run([str(SCRIPT), "run", "--config", str(bad)], capture_output=True,
-                            text=True, timeout=30, check=False)
+    result = subprocess.run(
+        [str(SCRIPT), "run", "--config", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     assert result.returncode == 1
     assert "listen: expected HOST:PORT, got 'nowhere'" in result.stderr
     assert "auth: required" in result.stderr

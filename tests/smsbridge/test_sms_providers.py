@@ -19,16 +19,24 @@ HINDI = "ITDA चेतावनी चालू: परिचय"
 
 
 def _sms(text: str = "ITDA ALERT FIRING: Parichay", unicode: bool = False) -> OutgoingSms:
-    return OutgoingSms(message_id=7, number="+919876543210", text=text,
-                       dlt_template_id="1107160000000000001", unicode=unicode)
+    return OutgoingSms(
+        message_id=7,
+        number="+919876543210",
+        text=text,
+        dlt_template_id="1107160000000000001",
+        unicode=unicode,
+    )
 
 
 def _nic(**changes: object) -> NicProvider:
     fields: dict[str, object] = {
         "url": "https://gw-primary.test/failsafe/HttpLink",
         "secondary_url": "https://gw-secondary.test/failsafe/HttpLink",
-        "username": "itda.sms", "pin": Secret(PIN), "signature": "ITDAUK",
-        "dlt_entity_id": "1101234567890123456", "timeout": 1.0,
+        "username": "itda.sms",
+        "pin": Secret(PIN),
+        "signature": "ITDAUK",
+        "dlt_entity_id": "1101234567890123456",
+        "timeout": 1.0,
     }
     fields.update(changes)
     return NicProvider(name="nic", config=NicConfig(**fields))  # type: ignore[arg-type]
@@ -70,8 +78,11 @@ async def test_nic_success_needs_api000_and_records_the_request_id() -> None:
     """A reply with code=API000 is success and its Request ID is kept."""
 
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, text="Message Accepted for Request ID=998877~code=API000 "
-                                         "& info=Platform accepted & Time = 2026/11/25/09/42")
+        return httpx.Response(
+            200,
+            text="Message Accepted for Request ID=998877~code=API000 "
+            "& info=Platform accepted & Time = 2026/11/25/09/42",
+        )
 
     async with _client(handler) as client:
         result = await _nic().send(_sms(), client=client)
@@ -135,8 +146,12 @@ def _http(**changes: object) -> HttpProvider:
         "url": "https://api.gateway.test/v5/flow?route=${dlt_template_id}",
         "method": "POST",
         "headers": {"authkey": "${secret.authkey}", "X-Msg": "${message_id}"},
-        "json": {"sender": "${sender}", "mobiles": "${number_international}",
-                 "message": "${message}", "unicode": "${unicode}"},
+        "json": {
+            "sender": "${sender}",
+            "mobiles": "${number_international}",
+            "message": "${message}",
+            "unicode": "${unicode}",
+        },
         "secrets": {"authkey": Secret("k3y")},
         "sender": "ITDAUK",
         "success_status": (200,),
@@ -152,14 +167,22 @@ def test_http_request_fills_every_placeholder() -> None:
     request = _http().build_request(_sms(HINDI, unicode=True))
     assert request.url == "https://api.gateway.test/v5/flow?route=1107160000000000001"
     assert request.headers == {"authkey": "k3y", "X-Msg": "7"}
-    assert request.json == {"sender": "ITDAUK", "mobiles": "919876543210",
-                            "message": HINDI, "unicode": "1"}
+    assert request.json == {
+        "sender": "ITDAUK",
+        "mobiles": "919876543210",
+        "message": HINDI,
+        "unicode": "1",
+    }
 
 
 def test_http_request_as_a_get_with_query_parameters() -> None:
     """A GET gateway gets everything in the query string, national number format."""
-    provider = _http(method="GET", json=None, headers={},
-                     params={"to": "${number_national}", "text": "${message}"})
+    provider = _http(
+        method="GET",
+        json=None,
+        headers={},
+        params={"to": "${number_national}", "text": "${message}"},
+    )
     request = provider.build_request(_sms())
     assert (request.method, request.json, request.form) == ("GET", None, None)
     assert request.params == (("to", "9876543210"), ("text", "ITDA ALERT FIRING: Parichay"))
@@ -169,8 +192,13 @@ def test_http_request_as_a_get_with_query_parameters() -> None:
     ("status", "body", "ok", "reason"),
     [
         pytest.param(200, '{"type":"success","request_id":"r-1"}', True, None, id="success"),
-        pytest.param(200, '{"type":"error","message":"bad"}', False, FailureReason.REJECTED,
-                     id="body-says-error"),
+        pytest.param(
+            200,
+            '{"type":"error","message":"bad"}',
+            False,
+            FailureReason.REJECTED,
+            id="body-says-error",
+        ),
         pytest.param(500, '{"type":"success"}', False, FailureReason.HTTP_STATUS, id="http-500"),
     ],
 )

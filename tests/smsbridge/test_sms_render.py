@@ -29,11 +29,14 @@ def test_values_say_what_where_and_since_when_in_ist(sms: Any) -> None:
 
 def test_vantage_network_alert_names_the_vantage(sms: Any) -> None:
     """VantageNetworkDown is about the vantage's own network, not the SSO."""
-    body = sms.payload([sms.alert(alertname="VantageNetworkDown", scope="local",
-                                  vantage="district-haridwar")])
+    body = sms.payload(
+        [sms.alert(alertname="VantageNetworkDown", scope="local", vantage="district-haridwar")]
+    )
     values = group_values(parse_webhook(body), tz=IST)
-    assert (values["what"], values["what_hi"]) == ("network of district-haridwar",
-                                                   "district-haridwar नेटवर्क")
+    assert (values["what"], values["what_hi"]) == (
+        "network of district-haridwar",
+        "district-haridwar नेटवर्क",
+    )
 
 
 def test_many_alerts_become_one_message_that_counts_them(sms: Any) -> None:
@@ -44,8 +47,7 @@ def test_many_alerts_become_one_message_that_counts_them(sms: Any) -> None:
         sms.alert(vantage="v3", fingerprint="f3", starts_at="2026-11-25T04:30:00Z"),
     ]
     values = group_values(parse_webhook(sms.payload(alerts)), tz=IST)
-    assert (values["count"], values["more"], values["more_hi"]) == ("3", " (+2 more)",
-                                                                    " (+2 अन्य)")
+    assert (values["count"], values["more"], values["more_hi"]) == ("3", " (+2 more)", " (+2 अन्य)")
     assert values["since"] == "25 Nov 09:42"
     assert values["vantage"] == "3 vantages"
 
@@ -60,9 +62,7 @@ def test_dedup_key_ignores_alert_order_but_not_status(sms: Any) -> None:
     assert dedup_key(one) != dedup_key(resolved)
 
 
-def test_routes_by_labels_and_sends_each_template_once_per_number(
-    tmp_path: Path, sms: Any
-) -> None:
+def test_routes_by_labels_and_sends_each_template_once_per_number(tmp_path: Path, sms: Any) -> None:
     """severity=page reaches on-call; scope=central also the director; app scope does not."""
     config = parse_config(sms.base_config(tmp_path, gateway_url="http://127.0.0.1:9"))
     central = plan_deliveries(parse_webhook(sms.payload()), config=config)
@@ -85,8 +85,9 @@ def test_routes_by_labels_and_sends_each_template_once_per_number(
 def test_a_route_only_counts_the_alerts_it_matches(tmp_path: Path, sms: Any) -> None:
     """A mixed group (one page, one ticket) pages about the one page alert."""
     config = parse_config(sms.base_config(tmp_path, gateway_url="http://127.0.0.1:9"))
-    body = sms.payload([sms.alert(fingerprint="p"),
-                        sms.alert(fingerprint="t", severity="ticket", vantage="v2")])
+    body = sms.payload(
+        [sms.alert(fingerprint="p"), sms.alert(fingerprint="t", severity="ticket", vantage="v2")]
+    )
     texts = [d.text for d in plan_deliveries(parse_webhook(body), config=config)]
     assert texts[0] == (
         "ITDA ALERT FIRING: Parichay - ParichayDown (central scope) since 25 Nov 09:42 IST. -ITDA"

@@ -60,8 +60,9 @@ async def test_missing_or_wrong_credentials_get_401(gateway: Any, bridge: Bridge
     async with bridge(gateway.url) as (service, client):
         body = sms.payload()
         none = await client.post("/alertmanager", json=body, headers={"Authorization": ""})
-        wrong = await client.post("/alertmanager", json=body,
-                                  headers={"Authorization": "Bearer not-the-token"})
+        wrong = await client.post(
+            "/alertmanager", json=body, headers={"Authorization": "Bearer not-the-token"}
+        )
         basic = await client.post("/alertmanager", json=body, auth=("alertmanager", sms.TOKEN))
         assert [r.status_code for r in (none, wrong, basic)] == [401, 401, 401]
         assert none.headers["WWW-Authenticate"] == 'Bearer realm="smsbridge"'
@@ -76,13 +77,14 @@ async def test_basic_auth_is_accepted_when_configured(
 ) -> None:
     """basic_auth with password_file authenticates Alertmanager's http_config.basic_auth."""
     (tmp_path / "am-password").write_text("s3cret-pass\n")
-    auth = {"basic_auth": {"username": "alertmanager",
-                           "password_file": str(tmp_path / "am-password")}}
-    async with bridge(gateway.url, changes={"auth": auth}) as (service, client):
-        good = await client.post("/alertmanager", json=sms.payload(),
-                                 auth=("alertmanager", "s3cret-pass"))
-        bad = await client.post("/alertmanager", json=sms.payload(),
-                                auth=("alertmanager", "wrong"))
+    auth = {
+        "basic_auth": {"username": "alertmanager", "password_file": str(tmp_path / "am-password")}
+    }
+    async with bridge(gateway.url, changes={"auth": auth}) as (_service, client):
+        good = await client.post(
+            "/alertmanager", json=sms.payload(), auth=("alertmanager", "s3cret-pass")
+        )
+        bad = await client.post("/alertmanager", json=sms.payload(), auth=("alertmanager", "wrong"))
         assert (good.status_code, bad.status_code) == (200, 401)
         assert bad.headers["WWW-Authenticate"] == 'Basic realm="smsbridge"'
 
@@ -92,8 +94,9 @@ async def test_bad_json_and_wrong_schema_get_400_with_a_reason(
 ) -> None:
     """Undecodable JSON and schema errors are 400 with the reason in the body."""
     async with bridge(gateway.url) as (service, client):
-        broken = await client.post("/alertmanager", content=b"{not json",
-                                   headers={"Content-Type": "application/json"})
+        broken = await client.post(
+            "/alertmanager", content=b"{not json", headers={"Content-Type": "application/json"}
+        )
         body = sms.payload()
         body["alerts"][0]["startsAt"] = "yesterday"
         schema = await client.post("/alertmanager", json=body)
@@ -119,8 +122,9 @@ async def test_oversized_bodies_get_413(gateway: Any, bridge: Bridge, sms: Any) 
             for start in range(0, len(data), 512):
                 yield data[start : start + 512]
 
-        streamed = await client.post("/alertmanager", content=chunks(),
-                                     headers={"Content-Type": "application/json"})
+        streamed = await client.post(
+            "/alertmanager", content=chunks(), headers={"Content-Type": "application/json"}
+        )
         assert (declared.status_code, streamed.status_code) == (413, 413)
         assert declared.json()["error"] == "body larger than 2048 bytes"
         assert _metric(service, "webhooks_total", result="too_large") == 2
@@ -138,11 +142,14 @@ async def test_nic_delivery_with_hindi_as_utf16_hex(gateway: Any, bridge: Bridge
         assert set(by_number) == {"919876543210", "919812345678"}
         english, hindi = by_number["919876543210"], by_number["919812345678"]
         assert english == {
-            "username": "itda.sms", "pin": sms.PIN,
+            "username": "itda.sms",
+            "pin": sms.PIN,
             "message": "ITDA ALERT FIRING: Parichay - ParichayDown (central scope) since "
-                       "25 Nov 09:42 IST. -ITDA",
-            "mnumber": "919876543210", "signature": "ITDAUK",
-            "dlt_entity_id": "1101234567890123456", "dlt_template_id": "1107160000000000001",
+            "25 Nov 09:42 IST. -ITDA",
+            "mnumber": "919876543210",
+            "signature": "ITDAUK",
+            "dlt_entity_id": "1101234567890123456",
+            "dlt_template_id": "1107160000000000001",
         }
         assert hindi["msgType"] == "UC"
         assert hindi["dlt_template_id"] == "1107160000000000002"
@@ -168,7 +175,7 @@ async def test_generic_http_provider_delivery(gateway: Any, bridge: Bridge, sms:
         "sender": "ITDAUK",
         "mobiles": "919876543210",
         "message": "ITDA ALERT FIRING: e-Office eoffice-uk - EOfficeDown (app scope) since "
-                   "25 Nov 09:42 IST. -ITDA",
+        "25 Nov 09:42 IST. -ITDA",
         "unicode": "0",
         "DLT_TE_ID": "1107160000000000001",
     }
@@ -225,7 +232,7 @@ async def test_unwritable_outbox_answers_503(gateway: Any, bridge: Bridge, sms: 
 async def test_metrics_and_healthz(gateway: Any, bridge: Bridge, sms: Any) -> None:
     """/metrics exposes the parichay_smsbridge_ families; /healthz is ok with a readable outbox."""
     gateway.fail_always = True
-    async with bridge(gateway.url) as (service, client):
+    async with bridge(gateway.url) as (_service, client):
         await client.post("/alertmanager", json=sms.payload())
         await gateway.wait_for(2)
         health = await client.get("/healthz")
@@ -233,8 +240,15 @@ async def test_metrics_and_healthz(gateway: Any, bridge: Bridge, sms: Any) -> No
     assert (health.status_code, health.text) == (200, "ok\n")
     assert "parichay_smsbridge_queue_depth 2.0" in page
     assert "parichay_smsbridge_oldest_pending_age_seconds " in page
-    for family in ("sent_total", "send_failures_total", "retries_total", "dead_total",
-                   "duplicates_dropped_total", "webhooks_total", "outbox_up"):
+    for family in (
+        "sent_total",
+        "send_failures_total",
+        "retries_total",
+        "dead_total",
+        "duplicates_dropped_total",
+        "webhooks_total",
+        "outbox_up",
+    ):
         assert f"parichay_smsbridge_{family}" in page
 
 
@@ -247,8 +261,11 @@ async def test_logs_never_contain_the_pin_or_the_token(
     async with bridge(gateway.url) as (service, client):
         handler = setup_logging(secrets=config_secrets(service.config), stream=stream)
         try:
-            await client.post("/alertmanager", json=sms.payload(),
-                              headers={"Authorization": f"Bearer {sms.TOKEN}x"})
+            await client.post(
+                "/alertmanager",
+                json=sms.payload(),
+                headers={"Authorization": f"Bearer {sms.TOKEN}x"},
+            )
             gateway.fail_next = 1
             gateway.fail_status = 500
             await client.post("/alertmanager", json=sms.payload())

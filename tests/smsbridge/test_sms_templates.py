@@ -13,7 +13,10 @@ EN_TEXT = "ITDA ALERT {status}: {what} since {since} IST. -ITDA"
 
 def _compile(text: str = EN_TEXT, dlt: str = EN_DLT, max_var: int = 30):  # type: ignore[no-untyped-def]
     return compile_template(
-        name="t", text=text, dlt_text=dlt, dlt_template_id="1107160000000000001",
+        name="t",
+        text=text,
+        dlt_text=dlt,
+        dlt_template_id="1107160000000000001",
         max_var_chars=max_var,
     )
 
@@ -22,17 +25,20 @@ def _compile(text: str = EN_TEXT, dlt: str = EN_DLT, max_var: int = 30):  # type
     ("text", "dlt", "message"),
     [
         pytest.param(
-            "ITDA ALERT {status}: {what} since {since} IST -ITDA", EN_DLT,
+            "ITDA ALERT {status}: {what} since {since} IST -ITDA",
+            EN_DLT,
             "fixed text 4 is ' IST -ITDA' but the registered template has ' IST. -ITDA'",
             id="changed-fixed-text",
         ),
         pytest.param(
-            "ITDA ALERT {status}: {what} IST. -ITDA", EN_DLT,
+            "ITDA ALERT {status}: {what} IST. -ITDA",
+            EN_DLT,
             "has 2 variable slot(s) but dlt_text registers 3 {#var#}",
             id="missing-slot",
         ),
         pytest.param(
-            "ITDA ALERT {status}: {wat} since {since} IST. -ITDA", EN_DLT,
+            "ITDA ALERT {status}: {wat} since {since} IST. -ITDA",
+            EN_DLT,
             "unknown placeholder(s) {wat}; known: alertname, count, ended, limit, more, "
             "more_hi, scope, scope_hi, severity, since, status, status_hi, summary, "
             "summary_hi, target, until, vantage, what, what_hi, label.<name>",
@@ -45,7 +51,8 @@ def _compile(text: str = EN_TEXT, dlt: str = EN_DLT, max_var: int = 30):  # type
             id="url-in-fixed-text",
         ),
         pytest.param(
-            "ITDA {status} {{x}}", "ITDA {#var#} {x}",
+            "ITDA {status} {{x}}",
+            "ITDA {#var#} {x}",
             "stray '{' or '}': placeholders look like {status}; literal braces are not allowed",
             id="literal-braces",
         ),
@@ -66,8 +73,11 @@ def test_adjacent_placeholders_fill_one_dlt_variable() -> None:
         "ITDA {status}: {what} at {since}{more}.", "ITDA {#var#}: {#var#} at {#var#}."
     )
     assert template.slots == (("status",), ("what",), ("since", "more"))
-    filled = fill(template, {"status": "FIRING", "what": "Parichay", "since": "25 Nov 09:42",
-                             "more": " (+2 more)"}, max_parts=1)
+    filled = fill(
+        template,
+        {"status": "FIRING", "what": "Parichay", "since": "25 Nov 09:42", "more": " (+2 more)"},
+        max_parts=1,
+    )
     assert filled.text == "ITDA FIRING: Parichay at 25 Nov 09:42 (+2 more)."
     assert template.matches_registration(filled.text)
 
@@ -87,8 +97,7 @@ def test_values_are_cleaned_of_urls_and_capped_at_the_dlt_variable_limit() -> No
 def test_long_values_are_shortened_until_the_part_cap_is_met() -> None:
     """Only slots shrink; the result fits max_parts and still matches the registration."""
     template = _compile(max_var=0)
-    filled = fill(template, {"status": "FIRING", "what": "x" * 400, "since": "y" * 50},
-                  max_parts=1)
+    filled = fill(template, {"status": "FIRING", "what": "x" * 400, "since": "y" * 50}, max_parts=1)
     assert filled.info.parts == 1
     assert filled.info.units == 160
     assert filled.text.startswith("ITDA ALERT FIRING: xxx")
