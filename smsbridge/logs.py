@@ -50,10 +50,12 @@ def setup_logging(
     """Route the `smsbridge` logger to `stream` (stderr) as JSON lines; return the handler."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter(secrets))
-    logger = logging.getLogger("smsbridge")
-    for old in list(logger.handlers):
-        logger.removeHandler(old)
-    logger.addHandler(handler)
-    logger.setLevel(level)
-    logger.propagate = False
+    # aiohttp's own errors (e.g. a handler bug) go through the same scrubbing formatter.
+    for name, logger_level in (("smsbridge", level), ("aiohttp", logging.WARNING)):
+        logger = logging.getLogger(name)
+        for old in list(logger.handlers):
+            logger.removeHandler(old)
+        logger.addHandler(handler)
+        logger.setLevel(logger_level)
+        logger.propagate = False
     return handler

@@ -30,7 +30,6 @@ _SCOPE_HI: Final = {
 }
 _STATUS: Final = {"firing": "FIRING", "resolved": "RESOLVED"}
 _STATUS_HI: Final = {"firing": "चालू", "resolved": "समाप्त"}
-TIME_FORMAT: Final = "%d %b %H:%M"
 
 
 def dedup_key(message: WebhookMessage) -> str:
@@ -80,8 +79,26 @@ def _what(alertname: str, labels: Mapping[str, str], scope: str) -> tuple[str, s
     return (alertname, alertname)
 
 
+_MONTHS: Final = (
+    "Jan",
+    "Feb",
+    "Mar",
+    "Apr",
+    "May",
+    "Jun",
+    "Jul",
+    "Aug",
+    "Sep",
+    "Oct",
+    "Nov",
+    "Dec",
+)
+
+
 def format_time(moment: datetime, tz: ZoneInfo) -> str:
-    return moment.astimezone(tz).strftime(TIME_FORMAT)
+    """``25 Nov 09:42`` in `tz`; month names fixed in English whatever the process locale."""
+    local = moment.astimezone(tz)
+    return f"{local.day:02d} {_MONTHS[local.month - 1]} {local.hour:02d}:{local.minute:02d}"
 
 
 def group_values(message: WebhookMessage, *, tz: ZoneInfo) -> dict[str, str]:

@@ -92,6 +92,9 @@ class Sender:
             except OutboxUnavailable as exc:
                 log.error("outbox unavailable in sender", extra={"error": str(exc)})
                 delay = cfg.poll_interval
+            except Exception:  # a bug must not stop delivery of everything else
+                log.exception("sender round failed")
+                delay = cfg.poll_interval
             if delay > 0:
                 try:
                     async with asyncio.timeout(delay):

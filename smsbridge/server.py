@@ -63,8 +63,9 @@ def build_app(
     registry: CollectorRegistry,
     metrics: BridgeMetrics,
     on_accepted: Callable[[], None],
+    sender_alive: Callable[[], bool] = lambda: True,
 ) -> web.Application:
-    """The aiohttp application; `on_accepted` wakes the sender."""
+    """The aiohttp application; `on_accepted` wakes the sender, `sender_alive` feeds /healthz."""
 
     async def webhook(request: web.Request) -> web.Response:
         if not authorised(request.headers.get("Authorization"), auth):
@@ -120,6 +121,8 @@ def build_app(
             await asyncio.to_thread(outbox.ping)
         except OutboxUnavailable:
             return web.Response(status=503, text="outbox unavailable\n")
+        if not sender_alive():
+            return web.Response(status=503, text="sender stopped\n")
         return web.Response(text="ok\n")
 
     app = web.Application(client_max_size=max_body_bytes + 1)

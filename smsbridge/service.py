@@ -99,6 +99,7 @@ class BridgeService:
             registry=self.registry,
             metrics=self.metrics,
             on_accepted=self.sender.wake,
+            sender_alive=self._sender_alive,
         )
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
@@ -114,6 +115,10 @@ class BridgeService:
             "sms bridge listening",
             extra={"host": host, "port": self.port, "outbox": str(self.config.outbox.path)},
         )
+
+    def _sender_alive(self) -> bool:
+        task = self._sender_task
+        return task is None or not task.done()
 
     async def stop(self) -> None:
         if self._runner is not None:
