@@ -27,7 +27,6 @@ class FailureReason(StrEnum):
     HTTP_STATUS = "http_status"
     REJECTED = "rejected"
     TRANSPORT_ERROR = "transport_error"
-    DLT_MISMATCH = "dlt_mismatch"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
