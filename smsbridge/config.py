@@ -35,6 +35,7 @@ _DLT_ID: Final = re.compile(r"^\d{10,25}$")
 
 ResolvedPolicy = Literal["always", "if_fired", "never"]
 RESOLVED_POLICIES: Final = ("always", "if_fired", "never")
+SUMMARY_FIELDS: Final = frozenset({"limit", "until"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -192,9 +193,16 @@ class _Builder:
         recipients = self._recipients(provider_map)
         routes = self._routes(templates, recipients)
         if rate_limit is not None and rate_limit.summary_template is not None:
-            if rate_limit.summary_template not in templates and self._templates_ok:
+            summary = templates.get(rate_limit.summary_template)
+            if summary is None and self._templates_ok:
                 self.errors.append(
                     f"rate_limit.summary_template: unknown template {rate_limit.summary_template!r}"
+                )
+            elif summary is not None and not summary.fields <= SUMMARY_FIELDS:
+                extra = ", ".join(sorted("{" + f + "}" for f in summary.fields - SUMMARY_FIELDS))
+                self.errors.append(
+                    f"rate_limit.summary_template: template {summary.name!r} uses {extra}; "
+                    "a summary SMS only knows {limit} and {until}"
                 )
         root.finish()
         if auth is None or outbox is None or self.errors:

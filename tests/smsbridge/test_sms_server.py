@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -258,8 +259,10 @@ async def test_logs_never_contain_the_pin_or_the_token(
     """Even a gateway reply that echoes the pin, and a bad token, leave no secret in the logs."""
     gateway.ok_body = f"Request ID=4242~code=API000 pin={sms.PIN}"
     stream = io.StringIO()
+    loggers = [logging.getLogger(name) for name in ("smsbridge", "aiohttp")]
+    saved = [(lg.handlers[:], lg.level, lg.propagate) for lg in loggers]
     async with bridge(gateway.url) as (service, client):
-        handler = setup_logging(secrets=config_secrets(service.config), stream=stream)
+        setup_logging(secrets=config_secrets(service.config), stream=stream)
         try:
             await client.post(
                 "/alertmanager",
@@ -272,9 +275,10 @@ async def test_logs_never_contain_the_pin_or_the_token(
             await gateway.wait_for(3)
             await sms.poll(lambda: service.outbox.stats().depth == 0)
         finally:
-            import logging
-
-            logging.getLogger("smsbridge").removeHandler(handler)
+            for lg, (handlers, level, propagate) in zip(loggers, saved, strict=True):
+                lg.handlers[:] = handlers
+                lg.setLevel(level)
+                lg.propagate = propagate
     text = stream.getvalue()
     assert sms.PIN not in text
     assert sms.TOKEN not in text
