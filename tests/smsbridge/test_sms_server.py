@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import json
@@ -288,3 +289,39 @@ async def test_logs_never_contain_the_pin_or_the_token(
     assert {line["request_id"] for line in sent} == {"4242"}
     assert any(line["msg"] == "webhook rejected: missing or wrong credentials" for line in lines)
     assert base64.b64encode(sms.TOKEN.encode()).decode() not in text
+
+
+async def test_ha_peers_posting_at_the_same_moment_yield_one_sms(
+    gateway: Any, bridge: Bridge, sms: Any
+) -> None:
+    """Two concurrent identical webhooks (an Alertmanager HA pair): one accepted, one dropped."""
+    body = sms.payload([sms.alert(scope="app", alertname="EOfficeDown")])
+    async with bridge(gateway.url) as (service, client):
+        first, second = await asyncio.gather(
+            client.post("/alertmanager", json=body), client.post("/alertmanager", json=body)
+        )
+        assert sorted(r.json()["status"] for r in (first, second)) == ["accepted", "duplicate"]
+        await gateway.wait_for(1)
+        await sms.poll(lambda: service.outbox.stats().depth == 0)
+    assert len(gateway.requests) == 1
+
+
+async def test_second_provider_takes_over_when_the_first_fails(
+    gateway: Any, bridge: Bridge, sms: Any, tmp_path: Path
+) -> None:
+    """Providers are tried in order: NIC down (503) -> the http gateway delivers at once."""
+    http_cfg = sms.base_config(tmp_path, gateway_url=gateway.url, provider="http")["providers"]
+    nic_cfg = sms.base_config(tmp_path, gateway_url=gateway.url)["providers"]
+    nic_cfg["nic"]["url"] = f"{gateway.url}/nic-down"
+    gateway.fail_status = 503
+    body = sms.payload([sms.alert(scope="app", alertname="EOfficeDown")])
+    async with bridge(gateway.url, changes={"providers": {**nic_cfg, **http_cfg}}) as (
+        service,
+        client,
+    ):
+        gateway.fail_next = 1  # the first request (to NIC) fails
+        assert (await client.post("/alertmanager", json=body)).status_code == 200
+        await sms.poll(lambda: _metric(service, "sent_total", provider="msg91") == 1)
+        assert [r.path for r in gateway.requests] == ["/nic-down", "/http/send"]
+        assert _metric(service, "send_failures_total", provider="nic", reason="http_status") == 1
+        assert _metric(service, "retries_total") == 0
