@@ -1,0 +1,1 @@
+"""One module per dashboard, each with `build() -> Dashboard`; `grafana.build` lists them."""
