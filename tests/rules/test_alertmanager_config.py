@@ -1,0 +1,303 @@
+"""Alertmanager: the config is valid, routes and inhibitions behave, templates render in both languages.
+
+Routing is checked with `amtool config routes test` against the cases in
+alertmanager/tests/routes.yml; inhibition needs a running Alertmanager, so one is started
+on a loopback port with the repository's config (only the receivers' addresses replaced
+by a closed local port, so nothing leaves the machine).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from tests.rules._tools import ALERTMANAGER_DIR, binary, run
+
+CONFIG = ALERTMANAGER_DIR / "alertmanager.yml"
+ROUTE_CASES = yaml.safe_load((ALERTMANAGER_DIR / "tests" / "routes.yml").read_text("utf-8"))["cases"]
+DEVANAGARI_TEXT = "परिचय"
+
+
+def test_amtool_check_config_accepts_the_config_and_its_templates() -> None:
+    """The config parses strictly and the template files load."""
+    result = run([binary("amtool"), "check-config", str(CONFIG)])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 templates" in result.stdout
+
+
+@pytest.mark.parametrize("case", ROUTE_CASES, ids=lambda c: c["name"])
+def test_alert_is_routed_to_exactly_the_expected_receivers(case: dict[str, Any]) -> None:
+    """page -> SMS and email, ticket -> email only (amtool config routes test)."""
+    labels = [f"{k}={v}" for k, v in case["labels"].items()]
+    result = run(
+        [
+            binary("amtool"), "config", "routes", "test", f"--config.file={CONFIG}",
+            f"--verify.receivers={','.join(case['receivers'])}", *labels,
+        ]
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == ",".join(case["receivers"])
+
+
+def test_config_keeps_secrets_out_and_sends_resolved_notifications() -> None:
+    """Secrets are files; every receiver also reports resolution; the mute example uses IST."""
+    config = yaml.safe_load(CONFIG.read_text("utf-8"))
+    assert "smtp_auth_password" not in config["global"]
+    assert config["global"]["smtp_auth_password_file"].startswith("/etc/alertmanager/secrets/")
+    for receiver in config["receivers"]:
+        for email in receiver.get("email_configs", []):
+            assert email["send_resolved"] is True
+        for hook in receiver.get("webhook_configs", []):
+            assert hook["send_resolved"] is True
+            auth = hook["http_config"]["authorization"]
+            assert set(auth) == {"credentials_file"}
+    assert config["route"]["group_by"] == ["alertname", "scope", "target"]
+    (interval,) = config["time_intervals"]
+    assert all(t["location"] == "Asia/Kolkata" for t in interval["time_intervals"])
+
+
+# --- templates -------------------------------------------------------------------------------
+
+
+def _render(template: str, data: Path, *, kind: str = "text") -> str:
+    result = run(
+        [
+            binary("amtool"), "template", "render",
+            f"--template.glob={ALERTMANAGER_DIR / 'templates' / '*.tmpl'}",
+            f"--template.type={kind}",
+            f'--template.text={{{{ template "{template}" . }}}}',
+            f"--template.data={data}",
+        ]
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+FIRING = ALERTMANAGER_DIR / "tests" / "parichay_down_firing.json"
+RESOLVED = ALERTMANAGER_DIR / "tests" / "parichay_down_resolved.json"
+
+
+def test_email_subject_names_status_severity_alert_scope_and_target_in_both_languages() -> None:
+    """The subject alone tells the reader what is down and where."""
+    subject = _render("parichay.email.subject", FIRING)
+    assert subject.startswith("[FIRING] PAGE ParichayDown | scope: central | target: parichay | ")
+    assert "चालू समस्या: परिचय SSO (parichay)" in subject
+    assert "\n" not in subject.strip()
+
+
+def test_email_body_gives_vantages_since_when_in_ist_and_the_runbook() -> None:
+    """Body: both summaries, the vantages with reasons, start time in IST and UTC, runbook."""
+    body = _render("parichay.email.text", FIRING)
+    assert "Parichay SSO (parichay) is down" in body
+    assert "परिचय SSO (parichay) स्वस्थ नेटवर्क" in body
+    assert "cloud-mumbai (http_5xx), secretariat-dehradun (connect_timeout)" in body
+    # 04:12 UTC is 09:42 in India.
+    assert "Since / कब से:          25 Nov 2026 09:42 IST (04:12 UTC)" in body
+    assert "Runbook / रनबुक:        https://example.gov.in/runbooks/ParichayDown.md" in body
+    assert "Resolved" not in body
+
+
+def test_resolved_email_says_so_in_both_languages_with_the_end_time() -> None:
+    """The resolved notification is distinct and tells when it ended."""
+    subject = _render("parichay.email.subject", RESOLVED)
+    body = _render("parichay.email.text", RESOLVED)
+    assert subject.startswith("[RESOLVED] PAGE ParichayDown")
+    assert "समस्या समाप्त" in subject
+    assert "All alerts of this group are resolved." in body
+    assert "इस समूह की सभी समस्याएँ समाप्त हो गई हैं।" in body
+    assert "Resolved / समाप्त:      25 Nov 2026 13:52 IST (08:22 UTC)" in body
+
+
+def test_html_email_carries_the_same_facts() -> None:
+    """The HTML part is bilingual and links the runbook."""
+    html = _render("parichay.email.html", FIRING, kind="html")
+    assert '<html lang="en">' in html and DEVANAGARI_TEXT in html
+    assert '<a href="https://example.gov.in/runbooks/ParichayDown.md">' in html
+    assert "25 Nov 2026 09:42 IST" in html
+
+
+# --- inhibition, on a real Alertmanager -----------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def alertmanager(tmp_path: Path) -> Iterator[httpx.Client]:
+    """A real Alertmanager with the repository config; receivers point at a closed port."""
+    closed = f"127.0.0.1:{_free_port()}"
+    text = CONFIG.read_text("utf-8").replace("smsbridge:9470", closed).replace(
+        "mailcatcher:1025", closed
+    )
+    (tmp_path / "alertmanager.yml").write_text(text, "utf-8")
+    (tmp_path / "templates").symlink_to(ALERTMANAGER_DIR / "templates")
+    port = _free_port()
+    log_path = tmp_path / "alertmanager.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [
+                binary("prometheus-alertmanager"),
+                f"--config.file={tmp_path / 'alertmanager.yml'}",
+                f"--storage.path={tmp_path / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--cluster.listen-address=",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}/api/v2", timeout=5)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if client.get("/status").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(log_path.read_text(), pytrace=False)
+            time.sleep(0.1)
+        yield client
+    finally:
+        client.close()
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _post(client: httpx.Client, *alerts: dict[str, str]) -> None:
+    now = datetime.now(UTC).isoformat()
+    payload = [{"labels": labels, "annotations": {}, "startsAt": now} for labels in alerts]
+    client.post("/alerts", content=json.dumps(payload), headers={
+        "Content-Type": "application/json"
+    }).raise_for_status()
+
+
+def _states(client: httpx.Client, expected: int) -> dict[str, str]:
+    """alertname/severity/target/vantage -> state, once all alerts are in and settled."""
+    deadline = time.monotonic() + 10
+    while True:
+        alerts = client.get("/alerts").json()
+        states = {
+            "/".join(a["labels"].get(k, "-") for k in ("alertname", "severity", "target", "vantage")):
+            a["status"]["state"]
+            for a in alerts
+        }
+        if len(states) == expected and "unprocessed" not in states.values():
+            return states
+        if time.monotonic() > deadline:
+            return states
+        time.sleep(0.2)
+
+
+INHIBITION_CASES = [
+    pytest.param(
+        [
+            {"alertname": "VantageNetworkDown", "severity": "page", "scope": "local", "vantage": "district-haridwar"},
+            {"alertname": "ParichaySlow", "severity": "ticket", "scope": "central", "target": "parichay", "vantage": "district-haridwar"},
+            {"alertname": "ProbesStale", "severity": "page", "scope": "monitoring", "target": "eoffice", "vantage": "district-haridwar"},
+            {"alertname": "ParichaySlow", "severity": "ticket", "scope": "central", "target": "parichay", "vantage": "cloud-mumbai"},
+            {"alertname": "EOfficeDown", "severity": "page", "scope": "app", "target": "eoffice"},
+        ],
+        {
+            "VantageNetworkDown/page/-/district-haridwar": "active",
+            "ParichaySlow/ticket/parichay/district-haridwar": "suppressed",
+            "ProbesStale/page/eoffice/district-haridwar": "suppressed",
+            # Another vantage's alert stays; a central alert has no vantage to match.
+            "ParichaySlow/ticket/parichay/cloud-mumbai": "active",
+            "EOfficeDown/page/eoffice/-": "active",
+        },
+        id="a local network alert silences only its own vantage's alerts",
+    ),
+    pytest.param(
+        [
+            {"alertname": "ParichayDown", "severity": "page", "scope": "central", "target": "parichay"},
+            {"alertname": "ParichaySlow", "severity": "ticket", "scope": "central", "target": "parichay", "vantage": "cloud-mumbai"},
+            {"alertname": "EOfficeSlow", "severity": "ticket", "scope": "app", "target": "eoffice", "vantage": "cloud-mumbai"},
+        ],
+        {
+            "ParichayDown/page/parichay/-": "active",
+            "ParichaySlow/ticket/parichay/cloud-mumbai": "suppressed",
+            "EOfficeSlow/ticket/eoffice/cloud-mumbai": "active",
+        },
+        id="a down target silences its own slowness alert only",
+    ),
+    pytest.param(
+        [
+            {"alertname": "VantageNetworkDown", "severity": "page", "scope": "local", "vantage": "district-haridwar"},
+            {"alertname": "EOfficeSlow", "severity": "ticket", "scope": "app", "target": "eoffice", "vantage": "cloud-mumbai"},
+        ],
+        {
+            "VantageNetworkDown/page/-/district-haridwar": "active",
+            "EOfficeSlow/ticket/eoffice/cloud-mumbai": "active",
+        },
+        id="a local network alert leaves other vantages alone",
+    ),
+    pytest.param(
+        [
+            {"alertname": "ParichayDown", "severity": "page", "scope": "central", "target": "parichay"},
+            {"alertname": "EOfficeLoginFailing", "severity": "page", "scope": "app", "target": "eoffice-login"},
+        ],
+        {
+            "ParichayDown/page/parichay/-": "active",
+            "EOfficeLoginFailing/page/eoffice-login/-": "suppressed",
+        },
+        id="ParichayDown silences EOfficeLoginFailing",
+    ),
+    pytest.param(
+        [
+            {"alertname": "EOfficeDown", "severity": "page", "scope": "app", "target": "eoffice"},
+            {"alertname": "EOfficeLoginFailing", "severity": "page", "scope": "app", "target": "eoffice-login"},
+        ],
+        {
+            "EOfficeDown/page/eoffice/-": "active",
+            "EOfficeLoginFailing/page/eoffice-login/-": "suppressed",
+        },
+        id="EOfficeDown silences EOfficeLoginFailing",
+    ),
+    pytest.param(
+        [
+            {"alertname": "LoginAccountRejected", "severity": "ticket", "scope": "config", "target": "eoffice-login", "vantage": "secretariat-dehradun"},
+            {"alertname": "EOfficeLoginFailing", "severity": "page", "scope": "app", "target": "eoffice-login"},
+        ],
+        {
+            "LoginAccountRejected/ticket/eoffice-login/secretariat-dehradun": "active",
+            "EOfficeLoginFailing/page/eoffice-login/-": "suppressed",
+        },
+        id="a rejected monitoring account silences its failing login",
+    ),
+    pytest.param(
+        [
+            {"alertname": "ParichayErrorBudgetBurn", "severity": "page", "scope": "central", "target": "parichay"},
+            {"alertname": "ParichayErrorBudgetBurn", "severity": "ticket", "scope": "central", "target": "parichay"},
+            {"alertname": "EOfficeErrorBudgetBurn", "severity": "ticket", "scope": "app", "target": "eoffice"},
+        ],
+        {
+            "ParichayErrorBudgetBurn/page/parichay/-": "active",
+            "ParichayErrorBudgetBurn/ticket/parichay/-": "suppressed",
+            "EOfficeErrorBudgetBurn/ticket/eoffice/-": "active",
+        },
+        id="a page silences its own ticket twin and nothing else",
+    ),
+]
+
+
+@pytest.mark.parametrize(("alerts", "expected"), INHIBITION_CASES)
+def test_inhibition(
+    alertmanager: httpx.Client, alerts: list[dict[str, str]], expected: dict[str, str]
+) -> None:
+    """Inhibition rules of alertmanager.yml, observed on a running Alertmanager 0.25."""
+    _post(alertmanager, *alerts)
+    assert _states(alertmanager, len(expected)) == expected
