@@ -194,7 +194,10 @@ class _Builder:
         routes = self._routes(templates, recipients)
         if rate_limit is not None and rate_limit.summary_template is not None:
             summary = templates.get(rate_limit.summary_template)
-            if summary is None and self._templates_ok:
+            defined = root.data.get("templates")
+            if summary is None and (
+                not isinstance(defined, dict) or rate_limit.summary_template not in defined
+            ):
                 self.errors.append(
                     f"rate_limit.summary_template: unknown template {rate_limit.summary_template!r}"
                 )
@@ -328,11 +331,8 @@ class _Builder:
                 result[name] = parsed
         return result
 
-    _templates_ok = True
-
     def _templates(self, messages: MessagesConfig) -> dict[str, CompiledTemplate]:
         result: dict[str, CompiledTemplate] = {}
-        before = len(self.errors)
         for name, path, raw in self.root.entries("templates", required=True):
             node = Node.of(raw, path, self.errors)
             if node is None:
@@ -369,7 +369,6 @@ class _Builder:
                 )
                 continue
             result[name] = compiled
-        self._templates_ok = len(self.errors) == before
         return result
 
     def _recipients(

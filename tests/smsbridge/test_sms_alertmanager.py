@@ -19,6 +19,8 @@ from prometheus_client import CollectorRegistry
 from smsbridge.config import parse_config
 from smsbridge.service import BridgeService
 
+pytestmark = pytest.mark.e2e
+
 BINARY = "prometheus-alertmanager"
 
 
