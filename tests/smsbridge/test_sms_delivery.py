@@ -240,3 +240,23 @@ async def test_a_locked_outbox_raises_outbox_unavailable(make_rig: Any, sms: Any
     assert rig.states() == []
     again = await rig.acceptor.accept(parse_webhook(sms.payload()))
     assert again.duplicate is False
+
+
+async def test_a_provider_bug_is_a_failed_attempt_not_a_dead_worker(
+    make_rig: Any, sms: Any
+) -> None:
+    """An exception inside a provider is logged and retried like a transport error."""
+    rig = make_rig()
+
+    class Exploding:
+        name = "nic"
+
+        async def send(self, sms_: Any, *, client: httpx.AsyncClient) -> Any:
+            raise RuntimeError("bug")
+
+    rig.sender.providers = (Exploding(),)
+    await rig.acceptor.accept(parse_webhook(sms.payload([sms.alert(scope="app")])))
+    assert await rig.sender.run_once() == 1
+    assert rig.states() == [("pending", 1)]
+    assert rig.value("send_failures_total", provider="nic", reason="transport_error") == 1
+    assert rig.value("retries_total") == 1

@@ -83,7 +83,8 @@ async def _post(port: int, body: Any, token: str) -> httpx.Response:
 
 
 async def test_kill_9_after_accepting_loses_nothing(tmp_path: Path, gateway: Any, sms: Any) -> None:
-    """SIGKILL while the gateway fails; after a restart both SMS are delivered exactly once."""
+    """SIGKILL while the gateway fails; after a restart both SMS are delivered exactly once
+    and the de-duplication memory has survived too."""
     gateway.fail_always = True
     config = sms.write_config(tmp_path, sms.base_config(tmp_path, gateway_url=gateway.url))
     log = tmp_path / "bridge.log"
@@ -106,6 +107,9 @@ async def test_kill_9_after_accepting_loses_nothing(tmp_path: Path, gateway: Any
         await second.wait_listening()
         await sms.poll(lambda: len(gateway.delivered) >= 2, within=15)
         await sms.poll(lambda: _states(tmp_path / "outbox.sqlite3") == ["sent", "sent"])
+        # Alertmanager retrying the same notification after the restart is still a duplicate.
+        again = await _post(second.port, sms.payload(), sms.TOKEN)
+        assert again.json() == {"status": "duplicate", "queued": 0}
         second.proc.send_signal(signal.SIGTERM)
         assert await second.wait_exit() == 0
     finally:
