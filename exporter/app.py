@@ -21,7 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from exporter import statuspage
 from exporter.collector import make_registry
 from exporter.config import Config, ConfigError, Target, load_config
-from exporter.probes import ProbeContext
+from exporter.probes import ProbeContext, lift_pause
 from exporter.result import ProbeResult
 from exporter.scheduler import Scheduler
 from exporter.store import Store
@@ -137,6 +137,8 @@ class Exporter:
                 log.warning("listen address changes need a restart; still on %s",
                             self.config.listen)
             self.config = new
+            for target in new.targets:
+                lift_pause(target, self.ctx)
             self.store.set_targets(new.targets, vantage=new.vantage)
             self.scheduler.reconcile(new.targets)
             self.store.reload_ok = True

@@ -22,6 +22,9 @@ LOG_FORMAT = "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
 
 def _setup_logging(level: str) -> None:
     logging.basicConfig(level=getattr(logging, level.upper()), format=LOG_FORMAT, stream=sys.stderr)
+    # httpx logs every request URL at INFO, and URLs in a login can carry one-time codes.
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def _cmd_check(args: argparse.Namespace) -> int:

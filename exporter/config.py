@@ -29,12 +29,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Union
 from urllib.parse import urlsplit
 
 import yaml
 
 from exporter.secrets import Secret
+
+if TYPE_CHECKING:
+    from exporter.login_config import LoginTarget
 
 DEFAULT_LISTEN = "0.0.0.0:9469"
 DEFAULT_INTERVAL = 30.0
@@ -110,6 +113,11 @@ class TargetBase:
     def secrets(self) -> tuple[Secret, ...]:
         return ()
 
+    @property
+    def extra_deadline(self) -> float:
+        """Seconds a run may spend waiting before its timeout starts (a fresh TOTP code)."""
+        return 0.0
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HttpTarget(TargetBase):
@@ -156,7 +164,7 @@ class DnsTarget(TargetBase):
         return "dns"
 
 
-Target = HttpTarget | TcpTarget | DnsTarget
+Target = Union[HttpTarget, TcpTarget, DnsTarget, "LoginTarget"]  # noqa: UP007
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -759,3 +767,7 @@ def load_config(path: str | Path) -> Config:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([f"cannot read {path}: {exc}"], source=str(path)) from None
     return load_config_text(text, source=str(path))
+
+
+# The login kind lives in its own module (it registers itself into TARGET_KINDS).
+from exporter import login_config as _login_config  # noqa: E402, F401

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 import tempfile
@@ -18,6 +19,7 @@ from urllib.parse import urlsplit
 
 from exporter.app import Exporter
 from exporter.config import load_config
+from exporter.simulator import Simulator
 
 DEMO_CONFIG = """\
 # Demo config written by `parichay-exporter demo` (targets are the built-in simulator).
@@ -57,24 +59,89 @@ targets:
     kind: tcp
     host: 127.0.0.1
     port: {control_port}
+  # The synthetic login, step by step, with the simulator's generated test account.
+  - name: eoffice-login
+    role: app
+    kind: login
+    interval: 1m
+    timeout: 20s
+    credentials:
+      username_env: PARICHAY_DEMO_USERNAME
+      password_env: PARICHAY_DEMO_PASSWORD
+      totp_secret_env: PARICHAY_DEMO_TOTP_SECRET
+    tls: {{ca_file: {ca}}}
+    state_file: {state_file}
+    vars: {{app: "{app}", sso: "{sso}"}}
+    steps:
+{login_steps}"""
+
+# The login journey through the simulator (the same shape as Parichay's real flow); used
+# by the demo and the tests. `{{...}}` are login variables, not Python format fields.
+LOGIN_STEPS = """  - name: open-eoffice
+    url: "{{app}}/"
+    expect: {status: [200], body_contains: Parichay}
+    extract:
+      csrf: {form_field: csrf_token}
+      sid: {form_field: sid}
+  - name: submit-password
+    method: POST
+    url: "{{sso}}/pnv1/api/login"
+    form: {username: "{{username}}", password: "{{password}}", csrf_token: "{{csrf}}", sid: "{{sid}}"}
+    reject:
+      - {reason: login_rejected, body_regex: "INVALID_CREDENTIALS|CAPTCHA_REQUIRED"}
+    expect: {status: [200]}
+    extract:
+      txn: {json: txn, optional: true}
+      redirect: {json: redirect, optional: true}
+  - name: submit-otp
+    method: POST
+    url: "{{sso}}/pnv1/api/verify-otp"
+    skip_if_defined: redirect
+    json: {txn: "{{txn}}", otp: "{{totp}}", remember_device: false}
+    reject:
+      - {reason: otp_rejected, body_contains: INVALID_OTP}
+    expect: {status: [200]}
+    extract:
+      redirect: {json: redirect}
+  - name: open-inbox
+    url: "{{redirect}}"
+    expect: {status: [200], body_contains: Inbox}
+  - name: logout
+    url: "{{app}}/eoffice/logout"
+    follow_redirects: false
+    always_run: true
+    expect: {status: [302]}
 """
 
 
+def indent(text: str, spaces: int) -> str:
+    return "".join(" " * spaces + line if line.strip() else line
+                   for line in text.splitlines(keepends=True))
+
+
 def render_demo_config(
-    *, sso: str, app: str, control: str, ca: str, listen: str, org: str
+    *, sso: str, app: str, control: str, ca: str, listen: str, org: str, state_file: str
 ) -> str:
     sso_parts = urlsplit(sso)
     return DEMO_CONFIG.format(
-        sso=sso, app=app, ca=ca, listen=listen, org=org,
+        sso=sso, app=app, ca=ca, listen=listen, org=org, state_file=state_file,
         sso_hostport=f"{sso_parts.hostname}:{sso_parts.port}",
         control_port=urlsplit(control).port,
+        login_steps=indent(LOGIN_STEPS, 4),
     )
+
+
+def demo_environment(sim: Simulator) -> dict[str, str]:
+    """The simulator's generated test account, as the env variables the config names."""
+    return {
+        "PARICHAY_DEMO_USERNAME": sim.account.username,
+        "PARICHAY_DEMO_PASSWORD": sim.account.password,
+        "PARICHAY_DEMO_TOTP_SECRET": sim.account.totp_secret,
+    }
 
 
 async def run_demo(*, listen: str, ready: asyncio.Event | None = None,
                    stop: asyncio.Event | None = None) -> None:
-    from exporter.simulator import Simulator
-
     with tempfile.TemporaryDirectory(prefix="parichay-demo-") as tmp:
         sim = Simulator(tls=True)
         await sim.start()
@@ -84,8 +151,11 @@ async def run_demo(*, listen: str, ready: asyncio.Event | None = None,
             cfg_path = Path(tmp) / "demo.yml"
             cfg_path.write_text(render_demo_config(
                 sso=sim.sso_url, app=sim.app_url, control=sim.control_url, ca=str(ca),
-                listen=listen, org="UKSec",
+                listen=listen, org="UKSec", state_file=str(Path(tmp) / "login-state.json"),
             ), encoding="utf-8")
+            # The generated account is a simulator-only test value, passed the way real
+            # credentials are: through the environment.
+            os.environ.update(demo_environment(sim))
             exporter = Exporter(config=load_config(cfg_path), config_path=cfg_path)
             await exporter.start()
             try:
@@ -104,6 +174,7 @@ Try a Parichay outage, then recover:
   curl -X POST -d '{{"mode":"http_503"}}' {sim.control_url}/_sim/faults/sso
   curl -X POST -d '{{"mode":"ok"}}' {sim.control_url}/_sim/faults/sso
 Modes: ok refuse hang slow http_500 http_503 bad_content cert_expired
+       login_reject otp_reject csrf_missing redirect_broken (login faults, on sso)
 Press Ctrl-C to stop.
 """, flush=True)
                 if ready is not None:

@@ -16,7 +16,7 @@ import random
 from collections.abc import Awaitable, Callable
 
 from exporter.config import Target
-from exporter.probes import ProbeContext, run_probe
+from exporter.probes import ProbeContext, paused_until, run_probe
 from exporter.result import PHASES, ProbeResult, Reason
 from exporter.store import Store
 
@@ -93,12 +93,15 @@ class Scheduler:
             delay = next_at - clock.monotonic()
             if delay > 0:
                 await clock.sleep(delay)
-            async with self._sem:
-                self.running_probes += 1
-                try:
-                    result = await self._run_one(target)
-                finally:
-                    self.running_probes -= 1
+            result = None
+            if self._update_pause(target) is None:
+                async with self._sem:
+                    self.running_probes += 1
+                    try:
+                        result = await self._run_one(target)
+                    finally:
+                        self.running_probes -= 1
+                self._update_pause(target)
             if result is not None:
                 self._store.record(result)
                 if self._on_result is not None:
@@ -110,10 +113,16 @@ class Scheduler:
             spread = target.interval * self._jitter
             next_at = max(now, next_at + self._rng.uniform(-spread, spread))
 
+    def _update_pause(self, target: Target) -> float | None:
+        until = paused_until(target, self._ctx)
+        self._store.set_suspended(target.name, until is not None, until=until)
+        return until
+
     async def _run_one(self, target: Target) -> ProbeResult | None:
         started = self._ctx.clock.time()
         try:
-            async with asyncio.timeout(target.timeout + _HARD_DEADLINE_GRACE):
+            deadline = target.timeout + target.extra_deadline + _HARD_DEADLINE_GRACE
+            async with asyncio.timeout(deadline):
                 return await self._runner(target, self._ctx)
         except TimeoutError:
             log.error("probe %s overran its deadline; recorded as timeout", target.name)

@@ -36,9 +36,26 @@ ProbeFn = Callable[[Any, ProbeContext], Awaitable[ProbeResult]]
 
 
 def _registry() -> dict[str, ProbeFn]:
-    from exporter.probes import dns, http, tcp
+    from exporter.probes import dns, http, login, tcp
 
-    return {"http": http.probe, "tcp": tcp.probe, "dns": dns.probe}
+    return {"http": http.probe, "tcp": tcp.probe, "dns": dns.probe, "login": login.probe}
+
+
+def paused_until(target: Target, ctx: ProbeContext) -> float | None:
+    """Wall time until which `target` must not be probed (a suspended login), or None."""
+    if target.kind != "login":
+        return None
+    from exporter.probes import login
+
+    return login.suspended_until(ctx, target)  # type: ignore[arg-type]
+
+
+def lift_pause(target: Target, ctx: ProbeContext) -> None:
+    """Forget a suspension (called on config reload)."""
+    if target.kind == "login":
+        from exporter.probes import login
+
+        login.lift_suspension(ctx, target)  # type: ignore[arg-type]
 
 
 PROBES: dict[str, ProbeFn] = {}

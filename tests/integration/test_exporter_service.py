@@ -135,7 +135,8 @@ async def test_probes_run_on_schedule_not_on_scrape(running: Exporter, sim: Simu
 
 async def _has_run(c: httpx.AsyncClient) -> bool:
     text = (await c.get("/metrics")).text
-    return value(text, "parichay_probe_success", target="parichay") is not None
+    return all(value(text, "parichay_probe_success", target=t) is not None
+               for t in ("parichay", "eoffice-root"))
 
 
 async def test_bad_reload_keeps_the_old_config_and_a_good_one_applies(

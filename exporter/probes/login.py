@@ -1,0 +1,441 @@
+"""The `login` probe: the real path a user takes, e-Office -> Parichay -> e-Office inbox.
+
+One run = one httpx client and one cookie jar, the declared steps in order, each timed
+(`StepResult`), with values extracted into variables for later steps. The first failing
+step decides the reason: its network reason, `http_5xx`, a matching `reject` rule
+(`login_rejected` / `otp_rejected`), or `login_flow_broken` for anything else that is not
+as declared (status, final host, text, a field or token to extract). `always_run` steps
+(logout) run afterwards whatever happened, outside the measured duration.
+
+Account protection lives here too: rejections in a row pause the target (the scheduler
+skips it, `parichay_login_suspended` is 1) for `suspend_for` or until a config reload; a
+TOTP code is never submitted twice (the last used time step is remembered, across restarts
+when a `state_file` is configured); named persistent cookies (a remembered device) are
+kept in that file with mode 0600. Secrets, extracted tokens and OTPs are redacted from
+every detail string.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pyotp
+
+from exporter.login_config import TEMPLATE_RE, Extract, LoginTarget, Step, template_names
+from exporter.probes import ProbeContext
+from exporter.probes.classify import classify_exception, classify_status, describe_exception
+from exporter.probes.http import decode, host_matches, read_body, safe_url
+from exporter.probes.net import ProbeRecorder, make_client, trace_hook
+from exporter.result import PhaseTimer, ProbeResult, Reason, StepResult
+from exporter.secrets import redact
+
+log = logging.getLogger("exporter.probes.login")
+
+TOTP_STEP = 30
+_CLEANUP_TIMEOUT = 5.0
+_MAX_BODY = 1_048_576
+
+
+@dataclass(slots=True)
+class LoginState:
+    """What must survive between runs of one login target."""
+
+    login_rejections: int = 0
+    otp_rejections: int = 0
+    last_totp_counter: int | None = None
+    suspended_until: float | None = None  # wall clock
+    cookies: list[dict[str, Any]] = field(default_factory=list)
+    loaded: bool = False
+
+
+class MissingValue(Exception):
+    """A template referenced a variable that an earlier (optional) step did not set."""
+
+
+class _Inputs(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fields: dict[str, str] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "input":
+            a = dict(attrs)
+            name = a.get("name")
+            if name and name not in self.fields:
+                self.fields[name] = a.get("value") or ""
+
+
+def form_fields(html: str) -> dict[str, str]:
+    parser = _Inputs()
+    parser.feed(html)
+    return parser.fields
+
+
+def json_path(data: Any, path: str) -> Any:
+    """`txn`, `data.redirect`, `$.items[0].id` -> the value, or None."""
+    cur = data
+    path = path.removeprefix("$").removeprefix(".")
+    for part in path.replace("]", "").split("."):
+        if not part:
+            continue
+        name, *indexes = part.split("[")
+        if name:
+            if not isinstance(cur, dict) or name not in cur:
+                return None
+            cur = cur[name]
+        for idx in indexes:
+            if not isinstance(cur, list) or not idx.isdigit() or int(idx) >= len(cur):
+                return None
+            cur = cur[int(idx)]
+    return cur
+
+
+def extract(ex: Extract, resp: httpx.Response, text: str, cookies: httpx.Cookies) -> str | None:
+    if ex.source == "final_url":
+        return str(resp.url)
+    if ex.source == "header":
+        return resp.headers.get(ex.arg)
+    if ex.source == "cookie":
+        for cookie in cookies.jar:
+            if cookie.name == ex.arg and cookie.value is not None:
+                return cookie.value
+        return None
+    if ex.source == "form_field":
+        return form_fields(text).get(ex.arg)
+    if ex.source == "regex":
+        assert ex.pattern is not None
+        m = ex.pattern.search(text)
+        return None if m is None else m.group(ex.group)
+    if ex.source == "json":
+        try:
+            value = json_path(json.loads(text), ex.arg)
+        except ValueError:
+            return None
+        return None if value is None or isinstance(value, (dict, list)) else str(value)
+    raise AssertionError(f"unknown extract source {ex.source}")
+
+
+def render(value: Any, variables: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        def sub(m: Any) -> str:
+            name = m.group(1)
+            if variables.get(name) in (None, ""):
+                raise MissingValue(name)
+            return variables[name]
+        return TEMPLATE_RE.sub(sub, value)
+    if isinstance(value, dict):
+        return {k: render(v, variables) for k, v in value.items()}
+    if isinstance(value, list):
+        return [render(v, variables) for v in value]
+    return value
+
+
+# ---------------------------------------------------------------- persisted state
+
+
+def _load_state(target: LoginTarget, state: LoginState) -> None:
+    if state.loaded or not target.state_file:
+        state.loaded = True
+        return
+    state.loaded = True
+    try:
+        data = json.loads(Path(target.state_file).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError) as exc:
+        log.warning("target=%s cannot read state file %s: %s; starting fresh",
+                    target.name, target.state_file, exc)
+        return
+    state.last_totp_counter = data.get("last_totp_counter")
+    state.suspended_until = data.get("suspended_until")
+    state.login_rejections = int(data.get("login_rejections", 0))
+    state.otp_rejections = int(data.get("otp_rejections", 0))
+    state.cookies = [c for c in data.get("cookies", []) if c.get("name") in target.persistent_cookies]
+
+
+def save_state(target: LoginTarget, state: LoginState) -> None:
+    if not target.state_file:
+        return
+    path = Path(target.state_file)
+    data = {
+        "last_totp_counter": state.last_totp_counter,
+        "suspended_until": state.suspended_until,
+        "login_rejections": state.login_rejections,
+        "otp_rejections": state.otp_rejections,
+        "cookies": state.cookies,
+    }
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        # mkstemp creates the file 0600: only the exporter's user can read the device cookie.
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        log.error("target=%s cannot write state file %s: %s", target.name, target.state_file, exc)
+
+
+def login_state(ctx: ProbeContext, target: LoginTarget) -> LoginState:
+    state = ctx.state.get(target.name)
+    if not isinstance(state, LoginState):
+        state = LoginState()
+        ctx.state[target.name] = state
+    _load_state(target, state)
+    return state
+
+
+def suspended_until(ctx: ProbeContext, target: LoginTarget) -> float | None:
+    """Wall time until which logins of `target` are paused, or None."""
+    state = login_state(ctx, target)
+    if state.suspended_until is not None and state.suspended_until <= ctx.clock.time():
+        state.suspended_until = None
+        save_state(target, state)
+    return state.suspended_until
+
+
+def lift_suspension(ctx: ProbeContext, target: LoginTarget) -> None:
+    """A config reload means the operator has looked at the account: try again."""
+    state = login_state(ctx, target)
+    state.suspended_until = None
+    state.login_rejections = state.otp_rejections = 0
+    save_state(target, state)
+
+
+# ---------------------------------------------------------------- the run
+
+
+def _uses_totp(step: Step) -> bool:
+    return "totp" in template_names(
+        [step.url, dict(step.headers), dict(step.form or ()), step.json]
+    )
+
+
+async def _wait_for_fresh_totp_window(
+    target: LoginTarget, ctx: ProbeContext, state: LoginState
+) -> None:
+    """Before a run (outside its timeout and timing): never reuse the last time step."""
+    if state.last_totp_counter is None or not any(_uses_totp(s) for s in target.steps):
+        return
+    now = ctx.clock.time()
+    if int(now // TOTP_STEP) <= state.last_totp_counter:
+        wait = (state.last_totp_counter + 1) * TOTP_STEP - now + 0.2
+        log.info("target=%s waiting %.1fs for a fresh TOTP code", target.name, wait)
+        await ctx.clock.sleep(wait)
+
+
+async def _totp(target: LoginTarget, ctx: ProbeContext, state: LoginState) -> str:
+    assert target.credentials.totp_secret is not None
+    totp = pyotp.TOTP(target.credentials.totp_secret.reveal().replace(" ", "").upper())
+    now = ctx.clock.time()
+    if state.last_totp_counter is not None and int(now // TOTP_STEP) <= state.last_totp_counter:
+        # Never send the same code twice (Parichay would count a replay as a wrong OTP).
+        wait = (state.last_totp_counter + 1) * TOTP_STEP - now + 0.2
+        log.info("target=%s waiting %.1fs for a fresh TOTP code", target.name, wait)
+        await ctx.clock.sleep(wait)
+        now = ctx.clock.time()
+    state.last_totp_counter = int(now // TOTP_STEP)
+    save_state(target, state)
+    return totp.at(now)
+
+
+@dataclass(slots=True)
+class _Run:
+    target: LoginTarget
+    ctx: ProbeContext
+    state: LoginState
+    client: httpx.AsyncClient
+    rec: ProbeRecorder
+    variables: dict[str, str]
+    secrets: list[str]
+    last_status: int = 0
+    final_url: str | None = None
+    step_started: float = 0.0
+
+    async def step(self, step: Step) -> tuple[StepResult, Reason | None, str]:
+        t0 = self.step_started = self.ctx.clock.perf()
+        status = 0
+        try:
+            reason, detail, status = await self._send(step)
+        except MissingValue as exc:
+            reason, detail = Reason.LOGIN_FLOW_BROKEN, f"no value for {{{{{exc.args[0]}}}}}"
+        except (TimeoutError, httpx.HTTPError, OSError) as exc:
+            if type(exc) is TimeoutError:
+                raise
+            reason = classify_exception(exc, pending_phase=self.rec.timer.pending)
+            detail = describe_exception(exc)
+        result = StepResult(name=step.name, duration=self.ctx.clock.perf() - t0,
+                            success=reason is None, http_status=status)
+        return result, reason, detail
+
+    async def _send(self, step: Step) -> tuple[Reason | None, str, int]:
+        if _uses_totp(step):
+            code = await _totp(self.target, self.ctx, self.state)
+            self.variables["totp"] = code
+            self.secrets.append(code)
+        url = render(step.url, self.variables)
+        headers = render(dict(step.headers), self.variables)
+        kwargs: dict[str, Any] = {"headers": headers, "extensions": {"trace": trace_hook(self.rec)}}
+        if step.form is not None:
+            kwargs["data"] = render(dict(step.form), self.variables)
+        elif step.json is not None:
+            kwargs["json"] = render(step.json, self.variables)
+        request = self.client.build_request(step.method, url, **kwargs)
+        resp = await self.client.send(request, follow_redirects=step.follow_redirects, stream=True)
+        try:
+            body = await read_body(resp, _MAX_BODY)
+        finally:
+            await resp.aclose()
+        self.rec.timer.mark("transfer")
+        self.last_status, self.final_url = resp.status_code, safe_url(str(resp.url))
+        text = decode(resp, body)
+        return (*self._judge(step, resp, text), resp.status_code)
+
+    def _judge(self, step: Step, resp: httpx.Response, text: str) -> tuple[Reason | None, str]:
+        status = resp.status_code
+        for rule in step.reject:
+            if ((not rule.status or status in rule.status)
+                    and (rule.body_contains is None or rule.body_contains in text)
+                    and (rule.body_regex is None or rule.body_regex.search(text))):
+                return rule.reason, f"the server refused the monitoring account (HTTP {status})"
+        exp = step.expect
+        bad = classify_status(status, exp.status)
+        if bad is Reason.HTTP_5XX:
+            return bad, f"HTTP {status}"
+        if bad is not None:
+            want = ", ".join(map(str, exp.status)) if exp.status else "2xx"
+            return Reason.LOGIN_FLOW_BROKEN, f"HTTP {status}, expected {want}"
+        if exp.final_host is not None and not host_matches(str(resp.url), exp.final_host):
+            return (Reason.LOGIN_FLOW_BROKEN,
+                    f"ended at {safe_url(str(resp.url))}, expected host {exp.final_host}")
+        if exp.body_contains is not None and exp.body_contains not in text:
+            return Reason.LOGIN_FLOW_BROKEN, f"page does not contain {exp.body_contains!r}"
+        if exp.body_regex is not None and not exp.body_regex.search(text):
+            return Reason.LOGIN_FLOW_BROKEN, f"page does not match /{exp.body_regex.pattern}/"
+        for var, ex in step.extract:
+            value = extract(ex, resp, text, self.client.cookies)
+            if value is None or value == "":
+                if ex.optional:
+                    self.variables.pop(var, None)
+                    continue
+                what = f"{ex.source} {ex.arg}".strip()
+                return Reason.LOGIN_FLOW_BROKEN, f"could not extract {var} ({what})"
+            self.variables[var] = value
+            self.secrets.append(value)
+        return None, ""
+
+
+def _account_protection(target: LoginTarget, ctx: ProbeContext, state: LoginState,
+                        reason: Reason | None) -> None:
+    if reason is None:
+        state.login_rejections = state.otp_rejections = 0
+    elif reason is Reason.LOGIN_REJECTED:
+        state.login_rejections += 1
+        state.otp_rejections = 0
+    elif reason is Reason.OTP_REJECTED:
+        state.otp_rejections += 1
+    if (state.login_rejections >= target.suspend_after_login_rejected
+            or state.otp_rejections >= target.suspend_after_otp_rejected):
+        state.suspended_until = ctx.clock.time() + target.suspend_for
+        log.warning(
+            "target=%s login suspended for %.0fs after %s to protect the monitoring account; "
+            "fix the credentials and reload the config to resume",
+            target.name, target.suspend_for, reason,
+        )
+        state.login_rejections = state.otp_rejections = 0
+    save_state(target, state)
+
+
+def _restore_cookies(target: LoginTarget, state: LoginState) -> httpx.Cookies:
+    cookies = httpx.Cookies()
+    for c in state.cookies:
+        cookies.set(c["name"], c["value"], domain=c.get("domain", ""), path=c.get("path", "/"))
+    return cookies
+
+
+def _keep_cookies(target: LoginTarget, state: LoginState, cookies: httpx.Cookies) -> None:
+    if not target.persistent_cookies:
+        return
+    kept = [
+        {"name": c.name, "value": c.value, "domain": c.domain, "path": c.path}
+        for c in cookies.jar
+        if c.name in target.persistent_cookies and c.value is not None
+    ]
+    if kept:
+        state.cookies = kept
+
+
+async def probe(target: LoginTarget, ctx: ProbeContext) -> ProbeResult:
+    state = login_state(ctx, target)
+    await _wait_for_fresh_totp_window(target, ctx, state)
+    started = ctx.clock.time()
+    timer = PhaseTimer(now=ctx.clock.perf)
+    rec = ProbeRecorder(timer)
+    creds = target.credentials
+    variables = {**dict(target.vars), "username": creds.username.reveal(),
+                 "password": creds.password.reveal()}
+    secrets = [s.reveal() for s in target.secrets()]
+    steps: list[StepResult] = []
+    reason: Reason | None = None
+    detail, failed = "", None
+    async with make_client(timeout=target.timeout, tls=target.tls, recorder=rec,
+                           transport=ctx.transport,
+                           cookies=_restore_cookies(target, state)) as client:
+        run = _Run(target=target, ctx=ctx, state=state, client=client, rec=rec,
+                   variables=variables, secrets=secrets)
+        timer.restart()
+        current: Step | None = None
+        try:
+            async with asyncio.timeout(target.timeout):
+                for current in (s for s in target.steps if not s.always_run):
+                    if current.skip_if_defined and variables.get(current.skip_if_defined):
+                        continue
+                    result, reason, detail = await run.step(current)
+                    steps.append(result)
+                    if reason is not None:
+                        failed = current.name
+                        break
+        except TimeoutError as exc:
+            reason = classify_exception(exc, pending_phase=timer.pending)
+            failed = current.name if current else None
+            detail = f"no answer within the login timeout ({target.timeout:g}s)"
+            if current is not None:
+                steps.append(StepResult(name=current.name, success=False,
+                                        duration=ctx.clock.perf() - run.step_started))
+        duration = timer.finish()
+        status, final_url = run.last_status, run.final_url
+        for cleanup in (s for s in target.steps if s.always_run):
+            try:
+                async with asyncio.timeout(min(_CLEANUP_TIMEOUT, target.timeout)):
+                    result, _, _ = await run.step(cleanup)
+            except TimeoutError:
+                result = StepResult(name=cleanup.name, duration=_CLEANUP_TIMEOUT, success=False)
+            steps.append(result)
+        _keep_cookies(target, state, client.cookies)
+    _account_protection(target, ctx, state, reason)
+    if failed:
+        detail = f"step {failed}: {detail}"
+    return ProbeResult(
+        target=target.name,
+        success=reason is None,
+        reason=reason,
+        duration=duration,
+        started_at=started,
+        phases=dict(timer.phases),
+        http_status=status,
+        final_url=final_url,
+        cert_not_after=rec.cert_not_after,
+        steps=tuple(steps),
+        failed_step=failed,
+        detail=redact(detail, secrets),
+    )
