@@ -103,7 +103,7 @@ class Acceptor:
         self.clock = clock
         self.metrics = metrics
 
-    def _summary_messages(self, number: str, group_key: str, now: float) -> NewMessage | None:
+    def _summary_message(self, number: str, group_key: str, now: float) -> NewMessage | None:
         limit = self.config.rate_limit
         if limit is None or limit.summary_template is None:
             return None
@@ -151,7 +151,7 @@ class Acceptor:
                     if tx.count_alerts_since(d.number, since) >= limit.max_messages:
                         tally["rate_limited"] += 1
                         if not tx.summary_since(d.number, since):
-                            summary = self._summary_messages(d.number, message.group_key, tx.now)
+                            summary = self._summary_message(d.number, message.group_key, tx.now)
                             if summary is not None:
                                 tx.add(summary)
                                 tally["summary"] += 1

@@ -237,9 +237,7 @@ class Outbox:
 
         return self._run(action, write=True)
 
-    def due(
-        self, *, now: float, limit: int, exclude: frozenset[int] = frozenset()
-    ) -> list[PendingMessage]:
+    def due(self, *, now: float, limit: int) -> list[PendingMessage]:
         """Pending rows whose next attempt is due, oldest first."""
 
         def action(conn: sqlite3.Connection) -> list[PendingMessage]:
@@ -247,9 +245,9 @@ class Outbox:
                 "SELECT id, created_at, attempts, number, route, template, dlt_template_id,"
                 " body, parts FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?"
                 " ORDER BY next_attempt_at, id LIMIT ?",
-                (now, limit + len(exclude)),
+                (now, limit),
             ).fetchall()
-            out = [
+            return [
                 PendingMessage(
                     id=r[0],
                     created_at=r[1],
@@ -262,9 +260,7 @@ class Outbox:
                     parts=r[8],
                 )
                 for r in rows
-                if r[0] not in exclude
             ]
-            return out[:limit]
 
         return self._run(action, write=False)
 

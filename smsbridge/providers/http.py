@@ -23,7 +23,6 @@ Example (MSG91-style JSON)::
 
 from __future__ import annotations
 
-import json as jsonlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -256,8 +255,3 @@ class HttpProvider:
                 ok=False, reason=FailureReason.REJECTED, gateway_ref=ref, detail=detail
             )
         return SendResult(ok=True, gateway_ref=ref, detail=detail)
-
-
-def dumps(value: object) -> str:
-    """Stable JSON for tests and docs."""
-    return jsonlib.dumps(value, ensure_ascii=False, sort_keys=True)
