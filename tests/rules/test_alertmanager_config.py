@@ -258,6 +258,19 @@ INHIBITION_CASES = [
     ),
     pytest.param(
         [
+            {"alertname": "ParichayDown", "severity": "page", "scope": "central", "target": "parichay"},
+            {"alertname": "EOfficeErrorBudgetBurn", "severity": "page", "scope": "app", "target": "eoffice-login"},
+            {"alertname": "ParichayErrorBudgetBurn", "severity": "page", "scope": "central", "target": "parichay"},
+        ],
+        {
+            "ParichayDown/page/parichay/-": "active",
+            "EOfficeErrorBudgetBurn/page/eoffice-login/-": "suppressed",
+            "ParichayErrorBudgetBurn/page/parichay/-": "active",
+        },
+        id="ParichayDown silences the e-Office budget burn it causes",
+    ),
+    pytest.param(
+        [
             {"alertname": "EOfficeDown", "severity": "page", "scope": "app", "target": "eoffice"},
             {"alertname": "EOfficeLoginFailing", "severity": "page", "scope": "app", "target": "eoffice-login"},
         ],
