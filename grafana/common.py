@@ -14,9 +14,9 @@ Example::
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-import re
 from pathlib import Path
 from typing import Any
 

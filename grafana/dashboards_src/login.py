@@ -25,7 +25,18 @@ from grafana.common import (
 )
 
 LOGIN = 'kind="login"'
-SUCCESS_RATE = f"1 - target_vantage:parichay_probes:failure_ratio_rate5m{{{SEL}}}"
+
+
+def success_share(window: str) -> str:
+    """Share of the window during which the last login had succeeded.
+
+    Over the login gauge, not the probe counters: a login runs once a minute (and not at
+    all while suspended), so a counter rate over a short window is often 0/0 (NaN); the
+    gauge has a value at every scrape.
+    """
+    return f"avg_over_time(parichay_probe_success{{{SEL}, {LOGIN}}}[{window}])"
+
+
 SUSPENDED = value_text({"0": ("Running", GREEN), "1": ("Suspended", RED)})
 # `or ... vector(0)`: a healthy login has no failure series; the panel then says so.
 FAILURE_REASONS = (
@@ -62,9 +73,12 @@ def build() -> db.Dashboard:
         links=PanelLinks(alerts=("EOfficeLoginFailing",), dashboards=("overview",)),
     ))
     d.with_panel(stat_panel(
-        pid=2, title="Login success rate (5 min)", w=6, h=5,
-        description="Share of successful logins over the last 5 minutes, per vantage.",
-        queries=[prom(SUCCESS_RATE, "{{target}} @ {{vantage}}", instant=True)],
+        pid=2, title="Login success rate (1 h)", w=6, h=5,
+        description=(
+            "Share of the last hour during which the synthetic login worked, per vantage "
+            "(time-weighted: logins run once a minute)."
+        ),
+        queries=[prom(success_share("1h"), "{{target}} @ {{vantage}}", instant=True)],
         unit="percentunit", decimals=1,
         steps=thresholds((None, RED), (0.9, ORANGE), (objective, GREEN)),
         links=PanelLinks(alerts=("EOfficeLoginFailing",)),
@@ -96,8 +110,10 @@ def build() -> db.Dashboard:
     d.with_row(row("Over time", pid=200))
     d.with_panel(timeseries_panel(
         pid=5, title="Login success rate", w=12, h=8,
-        description="Share of successful logins over 5-minute windows, per vantage.",
-        queries=[prom(SUCCESS_RATE, "{{target}} @ {{vantage}}")],
+        description=(
+            "Share of each 5-minute window during which the login worked, per vantage."
+        ),
+        queries=[prom(success_share("5m"), "{{target}} @ {{vantage}}")],
         unit="percentunit", min_val=0, max_val=1, decimals=1,
         steps=thresholds((None, RED), (objective, GREEN)), show_thresholds=True,
         links=PanelLinks(alerts=("EOfficeLoginFailing",)),
