@@ -30,8 +30,14 @@ def _expected(path: Path) -> str:
 
 
 @pytest.mark.parametrize("path", sorted(BAD.glob("*.yml")), ids=lambda p: p.stem)
-def test_bad_config_is_rejected_with_its_yaml_path(path: Path) -> None:
+def test_bad_config_is_rejected_with_its_yaml_path(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Each file in bad_configs/ holds one mistake; the error names its place exactly."""
+    # Credentials the login examples need so that only the intended mistake remains.
+    monkeypatch.setenv("PARICHAY_TEST_USER", "monitor@uk.gov.in")
+    monkeypatch.setenv("PARICHAY_TEST_PW", "pw-for-tests-only")
+    monkeypatch.delenv("PARICHAY_TEST_UNSET_PASSWORD", raising=False)
     with pytest.raises(ConfigError) as info:
         load_config(path)
     assert _expected(path) in info.value.errors
