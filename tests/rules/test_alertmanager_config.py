@@ -118,6 +118,18 @@ def test_resolved_email_says_so_in_both_languages_with_the_end_time() -> None:
     assert "Resolved / समाप्त:      25 Nov 2026 13:52 IST (08:22 UTC)" in body
 
 
+def test_a_group_of_per_vantage_alerts_counts_them_and_names_each_vantage() -> None:
+    """Two vantages' ParichaySlow tickets make one email listing both; 18:40 UTC is past
+    midnight in India, so the IST date rolls over."""
+    data = ALERTMANAGER_DIR / "tests" / "parichay_slow_two_vantages.json"
+    subject = _render("parichay.email.subject", data)
+    body = _render("parichay.email.text", data)
+    assert subject.startswith("[FIRING x2] TICKET ParichaySlow | scope: central | target: parichay")
+    assert "Vantage(s) / स्थान:     cloud-mumbai" in body
+    assert "Vantage(s) / स्थान:     secretariat-dehradun" in body
+    assert "Since / कब से:          26 Nov 2026 00:10 IST (18:40 UTC)" in body
+
+
 def test_html_email_carries_the_same_facts() -> None:
     """The HTML part is bilingual and links the runbook."""
     html = _render("parichay.email.html", FIRING, kind="html")
