@@ -11,6 +11,8 @@ proxies, bounded redirects.
 from __future__ import annotations
 
 import asyncio
+import functools
+import os
 import socket
 import ssl
 import typing
@@ -51,9 +53,25 @@ def cert_not_after(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> float | 
 
 
 def make_ssl_context(tls: TLSConfig | None) -> ssl.SSLContext:
+    """A verifying context (or an explicitly insecure one), shared between probes.
+
+    Loading a CA bundle costs tens of milliseconds of CPU, so contexts are cached; the CA
+    file's modification time is part of the key, so a rotated CA takes effect at once.
+    """
     tls = tls or TLSConfig()
-    ctx = ssl.create_default_context(cafile=tls.ca_file)
-    if tls.insecure_skip_verify:
+    mtime = 0.0
+    if tls.ca_file:
+        try:
+            mtime = os.stat(tls.ca_file).st_mtime
+        except OSError:
+            mtime = -1.0
+    return _ssl_context(tls.ca_file, mtime, tls.insecure_skip_verify)
+
+
+@functools.lru_cache(maxsize=64)
+def _ssl_context(ca_file: str | None, mtime: float, insecure: bool) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(cafile=ca_file)
+    if insecure:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
     return ctx
