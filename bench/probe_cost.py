@@ -63,7 +63,8 @@ import asyncio, json, resource, sys, time
 from exporter.config import load_config_text
 from exporter.probes import ProbeContext, run_probe
 url, n = sys.argv[1], int(sys.argv[2])
-t = load_config_text(f"vantage: b\ntargets:\n  - {{name: t, role: sso, kind: http, url: '{url}'}}\n").targets[0]
+spec = f"{{name: t, role: sso, kind: http, url: '{url}'}}"
+t = load_config_text(f"vantage: b\ntargets:\n  - {spec}\n").targets[0]
 async def main():
     ctx = ProbeContext()
     await run_probe(t, ctx)  # warm-up: imports, first connection
@@ -82,25 +83,37 @@ asyncio.run(main())
 
 
 def bench_ours(url: str, n: int) -> dict[str, float]:
-    out = subprocess.run([sys.executable, "-c", OUR_LOOP, url, str(n)], capture_output=True,
-                         text=True, timeout=300, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", OUR_LOOP, url, str(n)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
     data = json.loads(out.stdout.strip().splitlines()[-1])
-    return {"wall_ms": statistics.median(data["walls"]) * 1000,
-            "cpu_ms": data["cpu"] / n * 1000, "rss_mb": data["rss"]}
+    return {
+        "wall_ms": statistics.median(data["walls"]) * 1000,
+        "cpu_ms": data["cpu"] / n * 1000,
+        "rss_mb": data["rss"],
+    }
 
 
 def bench_blackbox(url: str, n: int, tmp: Path) -> dict[str, float] | None:
     binary = shutil.which("prometheus-blackbox-exporter")
     if binary is None:
-        print("prometheus-blackbox-exporter not installed (apt-get install "
-              "prometheus-blackbox-exporter); skipping the comparison")
+        print(
+            "prometheus-blackbox-exporter not installed (apt-get install "
+            "prometheus-blackbox-exporter); skipping the comparison"
+        )
         return None
     cfg = tmp / "blackbox.yml"
     cfg.write_text("modules:\n  http_2xx:\n    prober: http\n    timeout: 10s\n")
     port = free_port()
-    proc = subprocess.Popen([binary, f"--config.file={cfg}",
-                             f"--web.listen-address=127.0.0.1:{port}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [binary, f"--config.file={cfg}", f"--web.listen-address=127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         wait_http(f"{base}/metrics")
@@ -115,8 +128,11 @@ def bench_blackbox(url: str, n: int, tmp: Path) -> dict[str, float] | None:
                 walls.append(time.perf_counter() - t0)
                 assert "probe_success 1" in r.text, r.text[-300:]
             cpu = cpu_seconds(proc.pid) - cpu0
-        return {"wall_ms": statistics.median(walls) * 1000, "cpu_ms": cpu / n * 1000,
-                "rss_mb": rss_mb(proc.pid)}
+        return {
+            "wall_ms": statistics.median(walls) * 1000,
+            "cpu_ms": cpu / n * 1000,
+            "rss_mb": rss_mb(proc.pid),
+        }
     finally:
         proc.terminate()
         proc.wait(10)
@@ -130,7 +146,9 @@ from exporter.result import PHASES, ProbeResult
 from exporter.store import Store
 from prometheus_client import generate_latest
 n = int(sys.argv[1])
-lines = "\n".join(f"  - {{name: t{i}, role: sso, kind: http, url: 'https://x{i}.example/'}}" for i in range(n))
+lines = "\n".join(
+    f"  - {{name: t{i}, role: sso, kind: http, url: 'https://x{i}.example/'}}" for i in range(n)
+)
 cfg = load_config_text(f"vantage: b\ntargets:\n{lines}\n")
 store = Store(vantage="b"); store.set_targets(cfg.targets)
 for t in cfg.targets:
@@ -156,9 +174,21 @@ def main() -> int:
         tmp = Path(tmp_s)
         sso, app, ctl = free_port(), free_port(), free_port()
         sim = subprocess.Popen(
-            [sys.executable, "-m", "exporter", "simulate", "--sso-port", str(sso),
-             "--app-port", str(app), "--control-port", str(ctl)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                sys.executable,
+                "-m",
+                "exporter",
+                "simulate",
+                "--sso-port",
+                str(sso),
+                "--app-port",
+                str(app),
+                "--control-port",
+                str(ctl),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             url = f"http://127.0.0.1:{sso}/pnv1/assets/login?sid=eOfficeUKSec"
             wait_http(url)
@@ -168,17 +198,30 @@ def main() -> int:
             sim.terminate()
             sim.wait(10)
     print(f"HTTP probe of a local page, {n} sequential probes (median wall, CPU per probe, RSS)")
-    print(f"  parichay-exporter  {ours['wall_ms']:7.2f} ms  {ours['cpu_ms']:6.2f} ms CPU  "
-          f"{ours['rss_mb']:6.1f} MB")
+    print(
+        f"  parichay-exporter  {ours['wall_ms']:7.2f} ms  {ours['cpu_ms']:6.2f} ms CPU  "
+        f"{ours['rss_mb']:6.1f} MB"
+    )
     if bb:
-        print(f"  blackbox_exporter  {bb['wall_ms']:7.2f} ms  {bb['cpu_ms']:6.2f} ms CPU  "
-              f"{bb['rss_mb']:6.1f} MB  (includes its own /probe HTTP round trip)")
-        print(f"  ratio ours/blackbox: wall {ours['wall_ms'] / bb['wall_ms']:.2f}x, "
-              f"CPU {ours['cpu_ms'] / bb['cpu_ms']:.2f}x, RSS {ours['rss_mb'] / bb['rss_mb']:.2f}x")
-    out = subprocess.run([sys.executable, "-c", SCRAPE, str(args.targets)], capture_output=True,
-                         text=True, timeout=120, check=True).stdout.split()
-    print(f"/metrics render for {args.targets} targets: {float(out[0]):.2f} ms, "
-          f"{int(out[1]) / 1024:.0f} KiB, {out[2]} lines")
+        print(
+            f"  blackbox_exporter  {bb['wall_ms']:7.2f} ms  {bb['cpu_ms']:6.2f} ms CPU  "
+            f"{bb['rss_mb']:6.1f} MB  (includes its own /probe HTTP round trip)"
+        )
+        print(
+            f"  ratio ours/blackbox: wall {ours['wall_ms'] / bb['wall_ms']:.2f}x, "
+            f"CPU {ours['cpu_ms'] / bb['cpu_ms']:.2f}x, RSS {ours['rss_mb'] / bb['rss_mb']:.2f}x"
+        )
+    out = subprocess.run(
+        [sys.executable, "-c", SCRAPE, str(args.targets)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout.split()
+    print(
+        f"/metrics render for {args.targets} targets: {float(out[0]):.2f} ms, "
+        f"{int(out[1]) / 1024:.0f} KiB, {out[2]} lines"
+    )
     return 0
 
 

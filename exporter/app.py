@@ -82,7 +82,10 @@ class Exporter:
         self.bound = (host, sockets[0].getsockname()[1] if sockets else port)
         log.info(
             "listening on http://%s:%d vantage=%s targets=%d",
-            host, self.bound[1], self.config.vantage, len(self.config.targets),
+            host,
+            self.bound[1],
+            self.config.vantage,
+            len(self.config.targets),
         )
 
     @property
@@ -130,12 +133,16 @@ class Exporter:
             except ConfigError as exc:
                 self.store.reload_ok = False
                 for err in exc.errors:
-                    log.error("config reload rejected, keeping the previous config: %s: %s",
-                              self.config_path, err)
+                    log.error(
+                        "config reload rejected, keeping the previous config: %s: %s",
+                        self.config_path,
+                        err,
+                    )
                 return exc.errors
             if new.listen != self.config.listen:
-                log.warning("listen address changes need a restart; still on %s",
-                            self.config.listen)
+                log.warning(
+                    "listen address changes need a restart; still on %s", self.config.listen
+                )
             self.config = new
             for target in new.targets:
                 lift_pause(target, self.ctx)
@@ -153,8 +160,9 @@ class Exporter:
 
     async def _healthz(self, request: web.Request) -> web.Response:
         alive = self._sched_task is not None and not self._sched_task.done()
-        return web.Response(text="ok\n" if alive else "scheduler stopped\n",
-                            status=200 if alive else 503)
+        return web.Response(
+            text="ok\n" if alive else "scheduler stopped\n", status=200 if alive else 503
+        )
 
     async def _reload(self, request: web.Request) -> web.Response:
         errors = await self.reload()
@@ -178,13 +186,22 @@ class Exporter:
         if not changed:
             return
         if result.success:
-            log.info("target=%s role=%s vantage=%s state=up duration=%.3fs",
-                     target.name, target.role, self.store.vantage, result.duration)
+            log.info(
+                "target=%s role=%s vantage=%s state=up duration=%.3fs",
+                target.name,
+                target.role,
+                self.store.vantage,
+                result.duration,
+            )
         else:
             log.warning(
                 "target=%s role=%s vantage=%s state=down reason=%s%s detail=%r",
-                target.name, target.role, self.store.vantage, result.reason,
-                f" step={result.failed_step}" if result.failed_step else "", result.detail,
+                target.name,
+                target.role,
+                self.store.vantage,
+                result.reason,
+                f" step={result.failed_step}" if result.failed_step else "",
+                result.detail,
             )
 
 

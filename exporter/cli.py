@@ -54,8 +54,7 @@ def format_result(result: ProbeResult, *, role: str, kind: str, vantage: str) ->
         lines.append(f"detail:       {result.detail}")
     lines.append(f"duration:     {result.duration * 1000:.1f} ms")
     lines.append(
-        "phases (ms):  "
-        + "  ".join(f"{p} {result.phases.get(p, 0.0) * 1000:.1f}" for p in PHASES)
+        "phases (ms):  " + "  ".join(f"{p} {result.phases.get(p, 0.0) * 1000:.1f}" for p in PHASES)
     )
     if kind in ("http", "login"):
         lines.append(f"http status:  {result.http_status}")
@@ -67,7 +66,9 @@ def format_result(result: ProbeResult, *, role: str, kind: str, vantage: str) ->
         lines.append(f"cert expires: {when} ({days:.0f} days)")
     for st in result.steps:
         mark = "ok" if st.success else "FAILED"
-        lines.append(f"  step {st.name:<20} {st.duration * 1000:8.1f} ms  HTTP {st.http_status}  {mark}")
+        lines.append(
+            f"  step {st.name:<20} {st.duration * 1000:8.1f} ms  HTTP {st.http_status}  {mark}"
+        )
     return "\n".join(lines)
 
 
@@ -138,7 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--config", required=True)
     pr.add_argument("target", help="target name")
     sub.add_parser(
-        "simulate", help="run the Parichay + e-Office simulator (see simulate --help)",
+        "simulate",
+        help="run the Parichay + e-Office simulator (see simulate --help)",
         add_help=False,
     )
     d = sub.add_parser("demo", help="simulator + exporter with an embedded config")

@@ -58,7 +58,8 @@ class StoreCollector(Collector):
             labels=["target", "role", "vantage", "result"],
         )
         status = GaugeMetricFamily(
-            f"{PREFIX}http_status_code", "HTTP status, 0 when none" + _LAST,
+            f"{PREFIX}http_status_code",
+            "HTTP status, 0 when none" + _LAST,
             labels=["target", "vantage"],
         )
         cert = GaugeMetricFamily(
@@ -116,13 +117,24 @@ class StoreCollector(Collector):
         )
         reload_ok.add_metric([v], 1.0 if s.reload_ok else 0.0)
         build = GaugeMetricFamily(
-            f"{PREFIX}exporter_build_info", "Always 1; the version in a label",
+            f"{PREFIX}exporter_build_info",
+            "Always 1; the version in a label",
             labels=["version", "vantage"],
         )
         build.add_metric([__version__, v], 1.0)
         yield from (
-            success, duration, phase, latency, total, status, cert, step, suspended,
-            last_run, reload_ok, build,
+            success,
+            duration,
+            phase,
+            latency,
+            total,
+            status,
+            cert,
+            step,
+            suspended,
+            last_run,
+            reload_ok,
+            build,
         )
 
 

@@ -164,7 +164,7 @@ class DnsTarget(TargetBase):
         return "dns"
 
 
-Target = Union[HttpTarget, TcpTarget, DnsTarget, "LoginTarget"]  # noqa: UP007
+Target = Union[HttpTarget, TcpTarget, DnsTarget, "LoginTarget"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -532,7 +532,7 @@ def _parse_http(
         errs.add(_join(path, "basic_auth"), "refusing to send a password over plain http://")
     if kw["url"] is None:
         return None
-    return HttpTarget(**common, **{k: v for k, v in kw.items() if v is not None})  # type: ignore[arg-type]
+    return HttpTarget(**common, **{k: v for k, v in kw.items() if v is not None})
 
 
 def _parse_host(m: dict[str, Any], path: str, errs: _Errors) -> str | None:
@@ -552,7 +552,7 @@ def _parse_tcp(
         kw["tls"] = _parse_tls(m["tls"], _join(path, "tls"), errs, tcp=True)
     if kw["host"] is None or kw["port"] is None:
         return None
-    return TcpTarget(**common, **{k: v for k, v in kw.items() if v is not None})  # type: ignore[arg-type]
+    return TcpTarget(**common, **{k: v for k, v in kw.items() if v is not None})
 
 
 def _parse_dns(
@@ -582,7 +582,7 @@ def _parse_dns(
                 kw["expect_addresses"] = tuple(good)
     if kw["host"] is None:
         return None
-    return DnsTarget(**common, **{k: v for k, v in kw.items() if v is not None})  # type: ignore[arg-type]
+    return DnsTarget(**common, **{k: v for k, v in kw.items() if v is not None})
 
 
 _Parser = Callable[[dict[str, Any], str, _Errors, dict[str, Any]], Target | None]
@@ -592,8 +592,15 @@ _Parser = Callable[[dict[str, Any], str, _Errors, dict[str, Any]], Target | None
 TARGET_KINDS: dict[str, tuple[set[str], set[str], _Parser]] = {
     "http": (
         {
-            "url", "method", "follow_redirects", "max_redirects", "headers", "basic_auth",
-            "expect", "tls", "max_body_bytes",
+            "url",
+            "method",
+            "follow_redirects",
+            "max_redirects",
+            "headers",
+            "basic_auth",
+            "expect",
+            "tls",
+            "max_body_bytes",
         },
         {"url"},
         _parse_http,
@@ -608,9 +615,7 @@ def register_kind(kind: str, keys: set[str], required: set[str], parser: _Parser
     TARGET_KINDS[kind] = (keys, required, parser)
 
 
-def _parse_target(
-    node: Any, path: str, errs: _Errors, defaults: dict[str, float]
-) -> Target | None:
+def _parse_target(node: Any, path: str, errs: _Errors, defaults: dict[str, float]) -> Target | None:
     if not isinstance(node, dict):
         errs.add(path, f"expected a mapping, got {_describe(node)}")
         return None
@@ -637,9 +642,7 @@ def _parse_target(
         )
     role = m.get("role")
     if "role" in m and role not in set(Role):
-        errs.add(
-            _join(path, "role"), f"expected one of sso, app, control, got {_describe(role)}"
-        )
+        errs.add(_join(path, "role"), f"expected one of sso, app, control, got {_describe(role)}")
     interval = (
         _duration(m["interval"], _join(path, "interval"), errs)
         if "interval" in m

@@ -86,7 +86,11 @@ LOGIN_STEPS = """  - name: open-eoffice
   - name: submit-password
     method: POST
     url: "{{sso}}/pnv1/api/login"
-    form: {username: "{{username}}", password: "{{password}}", csrf_token: "{{csrf}}", sid: "{{sid}}"}
+    form:
+      username: "{{username}}"
+      password: "{{password}}"
+      csrf_token: "{{csrf}}"
+      sid: "{{sid}}"
     reject:
       - {reason: login_rejected, body_regex: "INVALID_CREDENTIALS|CAPTCHA_REQUIRED"}
     expect: {status: [200]}
@@ -115,8 +119,9 @@ LOGIN_STEPS = """  - name: open-eoffice
 
 
 def indent(text: str, spaces: int) -> str:
-    return "".join(" " * spaces + line if line.strip() else line
-                   for line in text.splitlines(keepends=True))
+    return "".join(
+        " " * spaces + line if line.strip() else line for line in text.splitlines(keepends=True)
+    )
 
 
 def render_demo_config(
@@ -124,7 +129,12 @@ def render_demo_config(
 ) -> str:
     sso_parts = urlsplit(sso)
     return DEMO_CONFIG.format(
-        sso=sso, app=app, ca=ca, listen=listen, org=org, state_file=state_file,
+        sso=sso,
+        app=app,
+        ca=ca,
+        listen=listen,
+        org=org,
+        state_file=state_file,
         sso_hostport=f"{sso_parts.hostname}:{sso_parts.port}",
         control_port=urlsplit(control).port,
         login_steps=indent(LOGIN_STEPS, 4),
@@ -140,8 +150,9 @@ def demo_environment(sim: Simulator) -> dict[str, str]:
     }
 
 
-async def run_demo(*, listen: str, ready: asyncio.Event | None = None,
-                   stop: asyncio.Event | None = None) -> None:
+async def run_demo(
+    *, listen: str, ready: asyncio.Event | None = None, stop: asyncio.Event | None = None
+) -> None:
     with tempfile.TemporaryDirectory(prefix="parichay-demo-") as tmp:
         sim = Simulator(tls=True)
         await sim.start()
@@ -149,10 +160,18 @@ async def run_demo(*, listen: str, ready: asyncio.Event | None = None,
             ca = Path(tmp) / "simulator-ca.pem"
             sim.write_ca(ca)
             cfg_path = Path(tmp) / "demo.yml"
-            cfg_path.write_text(render_demo_config(
-                sso=sim.sso_url, app=sim.app_url, control=sim.control_url, ca=str(ca),
-                listen=listen, org="UKSec", state_file=str(Path(tmp) / "login-state.json"),
-            ), encoding="utf-8")
+            cfg_path.write_text(
+                render_demo_config(
+                    sso=sim.sso_url,
+                    app=sim.app_url,
+                    control=sim.control_url,
+                    ca=str(ca),
+                    listen=listen,
+                    org="UKSec",
+                    state_file=str(Path(tmp) / "login-state.json"),
+                ),
+                encoding="utf-8",
+            )
             # The generated account is a simulator-only test value, passed the way real
             # credentials are: through the environment.
             os.environ.update(demo_environment(sim))
@@ -160,7 +179,8 @@ async def run_demo(*, listen: str, ready: asyncio.Event | None = None,
             await exporter.start()
             try:
                 base = exporter.url
-                print(f"""
+                print(
+                    f"""
 Parichay & e-Office monitoring demo
   status page     {base}/
   metrics         {base}/metrics
@@ -176,7 +196,9 @@ Try a Parichay outage, then recover:
 Modes: ok refuse hang slow http_500 http_503 bad_content cert_expired
        login_reject otp_reject csrf_missing redirect_broken (login faults, on sso)
 Press Ctrl-C to stop.
-""", flush=True)
+""",
+                    flush=True,
+                )
                 if ready is not None:
                     ready.set()
                 await (stop or asyncio.Event()).wait()

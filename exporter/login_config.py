@@ -165,14 +165,17 @@ def _parse_extract(node: Any, path: str, errs: c._Errors) -> Extract | None:
         errs.add(path, f"give exactly one of {', '.join(sorted(sources))}")
         return None
     source = given[0]
-    optional = bool(c._bool(m["optional"], c._join(path, "optional"), errs)) if "optional" in m else False
+    optional = (
+        bool(c._bool(m["optional"], c._join(path, "optional"), errs)) if "optional" in m else False
+    )
     if source == "final_url":
         return Extract(source=source, optional=optional)
     if source == "regex":
         pattern = c.parse_regex(m["regex"], c._join(path, "regex"), errs)
         group = (
             c._int(m["group"], c._join(path, "group"), errs, lo=0, hi=20)
-            if "group" in m else (1 if pattern is not None and pattern.groups else 0)
+            if "group" in m
+            else (1 if pattern is not None and pattern.groups else 0)
         )
         if pattern is None or group is None:
             return None
@@ -189,14 +192,21 @@ def _parse_reject(node: Any, path: str, errs: c._Errors) -> tuple[RejectRule, ..
     out = []
     for i, item in enumerate(items):
         p = c._join(path, i) if isinstance(node, list) else path
-        m = c._mapping(item, p, errs, allowed={"reason", "status", "body_contains", "body_regex"},
-                       required={"reason"})
+        m = c._mapping(
+            item,
+            p,
+            errs,
+            allowed={"reason", "status", "body_contains", "body_regex"},
+            required={"reason"},
+        )
         if m is None:
             continue
         reason = m.get("reason")
         if reason not in {str(r) for r in REJECT_REASONS}:
-            errs.add(c._join(p, "reason"),
-                     f"expected login_rejected or otp_rejected, got {c._describe(reason)}")
+            errs.add(
+                c._join(p, "reason"),
+                f"expected login_rejected or otp_rejected, got {c._describe(reason)}",
+            )
             continue
         kw: dict[str, Any] = {"reason": Reason(reason)}
         if "status" in m:
@@ -214,9 +224,23 @@ def _parse_reject(node: Any, path: str, errs: c._Errors) -> tuple[RejectRule, ..
 
 def _parse_step(node: Any, path: str, errs: c._Errors, known: set[str]) -> Step | None:
     m = c._mapping(
-        node, path, errs,
-        allowed={"name", "method", "url", "headers", "form", "json", "follow_redirects",
-                 "expect", "extract", "reject", "always_run", "skip_if_defined"},
+        node,
+        path,
+        errs,
+        allowed={
+            "name",
+            "method",
+            "url",
+            "headers",
+            "form",
+            "json",
+            "follow_redirects",
+            "expect",
+            "extract",
+            "reject",
+            "always_run",
+            "skip_if_defined",
+        },
         required={"name", "url"},
     )
     if m is None:
@@ -224,19 +248,27 @@ def _parse_step(node: Any, path: str, errs: c._Errors, known: set[str]) -> Step 
     before = len(errs.items)
     name = c._str(m["name"], c._join(path, "name"), errs) if "name" in m else None
     if name is not None and not _STEP_NAME_RE.match(name):
-        errs.add(c._join(path, "name"),
-                 f"use lower-case letters, digits, '-' or '_', up to 41 characters; got {c._describe(name)}")
+        errs.add(
+            c._join(path, "name"),
+            "use lower-case letters, digits, '-' or '_', up to 41 characters; "
+            f"got {c._describe(name)}",
+        )
     kw: dict[str, Any] = {}
     if "url" in m:
         url = c._str(m["url"], c._join(path, "url"), errs)
         if url is not None:
             _check_refs(url, c._join(path, "url"), errs, known)
             if not TEMPLATE_RE.match(url) and not url.startswith(("http://", "https://")):
-                errs.add(c._join(path, "url"), f"not an http(s) URL or a {{{{variable}}}}: {c._describe(url)}")
+                errs.add(
+                    c._join(path, "url"),
+                    f"not an http(s) URL or a {{{{variable}}}}: {c._describe(url)}",
+                )
             kw["url"] = url
     method = str(m.get("method", "GET")).upper()
     if method not in ("GET", "POST"):
-        errs.add(c._join(path, "method"), f"expected GET or POST, got {c._describe(m.get('method'))}")
+        errs.add(
+            c._join(path, "method"), f"expected GET or POST, got {c._describe(m.get('method'))}"
+        )
     kw["method"] = method
     if "headers" in m:
         kw["headers"] = _str_pairs(m["headers"], c._join(path, "headers"), errs, "header values")
@@ -249,32 +281,44 @@ def _parse_step(node: Any, path: str, errs: c._Errors, known: set[str]) -> Step 
             _check_refs(v, c._join(c._join(path, "form"), k), errs, known)
     if "json" in m:
         if not isinstance(m["json"], (dict, list)):
-            errs.add(c._join(path, "json"), f"expected a mapping or list, got {c._describe(m['json'])}")
+            errs.add(
+                c._join(path, "json"), f"expected a mapping or list, got {c._describe(m['json'])}"
+            )
         else:
             _check_refs(m["json"], c._join(path, "json"), errs, known)
             kw["json"] = m["json"]
     if ("form" in m or "json" in m) and method == "GET":
         errs.add(c._join(path, "method"), "a step with form or json must use POST")
     if "follow_redirects" in m:
-        kw["follow_redirects"] = c._bool(m["follow_redirects"], c._join(path, "follow_redirects"), errs)
+        kw["follow_redirects"] = c._bool(
+            m["follow_redirects"], c._join(path, "follow_redirects"), errs
+        )
     if "always_run" in m:
         kw["always_run"] = c._bool(m["always_run"], c._join(path, "always_run"), errs)
     if "skip_if_defined" in m:
         var = c._str(m["skip_if_defined"], c._join(path, "skip_if_defined"), errs)
         if var is not None and var not in known:
-            errs.add(c._join(path, "skip_if_defined"),
-                     f'unknown variable "{var}"; known here: {", ".join(sorted(known))}')
+            errs.add(
+                c._join(path, "skip_if_defined"),
+                f'unknown variable "{var}"; known here: {", ".join(sorted(known))}',
+            )
         kw["skip_if_defined"] = var
     if "expect" in m:
-        e = c._mapping(m["expect"], c._join(path, "expect"), errs,
-                       allowed={"status", "body_contains", "body_regex", "final_host"})
+        e = c._mapping(
+            m["expect"],
+            c._join(path, "expect"),
+            errs,
+            allowed={"status", "body_contains", "body_regex", "final_host"},
+        )
         if e is not None:
             ep = c._join(path, "expect")
             ekw: dict[str, Any] = {}
             if "status" in e:
                 ekw["status"] = c.parse_status_list(e["status"], c._join(ep, "status"), errs)
             if "body_contains" in e:
-                ekw["body_contains"] = c._str(e["body_contains"], c._join(ep, "body_contains"), errs)
+                ekw["body_contains"] = c._str(
+                    e["body_contains"], c._join(ep, "body_contains"), errs
+                )
             if "body_regex" in e:
                 ekw["body_regex"] = c.parse_regex(e["body_regex"], c._join(ep, "body_regex"), errs)
             if "final_host" in e:
@@ -286,7 +330,10 @@ def _parse_step(node: Any, path: str, errs: c._Errors, known: set[str]) -> Step 
     if "extract" in m:
         ep = c._join(path, "extract")
         if not isinstance(m["extract"], dict):
-            errs.add(ep, f"expected a mapping of variable names to sources, got {c._describe(m['extract'])}")
+            errs.add(
+                ep,
+                f"expected a mapping of variable names to sources, got {c._describe(m['extract'])}",
+            )
         else:
             for var, spec in m["extract"].items():
                 vp = c._join(ep, str(var))
@@ -307,9 +354,20 @@ def _parse_step(node: Any, path: str, errs: c._Errors, known: set[str]) -> Step 
 
 def _parse_credentials(node: Any, path: str, errs: c._Errors) -> Credentials | None:
     m = c._mapping(
-        node, path, errs,
-        allowed={"username", "username_env", "username_file", "password", "password_env",
-                 "password_file", "totp_secret", "totp_secret_env", "totp_secret_file"},
+        node,
+        path,
+        errs,
+        allowed={
+            "username",
+            "username_env",
+            "username_file",
+            "password",
+            "password_env",
+            "password_file",
+            "totp_secret",
+            "totp_secret_env",
+            "totp_secret_file",
+        },
     )
     if m is None:
         return None
@@ -323,7 +381,9 @@ def _parse_credentials(node: Any, path: str, errs: c._Errors) -> Credentials | N
         try:
             base64.b32decode(totp.reveal().upper().replace(" ", ""), casefold=True)
         except (binascii.Error, ValueError):
-            errs.add(path, "the TOTP secret is not valid base32 (as shown by the authenticator set-up)")
+            errs.add(
+                path, "the TOTP secret is not valid base32 (as shown by the authenticator set-up)"
+            )
             return None
     if pw is not None and len(pw.reveal()) < 4:
         errs.add(path, "the password is too short to be real")
@@ -339,14 +399,20 @@ def parse_login(
     before = len(errs.items)
     kw: dict[str, Any] = {}
     if "interval" in m and common["interval"] < c.MIN_LOGIN_INTERVAL:
-        errs.add(c._join(path, "interval"),
-                 f"logins run at most once a minute to protect the account; got {c._fmt(common['interval'])}")
+        errs.add(
+            c._join(path, "interval"),
+            "logins run at most once a minute to protect the account; "
+            f"got {c._fmt(common['interval'])}",
+        )
     elif "interval" not in m:
         common = {**common, "interval": max(common["interval"], c.MIN_LOGIN_INTERVAL)}
     if "timeout" not in m:
         common = {**common, "timeout": max(common["timeout"], 30.0)}
-    creds = (_parse_credentials(m["credentials"], c._join(path, "credentials"), errs)
-             if "credentials" in m else None)
+    creds = (
+        _parse_credentials(m["credentials"], c._join(path, "credentials"), errs)
+        if "credentials" in m
+        else None
+    )
     variables: tuple[tuple[str, str], ...] = ()
     if "vars" in m:
         variables = _str_pairs(m["vars"], c._join(path, "vars"), errs, "variables")
@@ -362,8 +428,10 @@ def parse_login(
         else:
             kw["persistent_cookies"] = tuple(pc)
             if "state_file" not in m:
-                errs.add(c._join(path, "state_file"),
-                         "is required with persistent_cookies (a file only the exporter can read)")
+                errs.add(
+                    c._join(path, "state_file"),
+                    "is required with persistent_cookies (a file only the exporter can read)",
+                )
     if "state_file" in m:
         kw["state_file"] = c._str(m["state_file"], c._join(path, "state_file"), errs)
     if "suspend_for" in m:
@@ -373,15 +441,19 @@ def parse_login(
         s = c._mapping(m["suspend_after"], sp, errs, allowed={"login_rejected", "otp_rejected"})
         if s is not None and "login_rejected" in s:
             kw["suspend_after_login_rejected"] = c._int(
-                s["login_rejected"], c._join(sp, "login_rejected"), errs, lo=1, hi=2)
+                s["login_rejected"], c._join(sp, "login_rejected"), errs, lo=1, hi=2
+            )
         if s is not None and "otp_rejected" in s:
             kw["suspend_after_otp_rejected"] = c._int(
-                s["otp_rejected"], c._join(sp, "otp_rejected"), errs, lo=1, hi=2)
+                s["otp_rejected"], c._join(sp, "otp_rejected"), errs, lo=1, hi=2
+            )
     known = set(BUILTINS) | {k for k, _ in variables}
     steps: list[Step] = []
     raw = m.get("steps")
     if not isinstance(raw, list) or not raw:
-        errs.add(c._join(path, "steps"), f"expected a non-empty list of steps, got {c._describe(raw)}")
+        errs.add(
+            c._join(path, "steps"), f"expected a non-empty list of steps, got {c._describe(raw)}"
+        )
     else:
         names: set[str] = set()
         for i, node in enumerate(raw):
@@ -394,21 +466,39 @@ def parse_login(
             names.add(step.name)
             known |= {var for var, _ in step.extract}
             steps.append(step)
-        if creds is not None and creds.totp_secret is None and "totp" in {
-            n for node in raw if isinstance(node, dict) for n in template_names(node)
-        }:
-            errs.add(c._join(path, "credentials"),
-                     "a step sends {{totp}} but no totp_secret_env / totp_secret_file is set")
+        if (
+            creds is not None
+            and creds.totp_secret is None
+            and "totp"
+            in {n for node in raw if isinstance(node, dict) for n in template_names(node)}
+        ):
+            errs.add(
+                c._join(path, "credentials"),
+                "a step sends {{totp}} but no totp_secret_env / totp_secret_file is set",
+            )
     if len(errs.items) != before or creds is None:
         return None
-    return LoginTarget(**common, credentials=creds, steps=tuple(steps), vars=variables,
-                       **{k: v for k, v in kw.items() if v is not None})
+    return LoginTarget(
+        **common,
+        credentials=creds,
+        steps=tuple(steps),
+        vars=variables,
+        **{k: v for k, v in kw.items() if v is not None},
+    )
 
 
 c.register_kind(
     "login",
-    {"credentials", "steps", "vars", "tls", "persistent_cookies", "state_file", "suspend_for",
-     "suspend_after"},
+    {
+        "credentials",
+        "steps",
+        "vars",
+        "tls",
+        "persistent_cookies",
+        "state_file",
+        "suspend_for",
+        "suspend_after",
+    },
     {"credentials", "steps"},
     parse_login,
 )

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import ClassVar
 
 
 class Reason(StrEnum):
@@ -72,7 +73,7 @@ class PhaseTimer:
     that fails half-way still attributes its time (a connect that hangs shows in `connect`).
     """
 
-    _NEXT = {
+    _NEXT: ClassVar[dict[str, str]] = {
         "resolve": "connect",
         "connect": "tls",
         "tls": "processing",

@@ -62,8 +62,11 @@ def _earliest_down(states: list[TargetState]) -> float | None:
 def headline(store: Store) -> Headline:
     states = [s for s in store.states() if s.latest is not None]
     if not states:
-        return Headline("unknown", "Checks are starting; no results yet.",
-                        "जाँच शुरू हो रही है; अभी कोई परिणाम नहीं।")
+        return Headline(
+            "unknown",
+            "Checks are starting; no results yet.",
+            "जाँच शुरू हो रही है; अभी कोई परिणाम नहीं।",
+        )
     by_role = {r: [s for s in states if s.target.role == r] for r in Role}
 
     def all_down(xs: list[TargetState]) -> bool:
@@ -85,29 +88,32 @@ def headline(store: Store) -> Headline:
         return Headline(
             "down",
             f"e-Office login is down because Parichay (NIC, Delhi) is down since {t}." + aware_en,
-            f"परिचय (NIC, दिल्ली) {t} से बंद है, इसलिए ई-ऑफिस में लॉगिन नहीं हो पा रहा है।"
-            + aware_hi,
+            f"परिचय (NIC, दिल्ली) {t} से बंद है, इसलिए ई-ऑफिस में लॉगिन नहीं हो पा रहा है।" + aware_hi,
         )
     app = [s for s in by_role[Role.APP] if s.target.kind != "login"]
     app_down = [s for s in app if s.latest and not s.latest.success]
     if app_down:
         t = _ist(_earliest_down(app_down))
         return Headline(
-            "down", f"e-Office is not available since {t}." + aware_en,
+            "down",
+            f"e-Office is not available since {t}." + aware_en,
             f"ई-ऑफिस {t} से उपलब्ध नहीं है।" + aware_hi,
         )
     login_down = [
-        s for s in by_role[Role.APP]
+        s
+        for s in by_role[Role.APP]
         if s.target.kind == "login" and s.latest and not s.latest.success
     ]
     if login_down:
         t = _ist(_earliest_down(login_down))
         return Headline(
-            "down", f"Logging in to e-Office is failing since {t}." + aware_en,
+            "down",
+            f"Logging in to e-Office is failing since {t}." + aware_en,
             f"ई-ऑफिस में लॉगिन {t} से विफल हो रहा है।" + aware_hi,
         )
-    return Headline("ok", "All services are working normally.",
-                    "सभी सेवाएँ सामान्य रूप से काम कर रही हैं।")
+    return Headline(
+        "ok", "All services are working normally.", "सभी सेवाएँ सामान्य रूप से काम कर रही हैं।"
+    )
 
 
 def status_json(store: Store) -> dict[str, Any]:
@@ -115,19 +121,25 @@ def status_json(store: Store) -> dict[str, Any]:
     rows = []
     for s in store.states():
         r = s.latest
-        rows.append({
-            "target": s.target.name,
-            "role": str(s.target.role),
-            "kind": s.target.kind,
-            "up": None if r is None else r.success,
-            "reason": None if r is None or r.reason is None else str(r.reason),
-            "since": s.since,
-            "last_run": None if r is None else r.started_at,
-            "duration_seconds": None if r is None else round(r.duration, 4),
-            "login_suspended": s.suspended,
-        })
-    return {"vantage": store.vantage, "level": h.level, "headline": {"en": h.en, "hi": h.hi},
-            "targets": rows}
+        rows.append(
+            {
+                "target": s.target.name,
+                "role": str(s.target.role),
+                "kind": s.target.kind,
+                "up": None if r is None else r.success,
+                "reason": None if r is None or r.reason is None else str(r.reason),
+                "since": s.since,
+                "last_run": None if r is None else r.started_at,
+                "duration_seconds": None if r is None else round(r.duration, 4),
+                "login_suspended": s.suspended,
+            }
+        )
+    return {
+        "vantage": store.vantage,
+        "level": h.level,
+        "headline": {"en": h.en, "hi": h.hi},
+        "targets": rows,
+    }
 
 
 _CSS = """
@@ -154,7 +166,7 @@ def render_html(store: Store, *, now: float) -> str:
         if s.target.kind == "login":
             role_en, role_hi = "e-Office login (test account)", "ई-ऑफिस लॉगिन (परीक्षण खाता)"
         if r is None:
-            state = '<span>waiting / प्रतीक्षा</span>'
+            state = "<span>waiting / प्रतीक्षा</span>"
             why = ""
         elif r.success:
             state = '<span class="up">Up / चालू</span>'
@@ -164,7 +176,10 @@ def render_html(store: Store, *, now: float) -> str:
             en, hi = REASON_TEXT.get(str(r.reason), (str(r.reason), str(r.reason)))
             why = f"{e(en)}<br><small>{e(hi)}</small>"
         if s.suspended:
-            why += "<br><small>login checks paused to protect the account / खाते की सुरक्षा हेतु लॉगिन जाँच रोकी गई</small>"
+            why += (
+                "<br><small>login checks paused to protect the account / "
+                "खाते की सुरक्षा हेतु लॉगिन जाँच रोकी गई</small>"
+            )
         rows.append(
             f"<tr><td>{e(s.target.name)}</td><td>{e(role_en)}<br><small>{e(role_hi)}</small></td>"
             f"<td>{state}</td><td>{why}</td><td>{e(_ist(s.since))}</td>"
@@ -179,7 +194,7 @@ def render_html(store: Store, *, now: float) -> str:
 <div class="hi" lang="hi">{e(h.hi)}</div></div>
 <table><thead><tr><th>Check / जाँच</th><th>Service / सेवा</th><th>State / स्थिति</th>
 <th>Reason / कारण</th><th>Since / कब से</th><th>Last checked / अंतिम जाँच</th></tr></thead>
-<tbody>{''.join(rows)}</tbody></table>
+<tbody>{"".join(rows)}</tbody></table>
 <p><small>Checked from {e(store.vantage)} · updated {e(_ist(now))} · refreshes every 30 s.
  / {e(store.vantage)} से जाँचा गया · हर 30 सेकंड में ताज़ा होता है।</small></p>
 </body></html>

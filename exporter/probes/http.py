@@ -109,7 +109,9 @@ async def probe(target: HttpTarget, ctx: ProbeContext) -> ProbeResult:
                 # Loading CA certificates takes tens of milliseconds: not the target's time.
                 timer.restart()
                 request = client.build_request(
-                    target.method, target.url, headers=headers,
+                    target.method,
+                    target.url,
+                    headers=headers,
                     extensions={"trace": trace_hook(rec)},
                 )
                 if target.tls.server_name:

@@ -103,7 +103,8 @@ def extract(ex: Extract, resp: httpx.Response, text: str, cookies: httpx.Cookies
     if ex.source == "final_url":
         return str(resp.url)
     if ex.source == "header":
-        return resp.headers.get(ex.arg)
+        header: str | None = resp.headers.get(ex.arg)
+        return header
     if ex.source == "cookie":
         for cookie in cookies.jar:
             if cookie.name == ex.arg and cookie.value is not None:
@@ -126,11 +127,13 @@ def extract(ex: Extract, resp: httpx.Response, text: str, cookies: httpx.Cookies
 
 def render(value: Any, variables: dict[str, str]) -> Any:
     if isinstance(value, str):
+
         def sub(m: Any) -> str:
             name = m.group(1)
             if variables.get(name) in (None, ""):
                 raise MissingValue(name)
             return variables[name]
+
         return TEMPLATE_RE.sub(sub, value)
     if isinstance(value, dict):
         return {k: render(v, variables) for k, v in value.items()}
@@ -152,14 +155,20 @@ def _load_state(target: LoginTarget, state: LoginState) -> None:
     except FileNotFoundError:
         return
     except (OSError, ValueError) as exc:
-        log.warning("target=%s cannot read state file %s: %s; starting fresh",
-                    target.name, target.state_file, exc)
+        log.warning(
+            "target=%s cannot read state file %s: %s; starting fresh",
+            target.name,
+            target.state_file,
+            exc,
+        )
         return
     state.last_totp_counter = data.get("last_totp_counter")
     state.suspended_until = data.get("suspended_until")
     state.login_rejections = int(data.get("login_rejections", 0))
     state.otp_rejections = int(data.get("otp_rejections", 0))
-    state.cookies = [c for c in data.get("cookies", []) if c.get("name") in target.persistent_cookies]
+    state.cookies = [
+        c for c in data.get("cookies", []) if c.get("name") in target.persistent_cookies
+    ]
 
 
 def save_state(target: LoginTarget, state: LoginState) -> None:
@@ -274,8 +283,12 @@ class _Run:
                 raise
             reason = classify_exception(exc, pending_phase=self.rec.timer.pending)
             detail = describe_exception(exc)
-        result = StepResult(name=step.name, duration=self.ctx.clock.perf() - t0,
-                            success=reason is None, http_status=status)
+        result = StepResult(
+            name=step.name,
+            duration=self.ctx.clock.perf() - t0,
+            success=reason is None,
+            http_status=status,
+        )
         return result, reason, detail
 
     async def _send(self, step: Step) -> tuple[Reason | None, str, int]:
@@ -304,9 +317,11 @@ class _Run:
     def _judge(self, step: Step, resp: httpx.Response, text: str) -> tuple[Reason | None, str]:
         status = resp.status_code
         for rule in step.reject:
-            if ((not rule.status or status in rule.status)
-                    and (rule.body_contains is None or rule.body_contains in text)
-                    and (rule.body_regex is None or rule.body_regex.search(text))):
+            if (
+                (not rule.status or status in rule.status)
+                and (rule.body_contains is None or rule.body_contains in text)
+                and (rule.body_regex is None or rule.body_regex.search(text))
+            ):
                 return rule.reason, f"the server refused the monitoring account (HTTP {status})"
         exp = step.expect
         bad = classify_status(status, exp.status)
@@ -316,8 +331,10 @@ class _Run:
             want = ", ".join(map(str, exp.status)) if exp.status else "2xx"
             return Reason.LOGIN_FLOW_BROKEN, f"HTTP {status}, expected {want}"
         if exp.final_host is not None and not host_matches(str(resp.url), exp.final_host):
-            return (Reason.LOGIN_FLOW_BROKEN,
-                    f"ended at {safe_url(str(resp.url))}, expected host {exp.final_host}")
+            return (
+                Reason.LOGIN_FLOW_BROKEN,
+                f"ended at {safe_url(str(resp.url))}, expected host {exp.final_host}",
+            )
         if exp.body_contains is not None and exp.body_contains not in text:
             return Reason.LOGIN_FLOW_BROKEN, f"page does not contain {exp.body_contains!r}"
         if exp.body_regex is not None and not exp.body_regex.search(text):
@@ -335,8 +352,9 @@ class _Run:
         return None, ""
 
 
-def _account_protection(target: LoginTarget, ctx: ProbeContext, state: LoginState,
-                        reason: Reason | None) -> None:
+def _account_protection(
+    target: LoginTarget, ctx: ProbeContext, state: LoginState, reason: Reason | None
+) -> None:
     if reason is None:
         state.login_rejections = state.otp_rejections = 0
     elif reason is Reason.LOGIN_REJECTED:
@@ -344,13 +362,17 @@ def _account_protection(target: LoginTarget, ctx: ProbeContext, state: LoginStat
         state.otp_rejections = 0
     elif reason is Reason.OTP_REJECTED:
         state.otp_rejections += 1
-    if (state.login_rejections >= target.suspend_after_login_rejected
-            or state.otp_rejections >= target.suspend_after_otp_rejected):
+    if (
+        state.login_rejections >= target.suspend_after_login_rejected
+        or state.otp_rejections >= target.suspend_after_otp_rejected
+    ):
         state.suspended_until = ctx.clock.time() + target.suspend_for
         log.warning(
             "target=%s login suspended for %.0fs after %s to protect the monitoring account; "
             "fix the credentials and reload the config to resume",
-            target.name, target.suspend_for, reason,
+            target.name,
+            target.suspend_for,
+            reason,
         )
         state.login_rejections = state.otp_rejections = 0
     save_state(target, state)
@@ -382,17 +404,31 @@ async def probe(target: LoginTarget, ctx: ProbeContext) -> ProbeResult:
     timer = PhaseTimer(now=ctx.clock.perf)
     rec = ProbeRecorder(timer)
     creds = target.credentials
-    variables = {**dict(target.vars), "username": creds.username.reveal(),
-                 "password": creds.password.reveal()}
+    variables = {
+        **dict(target.vars),
+        "username": creds.username.reveal(),
+        "password": creds.password.reveal(),
+    }
     secrets = [s.reveal() for s in target.secrets()]
     steps: list[StepResult] = []
     reason: Reason | None = None
     detail, failed = "", None
-    async with make_client(timeout=target.timeout, tls=target.tls, recorder=rec,
-                           transport=ctx.transport,
-                           cookies=_restore_cookies(target, state)) as client:
-        run = _Run(target=target, ctx=ctx, state=state, client=client, rec=rec,
-                   variables=variables, secrets=secrets)
+    async with make_client(
+        timeout=target.timeout,
+        tls=target.tls,
+        recorder=rec,
+        transport=ctx.transport,
+        cookies=_restore_cookies(target, state),
+    ) as client:
+        run = _Run(
+            target=target,
+            ctx=ctx,
+            state=state,
+            client=client,
+            rec=rec,
+            variables=variables,
+            secrets=secrets,
+        )
         timer.restart()
         current: Step | None = None
         try:
@@ -410,8 +446,13 @@ async def probe(target: LoginTarget, ctx: ProbeContext) -> ProbeResult:
             failed = current.name if current else None
             detail = f"no answer within the login timeout ({target.timeout:g}s)"
             if current is not None:
-                steps.append(StepResult(name=current.name, success=False,
-                                        duration=ctx.clock.perf() - run.step_started))
+                steps.append(
+                    StepResult(
+                        name=current.name,
+                        success=False,
+                        duration=ctx.clock.perf() - run.step_started,
+                    )
+                )
         duration = timer.finish()
         status, final_url = run.last_status, run.final_url
         for cleanup in (s for s in target.steps if s.always_run):

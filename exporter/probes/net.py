@@ -202,9 +202,7 @@ def make_client(
     """
     ctx = make_ssl_context(tls)
     if transport is None:
-        transport = _TimedTransport(
-            ssl_context=ctx, rec=recorder or ProbeRecorder(PhaseTimer())
-        )
+        transport = _TimedTransport(ssl_context=ctx, rec=recorder or ProbeRecorder(PhaseTimer()))
     return httpx.AsyncClient(
         transport=transport,
         timeout=httpx.Timeout(timeout),
@@ -216,7 +214,9 @@ def make_client(
     )
 
 
-def trace_hook(rec: ProbeRecorder) -> typing.Callable[[str, dict[str, Any]], typing.Awaitable[None]]:
+def trace_hook(
+    rec: ProbeRecorder,
+) -> typing.Callable[[str, dict[str, Any]], typing.Awaitable[None]]:
     """httpcore trace callback that closes `processing` and `transfer` for every hop."""
 
     async def trace(event: str, info: dict[str, Any]) -> None:

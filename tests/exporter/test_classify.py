@@ -33,35 +33,71 @@ def _cert_error(code: int) -> ssl.SSLCertVerificationError:
 @pytest.mark.parametrize(
     ("exc", "pending", "reason"),
     [
-        pytest.param(_wrapped(httpx.ConnectError("x"), httpcore.ConnectError("y"),
-                              socket.gaierror(-2, "Name or service not known")),
-                     "resolve", Reason.DNS_ERROR, id="nxdomain"),
-        pytest.param(_wrapped(httpx.ConnectError("x"), DNSTimeoutError("slow")),
-                     "resolve", Reason.DNS_ERROR, id="dns-timeout"),
-        pytest.param(_wrapped(httpx.ConnectError("x"), ConnectionRefusedError(111, "refused")),
-                     "connect", Reason.CONNECT_REFUSED, id="refused"),
-        pytest.param(httpx.ConnectTimeout("x"), "connect", Reason.CONNECT_TIMEOUT,
-                     id="connect-timeout"),
-        pytest.param(_wrapped(httpx.ConnectError("x"), _cert_error(10)), "tls",
-                     Reason.CERT_EXPIRED, id="cert-expired"),
-        pytest.param(_wrapped(httpx.ConnectError("x"), _cert_error(20)), "tls",
-                     Reason.TLS_ERROR, id="unknown-ca"),
-        pytest.param(_wrapped(httpx.ConnectError("x"), _cert_error(62)), "tls",
-                     Reason.TLS_ERROR, id="hostname-mismatch"),
-        pytest.param(_wrapped(httpx.ConnectError("x"), ssl.SSLError(1, "wrong version")),
-                     "tls", Reason.TLS_ERROR, id="tls-handshake"),
+        pytest.param(
+            _wrapped(
+                httpx.ConnectError("x"),
+                httpcore.ConnectError("y"),
+                socket.gaierror(-2, "Name or service not known"),
+            ),
+            "resolve",
+            Reason.DNS_ERROR,
+            id="nxdomain",
+        ),
+        pytest.param(
+            _wrapped(httpx.ConnectError("x"), DNSTimeoutError("slow")),
+            "resolve",
+            Reason.DNS_ERROR,
+            id="dns-timeout",
+        ),
+        pytest.param(
+            _wrapped(httpx.ConnectError("x"), ConnectionRefusedError(111, "refused")),
+            "connect",
+            Reason.CONNECT_REFUSED,
+            id="refused",
+        ),
+        pytest.param(
+            httpx.ConnectTimeout("x"), "connect", Reason.CONNECT_TIMEOUT, id="connect-timeout"
+        ),
+        pytest.param(
+            _wrapped(httpx.ConnectError("x"), _cert_error(10)),
+            "tls",
+            Reason.CERT_EXPIRED,
+            id="cert-expired",
+        ),
+        pytest.param(
+            _wrapped(httpx.ConnectError("x"), _cert_error(20)),
+            "tls",
+            Reason.TLS_ERROR,
+            id="unknown-ca",
+        ),
+        pytest.param(
+            _wrapped(httpx.ConnectError("x"), _cert_error(62)),
+            "tls",
+            Reason.TLS_ERROR,
+            id="hostname-mismatch",
+        ),
+        pytest.param(
+            _wrapped(httpx.ConnectError("x"), ssl.SSLError(1, "wrong version")),
+            "tls",
+            Reason.TLS_ERROR,
+            id="tls-handshake",
+        ),
         pytest.param(httpx.ReadTimeout("x"), "processing", Reason.TIMEOUT, id="read-timeout"),
         pytest.param(httpx.PoolTimeout("x"), "processing", Reason.TIMEOUT, id="pool-timeout"),
         pytest.param(TimeoutError(), "resolve", Reason.DNS_ERROR, id="deadline-in-resolve"),
         pytest.param(TimeoutError(), "connect", Reason.CONNECT_TIMEOUT, id="deadline-in-connect"),
         pytest.param(TimeoutError(), "processing", Reason.TIMEOUT, id="deadline-in-processing"),
         pytest.param(TimeoutError(), "transfer", Reason.TIMEOUT, id="deadline-in-transfer"),
-        pytest.param(httpx.TooManyRedirects("x"), "processing", Reason.REDIRECT_ERROR,
-                     id="redirect-loop"),
-        pytest.param(httpx.RemoteProtocolError("Server disconnected"), "processing",
-                     Reason.CONNECT_REFUSED, id="closed-without-answer"),
-        pytest.param(httpx.ReadError("reset"), "processing", Reason.CONNECT_REFUSED,
-                     id="reset"),
+        pytest.param(
+            httpx.TooManyRedirects("x"), "processing", Reason.REDIRECT_ERROR, id="redirect-loop"
+        ),
+        pytest.param(
+            httpx.RemoteProtocolError("Server disconnected"),
+            "processing",
+            Reason.CONNECT_REFUSED,
+            id="closed-without-answer",
+        ),
+        pytest.param(httpx.ReadError("reset"), "processing", Reason.CONNECT_REFUSED, id="reset"),
     ],
 )
 def test_classify_exception(exc: BaseException, pending: str, reason: Reason) -> None:
@@ -97,7 +133,18 @@ def test_classify_status(status: int, expected: tuple[int, ...], reason: Reason 
 def test_reasons_are_exactly_designs_list() -> None:
     """The Reason enum is DESIGN.md's closed list, no more, no less."""
     assert {str(r) for r in Reason} == {
-        "dns_error", "connect_refused", "connect_timeout", "tls_error", "cert_expired",
-        "timeout", "http_5xx", "http_4xx", "unexpected_status", "content_mismatch",
-        "redirect_error", "login_rejected", "otp_rejected", "login_flow_broken",
+        "dns_error",
+        "connect_refused",
+        "connect_timeout",
+        "tls_error",
+        "cert_expired",
+        "timeout",
+        "http_5xx",
+        "http_4xx",
+        "unexpected_status",
+        "content_mismatch",
+        "redirect_error",
+        "login_rejected",
+        "otp_rejected",
+        "login_flow_broken",
     }

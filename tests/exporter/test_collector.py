@@ -18,9 +18,16 @@ targets:
 def _result(target: str, ok: bool, duration: float, started: float = 1000.0) -> ProbeResult:
     phases = dict.fromkeys(PHASES, 0.0)
     phases["processing"] = duration
-    return ProbeResult(target=target, success=ok, reason=None if ok else Reason.HTTP_5XX,
-                       duration=duration, started_at=started, phases=phases,
-                       http_status=200 if ok else 503, cert_not_after=2e9)
+    return ProbeResult(
+        target=target,
+        success=ok,
+        reason=None if ok else Reason.HTTP_5XX,
+        duration=duration,
+        started_at=started,
+        phases=phases,
+        http_status=200 if ok else 503,
+        cert_not_after=2e9,
+    )
 
 
 def test_every_contract_metric_is_rendered_with_its_labels() -> None:
@@ -37,8 +44,10 @@ def test_every_contract_metric_is_rendered_with_its_labels() -> None:
     assert reg.get_sample_value("parichay_probe_success", tl) == 0.0
     assert reg.get_sample_value("parichay_probe_duration_seconds", tl) == 3.0
     for phase in PHASES:
-        assert reg.get_sample_value("parichay_probe_phase_duration_seconds",
-                                    {**t, "phase": phase}) is not None
+        assert (
+            reg.get_sample_value("parichay_probe_phase_duration_seconds", {**t, "phase": phase})
+            is not None
+        )
     rl = {**t, "role": "sso"}
     assert reg.get_sample_value("parichay_probes_total", {**rl, "result": "success"}) == 1
     assert reg.get_sample_value("parichay_probes_total", {**rl, "result": "http_5xx"}) == 1
@@ -53,14 +62,17 @@ def test_every_contract_metric_is_rendered_with_its_labels() -> None:
     assert reg.get_sample_value("parichay_tls_cert_not_after_timestamp_seconds", t) == 2e9
     assert reg.get_sample_value("parichay_probe_last_run_timestamp_seconds", t) == 1030.0
     assert reg.get_sample_value("parichay_config_last_reload_successful", v) == 1
-    assert reg.get_sample_value("parichay_exporter_build_info",
-                                {**v, "version": "0.1.0"}) == 1
+    assert reg.get_sample_value("parichay_exporter_build_info", {**v, "version": "0.1.0"}) == 1
     # The dns target has not run yet: no success sample, but its counters exist at zero.
     dl = {"target": "resolver", "role": "control", "kind": "dns", **v}
     assert reg.get_sample_value("parichay_probe_success", dl) is None
-    assert reg.get_sample_value("parichay_probes_total",
-                                {"target": "resolver", "role": "control", **v,
-                                 "result": "success"}) == 0
+    assert (
+        reg.get_sample_value(
+            "parichay_probes_total",
+            {"target": "resolver", "role": "control", **v, "result": "success"},
+        )
+        == 0
+    )
     # dns targets have no HTTP status series at all.
     assert reg.get_sample_value("parichay_http_status_code", {"target": "resolver", **v}) is None
 
@@ -75,10 +87,18 @@ def test_a_removed_target_disappears_and_a_kept_one_keeps_its_counters() -> None
     store.record(_result("resolver", True, 0.01))
     store.set_targets(cfg.targets[:1])
     v = {"vantage": "secretariat-dehradun"}
-    assert reg.get_sample_value("parichay_probe_success",
-                                {"target": "resolver", "role": "control", "kind": "dns", **v}) is None
-    assert reg.get_sample_value("parichay_probes_total", {"target": "parichay", "role": "sso",
-                                **v, "result": "success"}) == 1
+    assert (
+        reg.get_sample_value(
+            "parichay_probe_success", {"target": "resolver", "role": "control", "kind": "dns", **v}
+        )
+        is None
+    )
+    assert (
+        reg.get_sample_value(
+            "parichay_probes_total", {"target": "parichay", "role": "sso", **v, "result": "success"}
+        )
+        == 1
+    )
 
 
 def test_library_code_leaves_the_global_registry_alone() -> None:

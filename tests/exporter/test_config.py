@@ -66,7 +66,9 @@ targets:
     ]
 
 
-def test_good_config_parses_into_typed_values(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_good_config_parses_into_typed_values(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     """Durations, defaults, expectations and secrets land in typed, frozen fields."""
     monkeypatch.setenv("PARICHAY_TEST_TOKEN", "tok-123456")
     pw = tmp_path / "pw"
@@ -124,11 +126,15 @@ def test_config_kinds_are_exactly_the_probe_kinds() -> None:
 def test_check_config_cli_lists_every_error_without_traceback(tmp_path: Path) -> None:
     """`check-config` exits 1 and prints each error line, never a Python traceback."""
     bad = tmp_path / "bad.yml"
-    bad.write_text("vantage: x\ntargets:\n  - {name: a, role: sso, kind: http, url: nope}\n"
-                   "  - {name: a, role: sso, kind: http, url: 'https://x.example/'}\n")
+    bad.write_text(
+        "vantage: x\ntargets:\n  - {name: a, role: sso, kind: http, url: nope}\n"
+        "  - {name: a, role: sso, kind: http, url: 'https://x.example/'}\n"
+    )
     proc = subprocess.run(
         [sys.executable, "-m", "exporter", "check-config", str(bad)],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode == 1
     assert 'targets[0].url: not an http(s) URL: "nope"' in proc.stderr
@@ -138,11 +144,15 @@ def test_check_config_cli_lists_every_error_without_traceback(tmp_path: Path) ->
 def test_check_config_cli_summarises_a_good_file(tmp_path: Path) -> None:
     """A valid file gives exit 0 and a one-line summary."""
     good = tmp_path / "good.yml"
-    good.write_text("vantage: x\ntargets:\n  - {name: a, role: sso, kind: http, url: 'https://x.example/'}\n"
-                    "  - {name: b, role: control, kind: dns, host: x.example}\n")
+    good.write_text(
+        "vantage: x\ntargets:\n  - {name: a, role: sso, kind: http, url: 'https://x.example/'}\n"
+        "  - {name: b, role: control, kind: dns, host: x.example}\n"
+    )
     proc = subprocess.run(
         [sys.executable, "-m", "exporter", "check-config", str(good)],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == f"{good}: OK - vantage x, 2 targets (1 dns, 1 http)"

@@ -28,14 +28,25 @@ LOGIN = "https://parichay.nic.in/pnv1/assets/login?sid=eOfficeUK"
     ("status", "location", "expect_host", "reason"),
     [
         pytest.param(302, LOGIN, "parichay.nic.in", None, id="redirects-to-parichay"),
-        pytest.param(302, "https://evil.example/login", "parichay.nic.in",
-                     Reason.REDIRECT_ERROR, id="redirects-elsewhere"),
+        pytest.param(
+            302,
+            "https://evil.example/login",
+            "parichay.nic.in",
+            Reason.REDIRECT_ERROR,
+            id="redirects-elsewhere",
+        ),
         pytest.param(302, None, "parichay.nic.in", Reason.REDIRECT_ERROR, id="no-location"),
-        pytest.param(200, None, "parichay.nic.in", Reason.UNEXPECTED_STATUS,
-                     id="no-redirect-at-all"),
+        pytest.param(
+            200, None, "parichay.nic.in", Reason.UNEXPECTED_STATUS, id="no-redirect-at-all"
+        ),
         pytest.param(503, None, "parichay.nic.in", Reason.HTTP_5XX, id="app-down"),
-        pytest.param(302, "https://parichay.nic.in:8443/x", "parichay.nic.in:443",
-                     Reason.REDIRECT_ERROR, id="port-must-match-when-given"),
+        pytest.param(
+            302,
+            "https://parichay.nic.in:8443/x",
+            "parichay.nic.in:443",
+            Reason.REDIRECT_ERROR,
+            id="port-must-match-when-given",
+        ),
     ],
 )
 async def test_app_root_stops_at_the_redirect_to_parichay(
@@ -64,11 +75,16 @@ async def test_app_root_stops_at_the_redirect_to_parichay(
     ("body", "expect", "reason"),
     [
         pytest.param("<title>Parichay</title>", "body_contains: Parichay", None, id="contains"),
-        pytest.param("Under maintenance", "body_contains: Parichay", Reason.CONTENT_MISMATCH,
-                     id="missing-marker"),
+        pytest.param(
+            "Under maintenance",
+            "body_contains: Parichay",
+            Reason.CONTENT_MISMATCH,
+            id="missing-marker",
+        ),
         pytest.param("csrf_token=abc", "body_regex: 'csrf_token=[a-z]+'", None, id="regex"),
-        pytest.param("nothing", "body_regex: 'csrf_token=[a-z]+'", Reason.CONTENT_MISMATCH,
-                     id="regex-miss"),
+        pytest.param(
+            "nothing", "body_regex: 'csrf_token=[a-z]+'", Reason.CONTENT_MISMATCH, id="regex-miss"
+        ),
     ],
 )
 async def test_body_checks(body: str, expect: str, reason: Reason | None) -> None:

@@ -80,8 +80,9 @@ class FakeSSO:
         self.cookies_seen.append(request.headers.get("cookie", ""))
         path = request.url.path
         if path == "/login":
-            return httpx.Response(200, html='<form><input type="hidden" name="csrf_token" '
-                                  'value="tok-abc"></form>')
+            return httpx.Response(
+                200, html='<form><input type="hidden" name="csrf_token" value="tok-abc"></form>'
+            )
         if path == "/api/login":
             self.clock._now += self.password_step_takes  # a slow password step
             if self.reject_password:
@@ -92,8 +93,9 @@ class FakeSSO:
             self.otps.append((self.clock.time(), otp))
             if self.reject_otp:
                 return httpx.Response(401, json={"code": "INVALID_OTP"})
-            return httpx.Response(200, json={"status": "ok"},
-                                  headers={"set-cookie": "DEVICE=dev-1; Path=/"})
+            return httpx.Response(
+                200, json={"status": "ok"}, headers={"set-cookie": "DEVICE=dev-1; Path=/"}
+            )
         return httpx.Response(200, text="bye")
 
 
@@ -108,7 +110,7 @@ async def test_totp_is_computed_at_the_moment_it_is_sent() -> None:
     sso.password_step_takes = 45.0  # crosses at least one 30 s window
     result = await run_probe(login_target(), ctx_for(sso, clock))
     assert result.success, result.detail
-    (sent_at, otp), = sso.otps
+    ((sent_at, otp),) = sso.otps
     assert sent_at == 1_700_000_045.0
     assert otp == pyotp.TOTP(SECRET).at(sent_at)
     assert otp != pyotp.TOTP(SECRET).at(1_700_000_000.0)
@@ -199,8 +201,9 @@ async def test_a_missing_token_is_login_flow_broken_at_that_step() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, html="<form>maintenance</form>")
 
-    result = await run_probe(login_target(), ProbeContext(
-        clock=clock, transport=httpx.MockTransport(handler)))
+    result = await run_probe(
+        login_target(), ProbeContext(clock=clock, transport=httpx.MockTransport(handler))
+    )
     assert result.reason is Reason.LOGIN_FLOW_BROKEN
     assert result.failed_step == "open"
     assert "could not extract csrf" in result.detail
@@ -224,6 +227,8 @@ def test_json_path(data: object, path: str, expected: object) -> None:
 
 def test_form_fields_reads_hidden_inputs() -> None:
     """Hidden inputs are found by name whatever the attribute order."""
-    html = ('<input value="x1" type="hidden" name="csrf_token"><input name="sid" '
-            'type="hidden" value="eOfficeUK"><input name="password" type="password">')
+    html = (
+        '<input value="x1" type="hidden" name="csrf_token"><input name="sid" '
+        'type="hidden" value="eOfficeUK"><input name="password" type="password">'
+    )
     assert form_fields(html) == {"csrf_token": "x1", "sid": "eOfficeUK", "password": ""}

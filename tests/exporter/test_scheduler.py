@@ -39,18 +39,31 @@ class Runner:
         try:
             if target.name in self.block:
                 await self.block[target.name].wait()
-            return ProbeResult(target=target.name, success=True, reason=None, duration=0.01,
-                               started_at=self.clock.time(), phases=dict.fromkeys(PHASES, 0.0))
+            return ProbeResult(
+                target=target.name,
+                success=True,
+                reason=None,
+                duration=0.01,
+                started_at=self.clock.time(),
+                phases=dict.fromkeys(PHASES, 0.0),
+            )
         finally:
             self.running[target.name] -= 1
 
 
-async def _start(targets: tuple[Target, ...], clock: FakeClock, runner: Runner,
-                 max_concurrency: int = 4) -> tuple[Scheduler, Store, asyncio.Task[None]]:
+async def _start(
+    targets: tuple[Target, ...], clock: FakeClock, runner: Runner, max_concurrency: int = 4
+) -> tuple[Scheduler, Store, asyncio.Task[None]]:
     store = Store(vantage="v")
     store.set_targets(targets)
-    sched = Scheduler(store=store, ctx=ProbeContext(clock=clock), max_concurrency=max_concurrency,
-                      jitter=0.0, rng=random.Random(1), runner=runner)
+    sched = Scheduler(
+        store=store,
+        ctx=ProbeContext(clock=clock),
+        max_concurrency=max_concurrency,
+        jitter=0.0,
+        rng=random.Random(1),
+        runner=runner,
+    )
     task = asyncio.create_task(sched.run(targets))
     await sched.started()
     return sched, store, task
@@ -63,9 +76,12 @@ async def _stop(sched: Scheduler, task: asyncio.Task[None]) -> None:
 
 async def test_each_target_runs_on_its_own_interval() -> None:
     """A 10 s target runs three times as often as a 30 s one over the same minute."""
-    clock, targets = FakeClock(), _targets(
-        "{name: fast, role: sso, kind: dns, host: a.example, interval: 10s, timeout: 5s}",
-        "{name: slow, role: sso, kind: dns, host: b.example, interval: 30s, timeout: 5s}",
+    clock, targets = (
+        FakeClock(),
+        _targets(
+            "{name: fast, role: sso, kind: dns, host: a.example, interval: 10s, timeout: 5s}",
+            "{name: slow, role: sso, kind: dns, host: b.example, interval: 30s, timeout: 5s}",
+        ),
     )
     runner = Runner(clock)
     sched, store, task = await _start(targets, clock, runner)
@@ -81,9 +97,12 @@ async def test_each_target_runs_on_its_own_interval() -> None:
 
 async def test_a_hanging_target_never_delays_the_others_nor_overlaps_itself() -> None:
     """While one probe hangs, the other target keeps its schedule and the hung one waits."""
-    clock, targets = FakeClock(), _targets(
-        "{name: hung, role: sso, kind: dns, host: a.example, interval: 5s, timeout: 4s}",
-        "{name: fine, role: app, kind: dns, host: b.example, interval: 5s, timeout: 4s}",
+    clock, targets = (
+        FakeClock(),
+        _targets(
+            "{name: hung, role: sso, kind: dns, host: a.example, interval: 5s, timeout: 4s}",
+            "{name: fine, role: app, kind: dns, host: b.example, interval: 5s, timeout: 4s}",
+        ),
     )
     runner = Runner(clock)
     runner.block["hung"] = asyncio.Event()
@@ -107,7 +126,9 @@ async def test_reconcile_keeps_unchanged_targets_and_stops_removed_ones() -> Non
     sched, store, task = await _start(targets, clock, runner)
     for _ in range(12):
         await clock.advance(1)
-    new = _targets(a, "{name: c, role: app, kind: dns, host: c.example, interval: 10s, timeout: 5s}")
+    new = _targets(
+        a, "{name: c, role: app, kind: dns, host: c.example, interval: 10s, timeout: 5s}"
+    )
     store.set_targets(new)
     sched.reconcile(new)
     before_b = len(runner.calls["b"])

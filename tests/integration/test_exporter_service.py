@@ -93,10 +93,13 @@ async def test_metrics_and_status_page_follow_a_parichay_outage(
 ) -> None:
     """Probes run on schedule; an SSO outage flips the metric and the bilingual headline."""
     async with httpx.AsyncClient(base_url=running.url) as c:
+
         async def both_up() -> bool:
             text = (await c.get("/metrics")).text
-            return (value(text, "parichay_probe_success", target="parichay") == 1
-                    and value(text, "parichay_probe_success", target="eoffice-root") == 1)
+            return (
+                value(text, "parichay_probe_success", target="parichay") == 1
+                and value(text, "parichay_probe_success", target="eoffice-root") == 1
+            )
 
         await wait_for(both_up)
         page = (await c.get("/")).text
@@ -135,8 +138,10 @@ async def test_probes_run_on_schedule_not_on_scrape(running: Exporter, sim: Simu
 
 async def _has_run(c: httpx.AsyncClient) -> bool:
     text = (await c.get("/metrics")).text
-    return all(value(text, "parichay_probe_success", target=t) is not None
-               for t in ("parichay", "eoffice-root"))
+    return all(
+        value(text, "parichay_probe_success", target=t) is not None
+        for t in ("parichay", "eoffice-root")
+    )
 
 
 async def test_bad_reload_keeps_the_old_config_and_a_good_one_applies(
@@ -147,8 +152,11 @@ async def test_bad_reload_keeps_the_old_config_and_a_good_one_applies(
     async with httpx.AsyncClient(base_url=running.url) as c:
         await wait_for(lambda: _has_run(c))
         good_text = running.config_path.read_text()
-        running.config_path.write_text(good_text.replace("kind: http\n    url: " + sim.app_url,
-                                                         "kind: http\n    url: ftp://nowhere"))
+        running.config_path.write_text(
+            good_text.replace(
+                "kind: http\n    url: " + sim.app_url, "kind: http\n    url: ftp://nowhere"
+            )
+        )
         r = await c.post("/-/reload")
         assert r.status_code == 400
         assert 'targets[1].url: not an http(s) URL: "ftp://nowhere/"' in r.text
@@ -156,17 +164,25 @@ async def test_bad_reload_keeps_the_old_config_and_a_good_one_applies(
         assert value(text, "parichay_config_last_reload_successful") == 0
         assert value(text, "parichay_probe_success", target="eoffice-root") is not None
         # A good file: one target removed, one added; the reload flag recovers.
-        write_config(running.config_path, sim, ca_file, extra_target=(
-            "  - {name: local-dns, role: control, kind: dns, host: localhost}\n"))
-        cfg = running.config_path.read_text().replace("  - name: parichay\n", "  - name: sso-page\n")
+        write_config(
+            running.config_path,
+            sim,
+            ca_file,
+            extra_target=("  - {name: local-dns, role: control, kind: dns, host: localhost}\n"),
+        )
+        cfg = running.config_path.read_text().replace(
+            "  - name: parichay\n", "  - name: sso-page\n"
+        )
         running.config_path.write_text(cfg)
         r = await c.post("/-/reload")
         assert r.status_code == 200, r.text
 
         async def swapped() -> bool:
             text = (await c.get("/metrics")).text
-            return (value(text, "parichay_probe_success", target="local-dns") == 1
-                    and value(text, "parichay_probe_success", target="sso-page") == 1)
+            return (
+                value(text, "parichay_probe_success", target="local-dns") == 1
+                and value(text, "parichay_probe_success", target="sso-page") == 1
+            )
 
         await wait_for(swapped)
         text = (await c.get("/metrics")).text
@@ -201,27 +217,35 @@ async def test_sighup_reload_and_no_secret_anywhere(
     log = tmp_path / "exporter.log"
     with log.open("wb") as logf:
         proc = subprocess.Popen(
-            _exporter_cmd("--log-level", "debug", "run", "--config", str(cfg),
-                          "--listen", f"127.0.0.1:{port}"),
-            env=env, stdout=logf, stderr=subprocess.STDOUT,
+            _exporter_cmd(
+                "--log-level", "debug", "run", "--config", str(cfg), "--listen", f"127.0.0.1:{port}"
+            ),
+            env=env,
+            stdout=logf,
+            stderr=subprocess.STDOUT,
         )
         try:
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as c:
+
                 async def ready() -> bool:
                     try:
                         text = (await c.get("/metrics")).text
                     except httpx.TransportError:
                         return False
                     return value(text, "parichay_probe_success", target="with-secrets") == 0
+
                 await wait_for(ready, 15)
                 outputs = [(await c.get(p)).text for p in ("/metrics", "/", "/status.json")]
-                cfg.write_text(cfg.read_text() + "  - {name: added-by-hup, role: control, "
-                               "kind: dns, host: localhost}\n")
+                cfg.write_text(
+                    cfg.read_text() + "  - {name: added-by-hup, role: control, "
+                    "kind: dns, host: localhost}\n"
+                )
                 proc.send_signal(signal.SIGHUP)
 
                 async def reloaded() -> bool:
                     text = (await c.get("/metrics")).text
                     return value(text, "parichay_probe_success", target="added-by-hup") == 1
+
                 await wait_for(reloaded, 10)
         finally:
             proc.send_signal(signal.SIGTERM)
@@ -230,7 +254,10 @@ async def test_sighup_reload_and_no_secret_anywhere(
     probe_out = await asyncio.to_thread(
         subprocess.run,
         _exporter_cmd("probe", "--config", str(cfg), "with-secrets"),
-        env=env, capture_output=True, text=True, timeout=60,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert probe_out.returncode == 1
     assert "FAILED (content_mismatch)" in probe_out.stdout
@@ -247,7 +274,9 @@ def test_demo_serves_metrics_for_the_simulator_within_ten_seconds() -> None:
     port = free_port()
     proc = subprocess.Popen(
         _exporter_cmd("demo", "--listen", f"127.0.0.1:{port}"),
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     started = time.monotonic()
     try:
@@ -258,8 +287,10 @@ def test_demo_serves_metrics_for_the_simulator_within_ten_seconds() -> None:
             except httpx.TransportError:
                 time.sleep(0.2)
                 continue
-            ok = all(value(text, "parichay_probe_success", target=t) == 1
-                     for t in ("parichay-login-page", "eoffice-root", "eoffice-login"))
+            ok = all(
+                value(text, "parichay_probe_success", target=t) == 1
+                for t in ("parichay-login-page", "eoffice-root", "eoffice-login")
+            )
             if not ok:
                 time.sleep(0.2)
         assert ok, "no successful probes of the simulator targets within 10 s"

@@ -39,14 +39,23 @@ class VirtualSleepClock(Clock):
 
 
 @pytest.fixture
-def login(sim: Simulator, ca_file: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LoginTarget:
+def login(
+    sim: Simulator, ca_file: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> LoginTarget:
     """The demo's login target (the shipped step list) against this simulator."""
     for key, val in demo_environment(sim).items():
         monkeypatch.setenv(key, val)
-    cfg = load_config_text(render_demo_config(
-        sso=sim.sso_url, app=sim.app_url, control=sim.control_url, ca=ca_file,
-        listen="127.0.0.1:0", org="UKSec", state_file=str(tmp_path / "login-state.json"),
-    ))
+    cfg = load_config_text(
+        render_demo_config(
+            sso=sim.sso_url,
+            app=sim.app_url,
+            control=sim.control_url,
+            ca=ca_file,
+            listen="127.0.0.1:0",
+            org="UKSec",
+            state_file=str(tmp_path / "login-state.json"),
+        )
+    )
     target = cfg.target("eoffice-login")
     assert isinstance(target, LoginTarget)
     # A short timeout keeps the hang case quick; the shipped steps are unchanged.
@@ -67,31 +76,58 @@ async def test_a_full_login_times_every_step(sim: Simulator, login: LoginTarget)
     store.record(result)
     reg = make_registry(store)
     for step in STEPS:
-        assert reg.get_sample_value("parichay_login_step_duration_seconds",
-                                    {"target": "eoffice-login", "vantage": "it", "step": step}) > 0
-    assert reg.get_sample_value("parichay_probe_success", {"target": "eoffice-login",
-                                "vantage": "it", "role": "app", "kind": "login"}) == 1
-    assert reg.get_sample_value("parichay_login_suspended",
-                                {"target": "eoffice-login", "vantage": "it"}) == 0
+        assert (
+            reg.get_sample_value(
+                "parichay_login_step_duration_seconds",
+                {"target": "eoffice-login", "vantage": "it", "step": step},
+            )
+            > 0
+        )
+    assert (
+        reg.get_sample_value(
+            "parichay_probe_success",
+            {"target": "eoffice-login", "vantage": "it", "role": "app", "kind": "login"},
+        )
+        == 1
+    )
+    assert (
+        reg.get_sample_value(
+            "parichay_login_suspended", {"target": "eoffice-login", "vantage": "it"}
+        )
+        == 0
+    )
 
 
 @pytest.mark.parametrize(
     ("app", "mode", "reason", "step"),
     [
-        pytest.param("sso", "login_reject", Reason.LOGIN_REJECTED, "submit-password",
-                     id="login_reject"),
+        pytest.param(
+            "sso", "login_reject", Reason.LOGIN_REJECTED, "submit-password", id="login_reject"
+        ),
         pytest.param("sso", "otp_reject", Reason.OTP_REJECTED, "submit-otp", id="otp_reject"),
-        pytest.param("sso", "csrf_missing", Reason.LOGIN_FLOW_BROKEN, "open-eoffice",
-                     id="csrf_missing"),
-        pytest.param("sso", "redirect_broken", Reason.LOGIN_FLOW_BROKEN, "open-inbox",
-                     id="redirect_broken-sso"),
-        pytest.param("app", "redirect_broken", Reason.LOGIN_FLOW_BROKEN, "open-inbox",
-                     id="redirect_broken-app"),
+        pytest.param(
+            "sso", "csrf_missing", Reason.LOGIN_FLOW_BROKEN, "open-eoffice", id="csrf_missing"
+        ),
+        pytest.param(
+            "sso",
+            "redirect_broken",
+            Reason.LOGIN_FLOW_BROKEN,
+            "open-inbox",
+            id="redirect_broken-sso",
+        ),
+        pytest.param(
+            "app",
+            "redirect_broken",
+            Reason.LOGIN_FLOW_BROKEN,
+            "open-inbox",
+            id="redirect_broken-app",
+        ),
         pytest.param("sso", "refuse", Reason.CONNECT_REFUSED, "open-eoffice", id="sso-refused"),
         pytest.param("app", "http_503", Reason.HTTP_5XX, "open-eoffice", id="app-503"),
         pytest.param("sso", "hang", Reason.TIMEOUT, "open-eoffice", id="sso-hangs"),
-        pytest.param("sso", "bad_content", Reason.LOGIN_FLOW_BROKEN, "open-eoffice",
-                     id="sso-wrong-page"),
+        pytest.param(
+            "sso", "bad_content", Reason.LOGIN_FLOW_BROKEN, "open-eoffice", id="sso-wrong-page"
+        ),
     ],
 )
 async def test_each_fault_gives_its_reason_and_failing_step(
@@ -171,10 +207,17 @@ async def test_exporter_reports_suspension_and_a_reload_lifts_it(
     for key, val in demo_environment(sim).items():
         monkeypatch.setenv(key, val)
     cfg_path = tmp_path / "exporter.yml"
-    cfg_path.write_text(render_demo_config(
-        sso=sim.sso_url, app=sim.app_url, control=sim.control_url, ca=ca_file,
-        listen="127.0.0.1:0", org="UKSec", state_file=str(tmp_path / "state.json"),
-    ))
+    cfg_path.write_text(
+        render_demo_config(
+            sso=sim.sso_url,
+            app=sim.app_url,
+            control=sim.control_url,
+            ca=ca_file,
+            listen="127.0.0.1:0",
+            org="UKSec",
+            state_file=str(tmp_path / "state.json"),
+        )
+    )
     sim.set_fault("sso", "login_reject")
     exp = Exporter(config=load_config(cfg_path), config_path=cfg_path)
     await exp.start(listen="127.0.0.1:0")
@@ -185,8 +228,12 @@ async def test_exporter_reports_suspension_and_a_reload_lifts_it(
                 break
             await asyncio.sleep(0.1)
         assert exp.registry.get_sample_value("parichay_login_suspended", labels) == 1
-        assert exp.registry.get_sample_value(
-            "parichay_probes_total", {**labels, "role": "app", "result": "login_rejected"}) == 1
+        assert (
+            exp.registry.get_sample_value(
+                "parichay_probes_total", {**labels, "role": "app", "result": "login_rejected"}
+            )
+            == 1
+        )
         async with httpx.AsyncClient(base_url=exp.url) as c:
             page = (await c.get("/")).text
             assert "login checks paused to protect the account" in page

@@ -102,8 +102,11 @@ async def test_unknown_ca_is_a_tls_error(sim: Simulator) -> None:
 
 async def test_insecure_skip_verify_still_reports_the_expiry(sim: Simulator) -> None:
     """Skipping verification is explicit, and the certificate expiry is still captured."""
-    result = await probe(sso_page(sim, None, ", tls: {insecure_skip_verify: true}").replace(
-        ", tls: {insecure_skip_verify: true}}", "}", 0))
+    result = await probe(
+        sso_page(sim, None, ", tls: {insecure_skip_verify: true}").replace(
+            ", tls: {insecure_skip_verify: true}}", "}", 0
+        )
+    )
     assert result.success
     assert result.cert_not_after is not None
 
@@ -117,6 +120,7 @@ async def wrong_host_server(tmp_path: Path) -> AsyncIterator[tuple[int, str]]:
     cert.configure_cert(ctx)
     ca_path = tmp_path / "other-ca.pem"
     ca.cert_pem.write_to_path(str(ca_path))
+
     async def hello(request: web.Request) -> web.Response:
         return web.Response(text="hello")
 
@@ -205,8 +209,10 @@ async def test_unanswered_connect_is_a_connect_timeout(full_backlog: int) -> Non
 async def test_tcp_probe_with_tls_reads_the_certificate(sim: Simulator, ca_file: str) -> None:
     """The tcp kind connects and completes a verified handshake; refused when closed."""
     port = int(sim.sso_url.rsplit(":", 1)[1])
-    spec = (f"{{name: t, role: sso, kind: tcp, host: 127.0.0.1, port: {port}, "
-            f"tls: {{ca_file: '{ca_file}'}}}}")
+    spec = (
+        f"{{name: t, role: sso, kind: tcp, host: 127.0.0.1, port: {port}, "
+        f"tls: {{ca_file: '{ca_file}'}}}}"
+    )
     ok = await probe(spec)
     assert ok.success, ok.detail
     assert ok.cert_not_after is not None and ok.phases["tls"] > 0
@@ -220,10 +226,14 @@ async def test_tcp_probe_with_tls_reads_the_certificate(sim: Simulator, ca_file:
 
 async def test_dns_probe_checks_expected_addresses() -> None:
     """A resolver giving an unexpected address is content_mismatch."""
-    good = await probe("{name: d, role: control, kind: dns, host: localhost, family: ipv4, "
-                       "expect: {addresses: ['127.0.0.1']}}")
-    bad = await probe("{name: d, role: control, kind: dns, host: localhost, family: ipv4, "
-                      "expect: {addresses: ['192.0.2.1']}}")
+    good = await probe(
+        "{name: d, role: control, kind: dns, host: localhost, family: ipv4, "
+        "expect: {addresses: ['127.0.0.1']}}"
+    )
+    bad = await probe(
+        "{name: d, role: control, kind: dns, host: localhost, family: ipv4, "
+        "expect: {addresses: ['192.0.2.1']}}"
+    )
     assert good.success
     assert bad.reason is Reason.CONTENT_MISMATCH
 
@@ -233,9 +243,11 @@ async def test_app_probe_stops_at_the_redirect_while_parichay_is_down(
 ) -> None:
     """With Parichay refusing connections, the e-Office root check still passes."""
     sso_port = sim.sso_url.rsplit(":", 1)[1]
-    spec = (f"{{name: root, role: app, kind: http, url: '{sim.app_url}/', follow_redirects: false,"
-            f" expect: {{status: [302], redirect_host: '127.0.0.1:{sso_port}'}},"
-            f" tls: {{ca_file: '{ca_file}'}}}}")
+    spec = (
+        f"{{name: root, role: app, kind: http, url: '{sim.app_url}/', follow_redirects: false,"
+        f" expect: {{status: [302], redirect_host: '127.0.0.1:{sso_port}'}},"
+        f" tls: {{ca_file: '{ca_file}'}}}}"
+    )
     sim.set_fault("sso", "refuse")
     assert (await probe(spec)).success
     sim.set_fault("app", "http_503")
