@@ -1,0 +1,34 @@
+# One image for the exporter, the SMS bridge and the demo simulator:
+#   docker run parichay-exporter run --config /etc/parichay/exporter.yml      (default)
+#   docker run --entrypoint parichay-sms-bridge parichay-exporter run --config ...
+#   docker run parichay-exporter simulate --tls ...                            (demo only)
+# Configs and secrets are mounted at run time (see docker-compose.yml); none is baked in.
+
+FROM python:3.11-slim AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY exporter ./exporter
+COPY smsbridge ./smsbridge
+RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+
+FROM python:3.11-slim
+ARG UID=10001
+ENV PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+# A fixed non-root uid, so mounted secret files can be made readable by exactly it.
+RUN useradd --system --uid "${UID}" --user-group --no-create-home --shell /usr/sbin/nologin parichay \
+ && install -d -o parichay -g parichay -m 0750 /var/lib/parichay-exporter /var/lib/parichay-smsbridge \
+ && install -d -m 0755 /etc/parichay
+COPY --from=build /wheels /wheels
+RUN pip install --no-index --find-links=/wheels parichay-exporter && rm -rf /wheels
+USER parichay
+WORKDIR /var/lib/parichay-exporter
+EXPOSE 9469 9470
+# The exporter answers /healthz while its scheduler runs; compose overrides this check
+# for the SMS bridge (port 9470) and the simulator.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:9469/healthz', timeout=4)"]
+ENTRYPOINT ["parichay-exporter"]
+CMD ["run", "--config", "/etc/parichay/exporter.yml"]
