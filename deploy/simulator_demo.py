@@ -28,15 +28,19 @@ async def run(args: argparse.Namespace) -> int:
         password=read(args.secrets, "sim_password"),
         totp_secret=read(args.secrets, "sim_totp_secret"),
     )
-    sim = Simulator(host=args.host, sso_port=8443, app_port=8444, control_port=8090,
-                    tls=True, account=account)
+    sim = Simulator(
+        host=args.host, sso_port=8443, app_port=8444, control_port=8090, tls=True, account=account
+    )
     await sim.start()
     try:
         ca = args.secrets / "simulator-ca.pem"
         sim.write_ca(ca.with_suffix(".tmp"))
         ca.with_suffix(".tmp").replace(ca)  # the exporter never reads a half-written CA
-        print(f"Parichay SSO {sim.sso_url}  e-Office {sim.app_url}  "
-              f"faults {sim.control_url}/_sim/faults  CA {ca}", flush=True)
+        print(
+            f"Parichay SSO {sim.sso_url}  e-Office {sim.app_url}  "
+            f"faults {sim.control_url}/_sim/faults  CA {ca}",
+            flush=True,
+        )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -49,8 +53,9 @@ async def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="simulator",
-                        help="host name to bind and to put in the certificate")
+    parser.add_argument(
+        "--host", default="simulator", help="host name to bind and to put in the certificate"
+    )
     parser.add_argument("--secrets", type=Path, default=Path("/run/secrets"))
     return asyncio.run(run(parser.parse_args(argv)))
 

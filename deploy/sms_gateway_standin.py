@@ -45,8 +45,11 @@ class Handler(BaseHTTPRequestHandler):
             self._answer(400, {"type": "error", "message": "body is not JSON"})
             return
         request_id = f"demo-{next(_ids)}"
-        print(f"SMS {request_id} to {sms.get('to')} from {sms.get('sender')} "
-              f"(DLT template {sms.get('template')}): {sms.get('text')}", flush=True)
+        print(
+            f"SMS {request_id} to {sms.get('to')} from {sms.get('sender')} "
+            f"(DLT template {sms.get('template')}): {sms.get('text')}",
+            flush=True,
+        )
         self._answer(200, {"type": "success", "request_id": request_id})
 
     def log_message(self, format: str, *args: object) -> None:

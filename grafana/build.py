@@ -97,16 +97,21 @@ def drift() -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m grafana.build", description=__doc__)
-    parser.add_argument("--check", action="store_true",
-                        help="only compare; exit 1 if a generated file is out of date")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="only compare; exit 1 if a generated file is out of date",
+    )
     args = parser.parse_args(argv)
     if args.check:
         problems = drift()
         for line in problems:
             print(line, file=sys.stderr)
         if problems:
-            print("run `make dashboards` (python -m grafana.build) and commit the result",
-                  file=sys.stderr)
+            print(
+                "run `make dashboards` (python -m grafana.build) and commit the result",
+                file=sys.stderr,
+            )
         return 1 if problems else 0
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     for path, text in generate().items():
@@ -121,4 +126,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-

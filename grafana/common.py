@@ -25,6 +25,7 @@ from grafana_foundation_sdk.builders import common as cb
 from grafana_foundation_sdk.builders import dashboard as db
 from grafana_foundation_sdk.builders import prometheus as pb
 from grafana_foundation_sdk.builders import stat, statetimeline, timeseries
+from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.models import common as cm
 from grafana_foundation_sdk.models import dashboard as dm
 
@@ -82,8 +83,7 @@ def _variables(target_filter: str) -> list[db.QueryVariable | db.DatasourceVaria
         db.DatasourceVariable("datasource")
         .label("Data source")
         .type("prometheus")
-        .current(dm.VariableOption(selected=True, text=PROMETHEUS_DS_NAME,
-                                   value=PROMETHEUS_DS_UID))
+        .current(dm.VariableOption(selected=True, text=PROMETHEUS_DS_NAME, value=PROMETHEUS_DS_UID))
         .description("The Prometheus that scrapes the exporters (default: the provisioned one).")
     )
     vantage = (
@@ -154,8 +154,9 @@ def dashboard_url(key: str, *, panel: int | None = None) -> str:
 # --------------------------------------------------------------------------- queries
 
 
-def prom(expr: str, legend: str = "", *, instant: bool = False, fmt: str | None = None,
-         ref: str = "A") -> pb.Dataquery:
+def prom(
+    expr: str, legend: str = "", *, instant: bool = False, fmt: str | None = None, ref: str = "A"
+) -> pb.Dataquery:
     """A Prometheus query through `$datasource`; `legend` uses Grafana's {{label}}."""
     q = pb.Dataquery().expr(expr).ref_id(ref).datasource(PROM)
     if legend:
@@ -177,38 +178,44 @@ def _with_refs(queries: Sequence[pb.Dataquery]) -> list[pb.Dataquery]:
 
 def thresholds(*steps: tuple[float | None, str]) -> db.ThresholdsConfig:
     """Absolute thresholds; the first step's value is None (the base colour)."""
-    return db.ThresholdsConfig().mode(dm.ThresholdsMode.ABSOLUTE).steps(
-        [dm.Threshold(value=v, color=c) for v, c in steps]
+    return (
+        db.ThresholdsConfig()
+        .mode(dm.ThresholdsMode.ABSOLUTE)
+        .steps([dm.Threshold(value=v, color=c) for v, c in steps])
     )
 
 
 def value_text(mapping: dict[str, tuple[str, str]]) -> list[dm.ValueMapping]:
     """Value -> (text, colour) mappings, e.g. {"1": ("Up", "green")}."""
-    return [dm.ValueMap(options={
-        k: dm.ValueMappingResult(text=t, color=c, index=i)
-        for i, (k, (t, c)) in enumerate(mapping.items())
-    })]
+    return [
+        dm.ValueMap(
+            options={
+                k: dm.ValueMappingResult(text=t, color=c, index=i)
+                for i, (k, (t, c)) in enumerate(mapping.items())
+            }
+        )
+    ]
 
 
 UP_DOWN = value_text({"1": ("Up", GREEN), "0": ("Down", RED)})
 OK_FAULT = value_text({"1": ("OK", GREEN), "0": ("FAULT", RED)})
 
 
-def runbook_links(alerts: Iterable[str]) -> list[db.DashboardLink]:
+def runbook_links(alerts: Iterable[str]) -> list[cogbuilder.Builder[dm.DashboardLink]]:
     return [
-        db.DashboardLink(f"Runbook: {a}").url(runbook_url(a)).target_blank(True)
-        for a in alerts
+        db.DashboardLink(f"Runbook: {a}").url(runbook_url(a)).target_blank(True) for a in alerts
     ]
 
 
-def dashboard_links(keys: Iterable[str]) -> list[db.DashboardLink]:
+def dashboard_links(keys: Iterable[str]) -> list[cogbuilder.Builder[dm.DashboardLink]]:
     """Panel links to other dashboards, keeping the time range and variables."""
-    out = []
+    out: list[cogbuilder.Builder[dm.DashboardLink]] = []
     for key in keys:
         uid, title = DASHBOARDS[key]
         out.append(
-            db.DashboardLink(title.split(": ", 1)[-1].capitalize())
-            .url(f"/d/{uid}/?${{__url_time_range}}&${{__all_variables}}")
+            db.DashboardLink(title.split(": ", 1)[-1].capitalize()).url(
+                f"/d/{uid}/?${{__url_time_range}}&${{__all_variables}}"
+            )
         )
     return out
 
@@ -261,12 +268,22 @@ def stat_panel(
     time_from: str | None = None,
 ) -> stat.Panel:
     p = stat.Panel()
-    _common(p, pid=pid, title=title, description=description, queries=queries, w=w, h=h,
-            unit=unit, links=links)
+    _common(
+        p,
+        pid=pid,
+        title=title,
+        description=description,
+        queries=queries,
+        w=w,
+        h=h,
+        unit=unit,
+        links=links,
+    )
     p.reduce_options(cb.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
     p.graph_mode(cm.BigValueGraphMode.NONE)
-    p.color_mode(cm.BigValueColorMode.BACKGROUND if color_background
-                 else cm.BigValueColorMode.VALUE)
+    p.color_mode(
+        cm.BigValueColorMode.BACKGROUND if color_background else cm.BigValueColorMode.VALUE
+    )
     p.text_mode(text_mode)
     p.justify_mode(cm.BigValueJustifyMode.AUTO)
     p.orientation(cm.VizOrientation.AUTO)
@@ -296,8 +313,17 @@ def state_timeline_panel(
     links: PanelLinks | None = None,
 ) -> statetimeline.Panel:
     p = statetimeline.Panel()
-    _common(p, pid=pid, title=title, description=description, queries=queries, w=w, h=h,
-            unit=None, links=links)
+    _common(
+        p,
+        pid=pid,
+        title=title,
+        description=description,
+        queries=queries,
+        w=w,
+        h=h,
+        unit=None,
+        links=links,
+    )
     p.mappings(mappings)
     p.thresholds(steps or thresholds((None, RED), (1, GREEN)))
     p.color_scheme(db.FieldColor().mode(dm.FieldColorModeId.THRESHOLDS))
@@ -307,10 +333,13 @@ def state_timeline_panel(
     p.fill_opacity(80)
     p.line_width(0)
     p.align_value(cm.TimelineValueAlignment.LEFT)
-    p.legend(cb.VizLegendOptions().show_legend(False).display_mode(cm.LegendDisplayMode.LIST)
-             .placement(cm.LegendPlacement.BOTTOM))
-    p.tooltip(cb.VizTooltipOptions().mode(cm.TooltipDisplayMode.SINGLE)
-              .sort(cm.SortOrder.NONE))
+    p.legend(
+        cb.VizLegendOptions()
+        .show_legend(False)
+        .display_mode(cm.LegendDisplayMode.LIST)
+        .placement(cm.LegendPlacement.BOTTOM)
+    )
+    p.tooltip(cb.VizTooltipOptions().mode(cm.TooltipDisplayMode.SINGLE).sort(cm.SortOrder.NONE))
     if no_value is not None:
         p.no_value(no_value)
     return p
@@ -337,24 +366,41 @@ def timeseries_panel(
     overrides: Sequence[tuple[str, list[dm.DynamicConfigValue]]] = (),
 ) -> timeseries.Panel:
     p = timeseries.Panel()
-    _common(p, pid=pid, title=title, description=description, queries=queries, w=w, h=h,
-            unit=unit, links=links)
+    _common(
+        p,
+        pid=pid,
+        title=title,
+        description=description,
+        queries=queries,
+        w=w,
+        h=h,
+        unit=unit,
+        links=links,
+    )
     p.draw_style(cm.GraphDrawStyle.BARS if bars else cm.GraphDrawStyle.LINE)
     p.line_width(1)
     p.fill_opacity(70 if stack or bars else 10)
     p.show_points(cm.VisibilityMode.NEVER)
     p.span_nulls(False)
-    p.stacking(cb.StackingConfig().mode(cm.StackingMode.NORMAL if stack
-                                        else cm.StackingMode.NONE).group("A"))
-    p.legend(cb.VizLegendOptions().show_legend(True).display_mode(cm.LegendDisplayMode.TABLE)
-             .placement(cm.LegendPlacement.BOTTOM).calcs(list(legend_calcs)))
-    p.tooltip(cb.VizTooltipOptions().mode(cm.TooltipDisplayMode.MULTI)
-              .sort(cm.SortOrder.DESCENDING))
+    p.stacking(
+        cb.StackingConfig()
+        .mode(cm.StackingMode.NORMAL if stack else cm.StackingMode.NONE)
+        .group("A")
+    )
+    p.legend(
+        cb.VizLegendOptions()
+        .show_legend(True)
+        .display_mode(cm.LegendDisplayMode.TABLE)
+        .placement(cm.LegendPlacement.BOTTOM)
+        .calcs(list(legend_calcs))
+    )
+    p.tooltip(
+        cb.VizTooltipOptions().mode(cm.TooltipDisplayMode.MULTI).sort(cm.SortOrder.DESCENDING)
+    )
     p.color_scheme(db.FieldColor().mode(dm.FieldColorModeId.PALETTE_CLASSIC))
     p.thresholds(steps or thresholds((None, GREEN)))
     if show_thresholds:
-        p.thresholds_style(cb.GraphThresholdsStyleConfig()
-                           .mode(cm.GraphTresholdsStyleMode.DASHED))
+        p.thresholds_style(cb.GraphThresholdsStyleConfig().mode(cm.GraphTresholdsStyleMode.DASHED))
     if min_val is not None:
         p.min(min_val)
     if max_val is not None:
@@ -391,7 +437,7 @@ def alert_panels(dashboards: dict[str, dm.Dashboard]) -> dict[str, tuple[str, in
         for panel in d.panels or []:
             for link in getattr(panel, "links", None) or []:
                 if link.title.startswith(prefix):
-                    alert = link.title[len(prefix):]
+                    alert = link.title[len(prefix) :]
                     out.setdefault(alert, (key, int(panel.id_val or 0), str(panel.title)))
     return dict(sorted(out.items()))
 

@@ -45,8 +45,7 @@ EXPORTER_ADDR = "exporter:9469"
 PROMETHEUS_ADDR = "localhost:9090"
 DATA_DEADLINE_S = 40.0
 # What Grafana would put in for its built-in variables.
-BUILTINS = {"${__range}": "1h", "$__range": "1h", "$__rate_interval": "1m",
-            "$__interval": "2s"}
+BUILTINS = {"${__range}": "1h", "$__range": "1h", "$__rate_interval": "1m", "$__interval": "2s"}
 # Panels allowed to return nothing in the healthy demo, with the reason. Keep it empty
 # unless a panel really has no way to show a value.
 MAY_BE_EMPTY: dict[tuple[str, int], str] = {}
@@ -60,15 +59,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def healthy_demo_config(sim: Simulator, *, ca: str, listen: str, tmp_path: Path
-                        ) -> tuple[str, dict[str, str]]:
+def healthy_demo_config(
+    sim: Simulator, *, ca: str, listen: str, tmp_path: Path
+) -> tuple[str, dict[str, str]]:
     """The demo's own config (exporter.demo), probing every 1 s; logins keep their interval.
 
     A login target is included exactly when the demo has one and the exporter knows the
     `login` kind, so the login dashboard is checked as soon as both exist.
     """
-    kwargs: dict[str, str] = dict(sso=sim.sso_url, app=sim.app_url, control=sim.control_url,
-                                  ca=ca, listen=listen, org=sim.org)
+    kwargs: dict[str, str] = dict(
+        sso=sim.sso_url, app=sim.app_url, control=sim.control_url, ca=ca, listen=listen, org=sim.org
+    )
     if "state_file" in inspect.signature(demo.render_demo_config).parameters:
         kwargs["state_file"] = str(tmp_path / "login-state.json")
     data = yaml.safe_load(demo.render_demo_config(**kwargs))
@@ -98,8 +99,7 @@ def prometheus_config(tmp: Path, *, prom_port: int, exporter_port: int) -> Path:
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
         for group in doc["groups"]:
             group.pop("interval", None)  # the 5 m report group would not run in time
-        (rules / path.name).write_text(yaml.safe_dump(doc, allow_unicode=True),
-                                       encoding="utf-8")
+        (rules / path.name).write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
     cfg["rule_files"] = [str(rules / "*.yml")]
     jobs = []
     for job in cfg["scrape_configs"]:
@@ -112,7 +112,8 @@ def prometheus_config(tmp: Path, *, prom_port: int, exporter_port: int) -> Path:
             continue  # SMS bridge, Alertmanager: not part of this test
         jobs.append(job)
     assert any(f"127.0.0.1:{exporter_port}" in str(j) for j in jobs), (
-        f"no scrape job for {EXPORTER_ADDR} in {PROMETHEUS_YML}")
+        f"no scrape job for {EXPORTER_ADDR} in {PROMETHEUS_YML}"
+    )
     cfg["scrape_configs"] = jobs
     out = tmp / "prometheus.yml"
     out.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
@@ -130,11 +131,14 @@ class Stack:
     async def query(self, expr: str, *, instant: bool) -> dict[str, Any]:
         now = time.time()
         if instant:
-            r = await self.client.post(f"{self.prom_url}/api/v1/query",
-                                       data={"query": expr, "time": now})
+            r = await self.client.post(
+                f"{self.prom_url}/api/v1/query", data={"query": expr, "time": now}
+            )
         else:
-            r = await self.client.post(f"{self.prom_url}/api/v1/query_range", data={
-                "query": expr, "start": now - 60, "end": now, "step": 2})
+            r = await self.client.post(
+                f"{self.prom_url}/api/v1/query_range",
+                data={"query": expr, "start": now - 60, "end": now, "step": 2},
+            )
         body: dict[str, Any] = r.json()
         return body
 
@@ -154,8 +158,9 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
     try:
         sim.write_ca(tmp / "ca.pem")
         exporter_port, prom_port = free_port(), free_port()
-        text, env = healthy_demo_config(sim, ca=str(tmp / "ca.pem"),
-                                        listen=f"127.0.0.1:{exporter_port}", tmp_path=tmp)
+        text, env = healthy_demo_config(
+            sim, ca=str(tmp / "ca.pem"), listen=f"127.0.0.1:{exporter_port}", tmp_path=tmp
+        )
         for k, v in env.items():
             mp.setenv(k, v)
         cfg_path = tmp / "exporter.yml"
@@ -163,14 +168,20 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
         config = load_config(cfg_path)
         logins = [t.name for t in config.targets if t.kind == "login"]
         prom_cfg = prometheus_config(tmp, prom_port=prom_port, exporter_port=exporter_port)
-        proc = start_prometheus(binary, config=prom_cfg, data=tmp / "tsdb", port=prom_port,
-                                log=prom_log)
+        proc = start_prometheus(
+            binary, config=prom_cfg, data=tmp / "tsdb", port=prom_port, log=prom_log
+        )
         exporter = Exporter(config=config, config_path=cfg_path)
         await exporter.start(listen=f"127.0.0.1:{exporter_port}")
         async with httpx.AsyncClient(timeout=10, trust_env=False) as client:
             await wait_ready(client, f"http://127.0.0.1:{prom_port}", proc, prom_log)
-            yield Stack(prom_url=f"http://127.0.0.1:{prom_port}", prom_log=prom_log,
-                        exporter_url=exporter.url, login_targets=logins, client=client)
+            yield Stack(
+                prom_url=f"http://127.0.0.1:{prom_port}",
+                prom_log=prom_log,
+                exporter_url=exporter.url,
+                login_targets=logins,
+                client=client,
+            )
     finally:
         if exporter is not None:
             await exporter.stop()
@@ -180,13 +191,19 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
         mp.undo()
 
 
-def start_prometheus(binary: str, *, config: Path, data: Path, port: int, log: Path
-                     ) -> subprocess.Popen[bytes]:
+def start_prometheus(
+    binary: str, *, config: Path, data: Path, port: int, log: Path
+) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
         return subprocess.Popen(
-            [binary, f"--config.file={config}", f"--storage.tsdb.path={data}",
-             f"--web.listen-address=127.0.0.1:{port}"],
-            stdout=out, stderr=subprocess.STDOUT,
+            [
+                binary,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={data}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
 
 
@@ -203,8 +220,9 @@ def tail(path: Path, chars: int = 4000) -> str:
     return path.read_text(errors="replace")[-chars:]
 
 
-async def wait_ready(client: httpx.AsyncClient, url: str, proc: subprocess.Popen[bytes],
-                     log: Path) -> None:
+async def wait_ready(
+    client: httpx.AsyncClient, url: str, proc: subprocess.Popen[bytes], log: Path
+) -> None:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -235,8 +253,9 @@ def substitute(expr: str, values: dict[str, str]) -> str:
     return expr
 
 
-async def resolve_variables(stack: Stack, dash: dict[str, Any]
-                            ) -> tuple[dict[str, str], dict[str, list[str]], list[str]]:
+async def resolve_variables(
+    stack: Stack, dash: dict[str, Any]
+) -> tuple[dict[str, str], dict[str, list[str]], list[str]]:
     """(substitution for "All", every value per variable, problems)."""
     subs: dict[str, str] = {}
     options: dict[str, list[str]] = {}
@@ -320,8 +339,10 @@ async def test_every_panel_returns_data_in_the_healthy_demo(stack: Stack, key: s
     """Each panel query parses and returns a value from Prometheus scraping the demo."""
     dash = json.loads((DASH_DIR / f"{key}.json").read_text(encoding="utf-8"))
     if key == "login" and not stack.login_targets:
-        pytest.skip("the healthy demo has no login target yet (kind 'login' not available): "
-                    "the login dashboard is checked as soon as it has one")
+        pytest.skip(
+            "the healthy demo has no login target yet (kind 'login' not available): "
+            "the login dashboard is checked as soon as it has one"
+        )
     deadline = time.monotonic() + DATA_DEADLINE_S
     while True:
         problems, ran = await check_dashboard(stack, dash)
@@ -333,5 +354,14 @@ async def test_every_panel_returns_data_in_the_healthy_demo(stack: Stack, key: s
     if problems:
         log = tail(stack.prom_log)
         metrics = (await stack.client.get(f"{stack.exporter_url}/metrics")).text[-3000:]
-        pytest.fail("\n".join([*problems, "--- prometheus log (tail):", log,
-                               "--- exporter /metrics (tail):", metrics]))
+        pytest.fail(
+            "\n".join(
+                [
+                    *problems,
+                    "--- prometheus log (tail):",
+                    log,
+                    "--- exporter /metrics (tail):",
+                    metrics,
+                ]
+            )
+        )

@@ -24,7 +24,9 @@ NON_PROMQL_PANEL_TYPES = {"row", "alertGroups"}
 
 
 def dashboards() -> dict[str, dict[str, Any]]:
-    return {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted(DASH_DIR.glob("*.json"))}
+    return {
+        p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted(DASH_DIR.glob("*.json"))
+    }
 
 
 def panels(d: dict[str, Any]) -> list[dict[str, Any]]:
@@ -48,7 +50,10 @@ def test_build_check_command_agrees() -> None:
     """`python -m grafana.build --check` exits 0 on the committed tree (the CI-facing form)."""
     proc = subprocess.run(
         [sys.executable, "-m", "grafana.build", "--check"],
-        cwd=REPO, capture_output=True, text=True, timeout=60,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode == 0, proc.stderr
 
@@ -76,7 +81,10 @@ def test_datasource_uids_match_provisioning() -> None:
     provisioned = {ds["uid"]: ds for ds in provisioned_datasources()}
     prom = provisioned[common.PROMETHEUS_DS_UID]
     assert (prom["type"], prom["name"], prom["isDefault"]) == (
-        "prometheus", common.PROMETHEUS_DS_NAME, True)
+        "prometheus",
+        common.PROMETHEUS_DS_NAME,
+        True,
+    )
     am = provisioned[common.ALERTMANAGER_DS_UID]
     assert (am["type"], am["name"]) == ("alertmanager", common.ALERTMANAGER_DS_NAME)
     for key, d in dashboards().items():
@@ -134,8 +142,9 @@ def test_panels_are_complete() -> None:
                 continue  # a table of labels, or its Value column carries the unit
             defaults = p["fieldConfig"]["defaults"]
             # A number without a unit needs a mapping (Up/Down...) or is a plain count.
-            assert defaults.get("unit") or defaults.get("mappings") or defaults.get(
-                "decimals") == 0, where
+            assert (
+                defaults.get("unit") or defaults.get("mappings") or defaults.get("decimals") == 0
+            ), where
 
 
 def test_up_down_panels_map_values_to_words() -> None:
@@ -150,8 +159,13 @@ def test_up_down_panels_map_values_to_words() -> None:
 
 def test_queries_use_the_template_variables() -> None:
     """Per-target/per-vantage queries filter on $target / $vantage."""
-    global_panels = {("overview", 1), ("overview", 2), ("overview", 4), ("monitor", 3),
-                     ("monitor", 8)}
+    global_panels = {
+        ("overview", 1),
+        ("overview", 2),
+        ("overview", 4),
+        ("monitor", 3),
+        ("monitor", 8),
+    }
     for key, d in dashboards().items():
         for p in panels(d):
             for t in p.get("targets", []):
