@@ -29,7 +29,12 @@ async def run(args: argparse.Namespace) -> int:
         totp_secret=read(args.secrets, "sim_totp_secret"),
     )
     sim = Simulator(
-        host=args.host, sso_port=8443, app_port=8444, control_port=8090, tls=True, account=account
+        host=args.host,
+        sso_port=args.sso_port,
+        app_port=args.app_port,
+        control_port=args.control_port,
+        tls=True,
+        account=account,
     )
     await sim.start()
     try:
@@ -57,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
         "--host", default="simulator", help="host name to bind and to put in the certificate"
     )
     parser.add_argument("--secrets", type=Path, default=Path("/run/secrets"))
+    parser.add_argument("--sso-port", type=int, default=8443)
+    parser.add_argument("--app-port", type=int, default=8444)
+    parser.add_argument("--control-port", type=int, default=8090)
     return asyncio.run(run(parser.parse_args(argv)))
 
 

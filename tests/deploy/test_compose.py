@@ -1,0 +1,330 @@
+"""docker-compose.yml: valid for the Debian docker-compose with every profile, mounts
+exactly the repository config files the test suites load, at the paths those configs
+expect, and the demo profile needs no secret at all."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import pytest
+import yaml
+
+from grafana import common as grafana_common
+from grafana.build import OUT_DIR as DASHBOARDS_OUT_DIR
+
+REPO = Path(__file__).resolve().parents[2]
+COMPOSE = REPO / "docker-compose.yml"
+
+# Every repository path the stack mounts (or reads as an env file), and the test files
+# that load the very same path. A new mount needs a test that exercises it.
+MOUNTED_AND_TESTED: dict[str, tuple[tuple[str, str], ...]] = {
+    "prometheus/prometheus.yml": (
+        ("tests/rules/test_promtool.py", '"prometheus.yml"'),
+        ("tests/grafana/test_dashboard_queries.py", '"prometheus.yml"'),
+    ),
+    "prometheus/rules": (
+        ("tests/rules/test_promtool.py", "promtool"),
+        ("tests/grafana/test_dashboard_queries.py", 'REPO / "prometheus" / "rules"'),
+    ),
+    "alertmanager/alertmanager.yml": (
+        ("tests/rules/test_alertmanager_config.py", '"alertmanager.yml"'),
+    ),
+    "alertmanager/templates": (("tests/rules/test_alertmanager_config.py", "templates"),),
+    "grafana/provisioning": (("tests/grafana/test_dashboards.py", '"provisioning"'),),
+    "grafana/dashboards": (
+        ("tests/grafana/test_dashboard_queries.py", 'REPO / "grafana" / "dashboards"'),
+    ),
+    "config/exporter.yml": (("tests/deploy/test_demo_stack.py", '"config" / "exporter.yml"'),),
+    "config/smsbridge.yml": (
+        ("tests/smsbridge/test_sms_config.py", '"config" / "smsbridge.yml"'),
+        ("tests/deploy/test_demo_stack.py", '"config" / "smsbridge.yml"'),
+    ),
+    "deploy/exporter-demo.yml": (("tests/deploy/test_demo_stack.py", "exporter-demo.yml"),),
+    "deploy/smsbridge-demo.yml": (("tests/deploy/test_demo_stack.py", "smsbridge-demo.yml"),),
+    "deploy/demo_init.py": (("tests/deploy/test_demo_stack.py", "demo_init.py"),),
+    "deploy/simulator_demo.py": (("tests/deploy/test_demo_stack.py", "simulator_demo.py"),),
+    "deploy/sms_gateway_standin.py": (
+        ("tests/deploy/test_demo_stack.py", "sms_gateway_standin.py"),
+    ),
+    "deploy/grafana.env.example": (("tests/deploy/test_compose.py", "grafana.env.example"),),
+}
+
+
+def compose() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
+    return data
+
+
+def services(profile: str | None = None) -> dict[str, dict[str, Any]]:
+    """Services that run with `--profile profile` (None: only the profile-less ones)."""
+    return {
+        name: svc
+        for name, svc in compose()["services"].items()
+        if not svc.get("profiles") or (profile is not None and profile in svc["profiles"])
+    }
+
+
+def default(value: str) -> str:
+    """`${VAR:-fallback}` -> fallback (what compose uses with no .env)."""
+    return re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", value)
+
+
+def mounts(svc: dict[str, Any]) -> list[tuple[str, str]]:
+    out = []
+    for spec in svc.get("volumes", []):
+        source, target = default(spec).split(":")[:2]
+        out.append((source, target))
+    return out
+
+
+def repo_mounts() -> dict[str, set[str]]:
+    """Repository path -> the container paths it is mounted at."""
+    out: dict[str, set[str]] = {}
+    for svc in compose()["services"].values():
+        for source, target in mounts(svc):
+            if source.startswith("./"):
+                out.setdefault(source[2:].rstrip("/"), set()).add(target)
+    return out
+
+
+def mount_of(svc: dict[str, Any], source: str) -> str:
+    (target,) = [t for s, t in mounts(svc) if s.rstrip("/") == source]
+    return target
+
+
+def hosts(profile: str) -> set[str]:
+    """Names other containers resolve in `profile`: service names and network aliases."""
+    names = set()
+    for name, svc in services(profile).items():
+        names.add(name)
+        for net in (svc.get("networks") or {}).values():
+            names.update((net or {}).get("aliases", []))
+    return names
+
+
+def compose_env() -> dict[str, str]:
+    # A developer's shell or .env must not change what is checked.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "PARICHAY_"))}
+    env.pop("GRAFANA_ENV_FILE", None)
+    return env
+
+
+@pytest.mark.parametrize("profile", [None, "demo", "prod"], ids=["core", "demo", "prod"])
+def test_docker_compose_config_is_valid(profile: str | None) -> None:
+    """`docker-compose -f docker-compose.yml [--profile P] config -q` passes (as in CI)."""
+    binary = shutil.which("docker-compose")
+    if binary is None:
+        pytest.fail("docker-compose is missing: apt-get install docker-compose (.ci/run)")
+    args = [binary, "-f", "docker-compose.yml"]
+    if profile is not None:
+        args += ["--profile", profile]
+    proc = subprocess.run(
+        [*args, "config", "-q"],
+        cwd=REPO,
+        env=compose_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.strip() == "", proc.stderr
+
+
+def test_compose_mounts_exactly_the_config_files_the_tests_use() -> None:
+    """Every mounted repository file exists and is the path a test suite loads."""
+    mounted = set(repo_mounts())
+    # ./secrets is the site's own secret directory (prod profile), never a repository file.
+    assert "secrets" in mounted
+    ignored = subprocess.run(
+        ["git", "check-ignore", "-q", "secrets/smtp_password"], cwd=REPO, check=False
+    )
+    assert ignored.returncode == 0, "secrets/ must stay ignored by git"
+    mounted.discard("secrets")
+    mounted |= {
+        default(f)[2:] for svc in compose()["services"].values() for f in svc.get("env_file", [])
+    }
+    assert mounted == set(MOUNTED_AND_TESTED)
+    for path, loaders in MOUNTED_AND_TESTED.items():
+        assert (REPO / path).exists(), path
+        for test_file, needle in loaders:
+            text = (REPO / test_file).read_text(encoding="utf-8")
+            assert needle in text, f"{test_file} does not load {path}"
+
+
+def test_prometheus_finds_its_rules_and_scrape_targets() -> None:
+    """rule_files resolve inside the rules mount; every scrape host runs in both profiles."""
+    prom = compose()["services"]["prometheus"]
+    config_target = PurePosixPath(mount_of(prom, "./prometheus/prometheus.yml"))
+    rules_target = PurePosixPath(mount_of(prom, "./prometheus/rules"))
+    cfg = yaml.safe_load((REPO / "prometheus" / "prometheus.yml").read_text(encoding="utf-8"))
+    for pattern in cfg["rule_files"]:
+        assert (config_target.parent / pattern).parent == rules_target, pattern
+    assert list((REPO / "prometheus" / "rules").glob("*.yml"))
+    for profile in ("demo", "prod"):
+        names = hosts(profile) | {"localhost"}
+        for job in cfg["scrape_configs"]:
+            for sc in job["static_configs"]:
+                for addr in sc["targets"]:
+                    assert addr.rsplit(":", 1)[0] in names, (profile, job["job_name"], addr)
+        for am in cfg["alerting"]["alertmanagers"]:
+            for addr in am["static_configs"][0]["targets"]:
+                assert addr.rsplit(":", 1)[0] in names, (profile, addr)
+
+
+def test_listen_ports_match_the_scrape_config() -> None:
+    """The exporter and SMS bridge configs listen where prometheus.yml scrapes them."""
+    cfg = yaml.safe_load((REPO / "prometheus" / "prometheus.yml").read_text(encoding="utf-8"))
+    addrs = {
+        a for job in cfg["scrape_configs"] for sc in job["static_configs"] for a in sc["targets"]
+    }
+    for path, host in [
+        ("config/exporter.yml", "exporter"),
+        ("deploy/exporter-demo.yml", "exporter"),
+        ("config/smsbridge.yml", "smsbridge"),
+        ("deploy/smsbridge-demo.yml", "smsbridge"),
+    ]:
+        listen = yaml.safe_load((REPO / path).read_text(encoding="utf-8"))["listen"]
+        assert f"{host}:{listen.rsplit(':', 1)[1]}" in addrs, path
+
+
+def _files_in(node: Any) -> list[str]:
+    """Every value of a `*_file` key in a YAML tree."""
+    out: list[str] = []
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if isinstance(k, str) and k.endswith("_file") and isinstance(v, str):
+                out.append(v)
+            else:
+                out.extend(_files_in(v))
+    elif isinstance(node, list):
+        for v in node:
+            out.extend(_files_in(v))
+    return out
+
+
+def test_alertmanager_templates_and_secrets_are_mounted_where_the_config_reads_them() -> None:
+    """templates/*.tmpl and every *_file of alertmanager.yml lie under a mount."""
+    cfg_text = (REPO / "alertmanager" / "alertmanager.yml").read_text(encoding="utf-8")
+    cfg = yaml.safe_load(cfg_text)
+    for name in ("alertmanager-1", "alertmanager-2"):
+        svc = compose()["services"][name]
+        config_dir = PurePosixPath(mount_of(svc, "./alertmanager/alertmanager.yml")).parent
+        templates = PurePosixPath(mount_of(svc, "./alertmanager/templates"))
+        for pattern in cfg["templates"]:
+            assert (config_dir / pattern).parent == templates
+        targets = [PurePosixPath(t) for _, t in mounts(svc)]
+        files = _files_in(cfg)
+        assert files, "alertmanager.yml reads no secret file?"
+        for f in files:
+            assert any(PurePosixPath(f).parent == t for t in targets), (name, f)
+        # Both members know each other: one gossip cluster.
+        peers = [a for a in svc["command"] if a.startswith("--cluster.peer=")]
+        assert sorted(peers) == [
+            "--cluster.peer=alertmanager-1:9094",
+            "--cluster.peer=alertmanager-2:9094",
+        ]
+    for url in re.findall(r"url: (http://[^\s]+)", cfg_text):
+        host = url.split("/")[2].rsplit(":", 1)[0]
+        assert host in hosts("demo") and host in hosts("prod"), url
+    assert cfg["global"]["smtp_smarthost"].split(":")[0] in hosts("demo")
+
+
+def test_secret_files_of_every_config_are_inside_the_secrets_mount() -> None:
+    """Exporter and SMS bridge configs read their *_file secrets from a mounted directory."""
+    for service, source in [
+        ("exporter", "./config/exporter.yml"),
+        ("smsbridge", "./config/smsbridge.yml"),
+        ("exporter-demo", "./deploy/exporter-demo.yml"),
+        ("smsbridge-demo", "./deploy/smsbridge-demo.yml"),
+    ]:
+        svc = compose()["services"][service]
+        cfg = yaml.safe_load((REPO / source[2:]).read_text(encoding="utf-8"))
+        targets = [PurePosixPath(t) for _, t in mounts(svc)]
+        for f in _files_in(cfg):
+            assert any(t in PurePosixPath(f).parents for t in targets), (service, f)
+
+
+def test_grafana_is_provisioned_from_the_repository() -> None:
+    """Provisioning and the generated dashboards are mounted where the provider looks."""
+    svc = compose()["services"]["grafana"]
+    provider = yaml.safe_load(
+        (REPO / "grafana" / "provisioning" / "dashboards" / "parichay.yml").read_text(
+            encoding="utf-8"
+        )
+    )["providers"][0]
+    assert mount_of(svc, "./grafana/dashboards") == provider["options"]["path"]
+    assert DASHBOARDS_OUT_DIR == REPO / "grafana" / "dashboards"
+    assert mount_of(svc, "./grafana/provisioning") == "/etc/grafana/provisioning"
+    home = svc["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
+    assert home == f"{provider['options']['path']}/overview.json"
+    assert svc["environment"]["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+    datasources = yaml.safe_load(
+        (REPO / "grafana" / "provisioning" / "datasources" / "datasources.yml").read_text(
+            encoding="utf-8"
+        )
+    )["datasources"]
+    for ds in datasources:
+        host = ds["url"].split("/")[2].rsplit(":", 1)[0]
+        assert host in hosts("demo") and host in hosts("prod"), ds["url"]
+    assert {ds["uid"] for ds in datasources} == {
+        grafana_common.PROMETHEUS_DS_UID,
+        grafana_common.ALERTMANAGER_DS_UID,
+    }
+
+
+def test_grafana_admin_password_comes_from_the_env_file() -> None:
+    """The env file names the admin password (here: a file in the secrets mount)."""
+    svc = compose()["services"]["grafana"]
+    (env_file,) = [default(f) for f in svc["env_file"]]
+    assert env_file == "./deploy/grafana.env.example"
+    env = dict(
+        line.split("=", 1)
+        for line in (REPO / env_file).read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    )
+    assert "GF_SECURITY_ADMIN_PASSWORD" not in env, "no literal password in a committed file"
+    password_file = PurePosixPath(env["GF_SECURITY_ADMIN_PASSWORD__FILE"])
+    assert any(PurePosixPath(t) == password_file.parent for _, t in mounts(svc))
+
+
+def test_demo_profile_needs_no_secret() -> None:
+    """With no .env, nothing the demo runs mounts ./secrets or a site env file."""
+    for name, svc in services("demo").items():
+        for source, _ in mounts(svc):
+            assert not source.startswith("./secrets"), name
+        for f in svc.get("env_file", []):
+            assert default(f).endswith(".example"), name
+
+
+def test_data_lives_in_named_volumes_and_every_service_is_health_checked() -> None:
+    """Prometheus and Grafana keep data in named volumes; long-running services have checks."""
+    volumes = set(compose()["volumes"])
+    assert ("prometheus-data", "/prometheus") in mounts(compose()["services"]["prometheus"])
+    assert ("grafana-data", "/var/lib/grafana") in mounts(compose()["services"]["grafana"])
+    for name, svc in compose()["services"].items():
+        for source, _ in mounts(svc):
+            if not source.startswith("./"):
+                assert source in volumes, (name, source)
+        if name == "demo-init":  # a one-shot job
+            assert svc["restart"] == "no"
+            continue
+        assert svc["healthcheck"]["test"][0] == "CMD", name
+
+
+def test_dockerfile_builds_a_non_root_image_with_a_healthcheck() -> None:
+    """python:3.11-slim, the project installed, a non-root USER, HEALTHCHECK, entrypoint."""
+    text = (REPO / "Dockerfile").read_text(encoding="utf-8")
+    froms = re.findall(r"^FROM (\S+)", text, flags=re.M)
+    assert froms and all(f == "python:3.11-slim" for f in froms)
+    (user,) = re.findall(r"^USER (\S+)", text, flags=re.M)
+    assert user not in ("root", "0")
+    assert re.search(r"^HEALTHCHECK ", text, flags=re.M)
+    assert 'ENTRYPOINT ["parichay-exporter"]' in text
+    ignore = (REPO / ".dockerignore").read_text(encoding="utf-8").splitlines()
+    assert ignore[ignore.index("*")] == "*", "the build context is an allow-list"
+    assert "!secrets/" not in ignore
