@@ -213,3 +213,16 @@ def test_links_between_dashboards_resolve(key: str) -> None:
         for link in p.get("links", []):
             if link["url"].startswith("/d/"):
                 assert link["url"].split("/")[2] in uids, link
+
+
+def test_panels_do_not_overlap_and_fit_the_grid() -> None:
+    """The layout is a clean 24-column grid: no two panels share a cell."""
+    for key, d in dashboards().items():
+        taken: dict[tuple[int, int], str] = {}
+        for p in panels(d):
+            g = p["gridPos"]
+            assert g["x"] + g["w"] <= 24, (key, p["title"])
+            for x in range(g["x"], g["x"] + g["w"]):
+                for y in range(g["y"], g["y"] + g["h"]):
+                    assert (x, y) not in taken, (key, p["title"], taken.get((x, y)))
+                    taken[(x, y)] = p["title"]
