@@ -17,7 +17,7 @@ from grafana_foundation_sdk.builders import dashboard as db
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import dashboard as dm
 
-from grafana.common import DASHBOARDS, REPO, alert_panels, dashboard_url, runbook_url
+from grafana.common import DASHBOARDS, REPO, alert_panels, dashboard_url
 from grafana.dashboards_src import latency, login, monitor, overview
 
 OUT_DIR = REPO / "grafana" / "dashboards"
@@ -45,15 +45,16 @@ def render(model: dm.Dashboard) -> str:
 
 
 def _alert_table(models: dict[str, dm.Dashboard]) -> str:
+    # Grafana paths are relative to the site's Grafana URL, so they are shown as code.
     lines = [
-        "| alert | dashboard panel | runbook |",
-        "| --- | --- | --- |",
+        "| alert | dashboard: panel | Grafana path | runbook |",
+        "| --- | --- | --- | --- |",
     ]
     for alert, (key, pid, title) in alert_panels(models).items():
         _, dash_title = DASHBOARDS[key]
         lines.append(
-            f"| `{alert}` | [{dash_title} / {title}]({dashboard_url(key, panel=pid)}) "
-            f"| [{alert}.md]({runbook_url(alert)}) |"
+            f"| `{alert}` | {dash_title.split(': ', 1)[-1].capitalize()}: {title} "
+            f"| `{dashboard_url(key, panel=pid)}` | [{alert}.md](runbooks/{alert}.md) |"
         )
     return "\n".join(lines)
 

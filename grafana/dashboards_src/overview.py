@@ -39,20 +39,28 @@ FAULT_ALERTS = ("ParichayDown", "EOfficeDown", "VantageNetworkDown", "EOfficeLog
 
 # "Where is the fault?" as three kinds of lanes; the recording rules already drop vantages
 # whose own network is down, so a broken site link never paints Parichay red.
+HEALTHY = "target:parichay_probe_success:max_network_healthy"
+# The app lane follows the alerts' attribution: e-Office pages always count; the synthetic
+# login only while Parichay is up (otherwise the login fails because of Parichay), and a
+# login suspended to protect the account is an account problem, not an outage.
+APP_FAULT = (
+    f'min(({HEALTHY}{{role="app", kind!="login"}}'
+    f' or ({HEALTHY}{{role="app", kind="login"}}'
+    f' unless on () (min({HEALTHY}{{role="sso"}}) == 0)))'
+    " unless on (target) (max by (target) (parichay_login_suspended) == 1))"
+)
 FAULT_QUERIES = (
-    (
-        'min(target:parichay_probe_success:max_network_healthy{role="sso"})',
-        "Central: Parichay SSO (NIC)",
-    ),
-    ('min(target:parichay_probe_success:max_network_healthy{role="app"})', "App: e-Office (state)"),
+    (f'min({HEALTHY}{{role="sso"}})', "Central: Parichay SSO (NIC)"),
+    (APP_FAULT, "App: e-Office (state)"),
     (f"vantage:parichay_control_probe_success:max{{{VANTAGE}}}", "Local network: {{vantage}}"),
 )
 FAULT_HELP = (
     "Central = every Parichay SSO target fails from all vantages whose own network works "
-    "(call the NIC service desk). App = an e-Office target (page or synthetic login) fails "
-    "from all healthy vantages (state data centre). Local network = every control target "
-    "fails from that vantage: the site's own link, firewall or resolver; its other probes "
-    "prove nothing meanwhile. 'Unknown' means no vantage with a working network probes it."
+    "(call the NIC service desk). App = an e-Office page fails from all healthy vantages, "
+    "or the synthetic login does while Parichay is up (the state data centre). Local "
+    "network = every control target fails from that vantage: the site's own link, firewall "
+    "or resolver; its other probes prove nothing meanwhile. 'Unknown' means no vantage with "
+    "a working network probes it."
 )
 
 

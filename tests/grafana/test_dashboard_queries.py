@@ -126,6 +126,7 @@ class Stack:
     prom_log: Path
     exporter_url: str
     login_targets: list[str]
+    sim: Simulator = field(repr=False)
     client: httpx.AsyncClient = field(repr=False)
 
     async def query(self, expr: str, *, instant: bool) -> dict[str, Any]:
@@ -180,6 +181,7 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
                 prom_log=prom_log,
                 exporter_url=exporter.url,
                 login_targets=logins,
+                sim=sim,
                 client=client,
             )
     finally:
@@ -365,3 +367,57 @@ async def test_every_panel_returns_data_in_the_healthy_demo(stack: Stack, key: s
                 ]
             )
         )
+
+
+async def fault_lanes(
+    stack: Stack, panel: dict[str, Any], subs: dict[str, str]
+) -> dict[str, float]:
+    """Lane name (legend) -> value, as the stat panel shows them now."""
+    lanes = {}
+    for t in panel["targets"]:
+        body = await stack.query(substitute(t["expr"], subs), instant=True)
+        for series in body["data"]["result"]:
+            labels = series["metric"]
+            legend = t["legendFormat"]
+            for name in re.findall(r"\{\{(\w+)\}\}", legend):
+                legend = legend.replace("{{" + name + "}}", labels.get(name, ""))
+            lanes[legend] = float(series["value"][1])
+    return lanes
+
+
+@pytest.mark.asyncio(loop_scope="module")
+@pytest.mark.parametrize(
+    ("app", "faulty"),
+    [
+        pytest.param("sso", "Central: Parichay SSO (NIC)", id="parichay-down"),
+        pytest.param("app", "App: e-Office (state)", id="eoffice-down"),
+    ],
+)
+async def test_fault_location_panel_names_the_faulty_side(
+    stack: Stack, app: str, faulty: str
+) -> None:
+    """'Where is the fault now?' turns exactly the failing side to FAULT, then back to OK."""
+    dash = json.loads((DASH_DIR / "overview.json").read_text(encoding="utf-8"))
+    (panel,) = [p for p in dash["panels"] if p["id"] == 1]
+    subs, _, problems = await resolve_variables(stack, dash)
+    assert not problems, problems
+
+    async def wait_for(want_faulty: str | None) -> dict[str, float]:
+        deadline = time.monotonic() + 20
+        while True:
+            lanes = await fault_lanes(stack, panel, subs)
+            wanted = {name: 0.0 if name == want_faulty else 1.0 for name in lanes}
+            if len(lanes) >= 3 and lanes == wanted:
+                return lanes
+            if time.monotonic() > deadline:
+                pytest.fail(f"expected only {want_faulty!r} at fault, panel shows {lanes}")
+            await asyncio.sleep(0.5)
+
+    await wait_for(None)
+    stack.sim.set_fault(app, "http_503")  # type: ignore[arg-type]
+    try:
+        lanes = await wait_for(faulty)
+        assert any(name.startswith("Local network: ") for name in lanes)
+    finally:
+        stack.sim.set_fault(app, "ok")  # type: ignore[arg-type]
+    await wait_for(None)
