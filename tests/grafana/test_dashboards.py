@@ -226,3 +226,39 @@ def test_panels_do_not_overlap_and_fit_the_grid() -> None:
                 for y in range(g["y"], g["y"] + g["h"]):
                     assert (x, y) not in taken, (key, p["title"], taken.get((x, y)))
                     taken[(x, y)] = p["title"]
+
+
+def _exprs() -> list[str]:
+    out = []
+    for d in dashboards().values():
+        out += [v["query"] for v in d["templating"]["list"] if v["type"] == "query"]
+        out += [t["expr"] for p in panels(d) for t in p.get("targets", []) if "expr" in t]
+    return out
+
+
+def test_dashboards_use_only_existing_recording_rules() -> None:
+    """Every `level:metric:operation` a panel reads is recorded in prometheus/rules."""
+    recorded = set()
+    for path in (REPO / "prometheus" / "rules").glob("*.yml"):
+        for group in yaml.safe_load(path.read_text(encoding="utf-8"))["groups"]:
+            recorded.update(r["record"] for r in group["rules"] if "record" in r)
+    used = {m for e in _exprs() for m in re.findall(r"\b[a-z_]+:[a-z0-9_]+:[a-z0-9_]+\b", e)}
+    assert used, "no recording rule used?"
+    assert used <= recorded, sorted(used - recorded)
+
+
+def test_dashboards_use_only_metrics_the_exporter_exposes() -> None:
+    """Raw `parichay_*` names in queries are the exporter's metric contract."""
+    from exporter.collector import StoreCollector
+    from exporter.store import Store
+
+    exposed = set()
+    for family in StoreCollector(Store(vantage="v")).collect():
+        exposed.add(family.name)
+        if family.type == "histogram":
+            exposed.update(family.name + s for s in ("_bucket", "_sum", "_count"))
+        if family.type == "counter":
+            exposed.add(family.name + "_total")
+    used = {m for e in _exprs() for m in re.findall(r"(?<![:\w])parichay_[a-z_]+(?![:\w])", e)}
+    assert used, "no raw metric used?"
+    assert used <= exposed, sorted(used - exposed)
