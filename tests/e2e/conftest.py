@@ -1,0 +1,73 @@
+"""Fixtures for the end-to-end tests: one `World` per session, one alerting stack per test.
+
+`world` (session): the simulator, a neutral site for control targets, one network path per
+vantage (TCP forwarders that can be cut), three in-process exporters (vantages
+secretariat-dehradun, district-haridwar and cloud-mumbai, which also runs the synthetic
+login), a real SMTP server and a recording SMS-gateway stand-in.
+
+`stack` (per test): a fresh real `prometheus`, two real `prometheus-alertmanager`s
+clustered with each other, and the SMS bridge, configured from the repository's files with
+only addresses and timings substituted (see `bench/e2e_harness.py`, `render_*`). A fresh
+stack per scenario means no alert, notification log, silence, SLO window or SMS rate limit
+can carry over from one scenario to the next. The harness waits for a clean baseline
+(every probe passes, the cluster has settled, Prometheus sees all targets healthy and has
+no ALERTS) and empties the inboxes before the test starts.
+
+When a test fails, the logs of Prometheus, both Alertmanagers and the bridge, and every SMS
+and email received, are added to its report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Generator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from bench.e2e_harness import E2E, AlertingStack, HarnessError, World
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
+    async with World(tmp_path_factory.mktemp("e2e-world"), timing=E2E) as w:
+        # The first login uses an OTP and remembers the device; the next one cannot come
+        # before the next TOTP window (up to 30 s, once per session).
+        await w.wait_settled(within=60)
+        yield w
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def stack(
+    world: World, tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[AlertingStack]:
+    await world.heal()
+    await world.wait_healthy(within=60)
+    s = AlertingStack(world, tmp_path / "stack", timing=E2E)
+    request.node.e2e_stack = s
+    try:
+        await s.start()
+    except HarnessError as exc:
+        await s.stop()
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        await s.wait_ready(within=60)
+        world.clear_inboxes()
+        yield s
+    finally:
+        await s.stop()
+        await world.heal()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.failed:
+        stack = getattr(item, "e2e_stack", None)
+        if isinstance(stack, AlertingStack):
+            for title, text in stack.logs(lines=60):
+                report.sections.append((title, text))
+            report.sections.append(("SMS and email received", stack.world.inbox()))
+    return report

@@ -1,0 +1,248 @@
+"""Outage scenarios end to end: simulator fault -> exporters -> real Prometheus with the
+repository's rules -> two clustered real Alertmanagers -> SMS bridge -> gateway stand-in,
+and Alertmanager -> real SMTP server.
+
+Timings are the E2E ones (bench/e2e_harness.py `E2E`): probes, scrapes and evaluations
+every second, `for: 1m` -> 5s, EOfficeLoginFailing's `for: 2m` -> 10s, group_wait 1s,
+group_interval 2s. "Nothing else arrives" is checked after a settle time long enough for
+the unwanted notification to have arrived had it been sent: its `for:` plus
+`Timing.lag()` (a probe, a scrape, two evaluations, group_wait, the second peer's wait)
+counted from the fault, and at least a peer timeout plus two group intervals after the
+wanted one (a duplicate from the second Alertmanager would come by then).
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from bench.e2e_harness import (
+    APP_TARGET,
+    CONTROL_TARGETS,
+    CUTTABLE_VANTAGE,
+    E2E,
+    LOGIN_TARGET,
+    LOGIN_VANTAGE,
+    SMTP_MAX_LINE,
+    SSO_TARGET,
+    VANTAGES,
+    AlertingStack,
+    World,
+    bridge_plan,
+    exactly_once_problems,
+    sleep_until,
+    unexpected,
+    wait_for_page,
+    wait_until,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
+
+T = E2E
+# Generous deadlines for what must arrive (2 slow CI cores); settle times are exact.
+PAGE_WITHIN = T.page_for_s + T.lag() + 15
+LOGIN_PAGE_WITHIN = T.login_for_s + T.login_interval + T.lag() + 15
+RESOLVE_WITHIN = T.lag() + T.group_interval_s + 15
+SETTLE = T.peer_timeout_s + 2 * T.group_interval_s + 1
+
+
+def mail_line_problems(world: World) -> list[str]:
+    """RFC 5321 line-length violations in every email received (see bench `_LenientSMTP`)."""
+    return [
+        f"{m.status} {m.alertname} email: line {line} is {octets} octets (SMTP allows "
+        f"{SMTP_MAX_LINE}); strict relays answer '500 Line too long' and Alertmanager 0.25 "
+        "still logs 'Notify success', so the page would silently be lost"
+        for m in world.smtp.mails
+        for line, octets in m.long_lines
+    ]
+
+
+async def resolve_and_check(
+    world: World, alertname: str, *, scope: str, allowed: set[str]
+) -> None:
+    page = await wait_for_page(world, alertname, scope=scope, status="RESOLVED",
+                               within=RESOLVE_WITHIN)
+    await sleep_until(page.last_at + SETTLE)
+    assert exactly_once_problems(world, alertname, scope=scope, status="RESOLVED") == []
+    mail = page.mails[0]
+    assert "All alerts of this group are resolved" in mail.text
+    assert "इस समूह की सभी समस्याएँ समाप्त हो गई हैं" in mail.text
+    assert unexpected(world, allowed) == []
+
+
+@pytest.mark.timeout(120)
+async def test_central_parichay_outage_pages_once_bilingually_then_resolves(
+    world: World, stack: AlertingStack
+) -> None:
+    """Parichay failing from every vantage: one ParichayDown SMS set and one email, in
+    English and Hindi, naming Parichay and the central scope and every vantage with its
+    reason; the failing synthetic login is not paged; one RESOLVED after recovery."""
+    fault_at = time.monotonic()
+    world.sim.set_fault("sso", "http_503")
+    page = await wait_for_page(world, "ParichayDown", scope="central", within=PAGE_WITHIN)
+    # The login fails too (its first step is redirected to Parichay); EOfficeLoginFailing
+    # would have paged by fault + its for: + lag had it not been suppressed.
+    assert world.probe_value(LOGIN_VANTAGE, LOGIN_TARGET) == 0
+    await sleep_until(max(page.last_at + SETTLE, fault_at + T.login_for_s + T.lag()))
+    assert exactly_once_problems(world, "ParichayDown", scope="central", status="FIRING") == []
+    assert unexpected(world, {"ParichayDown"}) == [], "only ParichayDown may page"
+
+    plan = bridge_plan()
+    for sms in page.sms:
+        if sms.template_id == plan.template_en:
+            assert sms.text.startswith(
+                "ITDA ALERT FIRING: Parichay - ParichayDown (central scope) since "), sms.text
+        else:
+            assert sms.text.startswith("ITDA चेतावनी चालू: परिचय - ParichayDown (केंद्रीय) "), sms.text
+    mail = page.mails[0]
+    assert mail.rcpt_tos == ("itda-ops@example.gov.in",)
+    assert mail.subject.startswith(
+        f"[FIRING] PAGE ParichayDown | scope: central | target: {SSO_TARGET} | चालू समस्या: ")
+    assert "the fault is central (Parichay / NIC)" in mail.text
+    assert "खराबी केंद्रीय स्तर (परिचय / NIC) पर है" in mail.text
+    vantages = ", ".join(f"{v} (http_5xx)" for v in sorted(VANTAGES))
+    assert f"fails from every vantage whose own network is healthy: {vantages}." in mail.text
+    assert '<span lang="hi">' in mail.html and "ParichayDown" in mail.html
+
+    world.sim.set_fault("sso", "ok")
+    await resolve_and_check(world, "ParichayDown", scope="central", allowed={"ParichayDown"})
+    # No resolved SMS for the director: that route is `resolved: never`.
+    assert not [s for s in world.sms_for("ParichayDown", "RESOLVED") if s.number in plan.director]
+    assert mail_line_problems(world) == []
+
+
+@pytest.mark.timeout(120)
+async def test_one_vantage_losing_its_network_pages_for_that_vantage_only(
+    world: World, stack: AlertingStack
+) -> None:
+    """Cutting district-haridwar's path: VantageNetworkDown for it alone, no ParichayDown
+    or e-Office page although its SSO and app probes fail too; resolved once restored."""
+    fault_at = time.monotonic()
+    await world.paths[CUTTABLE_VANTAGE].cut()
+    page = await wait_for_page(world, "VantageNetworkDown", scope="local", within=PAGE_WITHIN)
+    assert world.probe_value(CUTTABLE_VANTAGE, SSO_TARGET) == 0
+    assert world.probe_value(CUTTABLE_VANTAGE, APP_TARGET) == 0
+    await sleep_until(max(page.last_at + SETTLE, fault_at + T.page_for_s + T.lag()))
+    assert exactly_once_problems(world, "VantageNetworkDown", scope="local", status="FIRING") == []
+    assert unexpected(world, {"VantageNetworkDown"}) == [], "no ParichayDown / EOfficeDown"
+    firing = await stack.alerts("firing")
+    assert {(a["alertname"], a.get("vantage")) for a in firing} == {
+        ("VantageNetworkDown", CUTTABLE_VANTAGE)
+    }
+
+    for sms in page.sms:
+        assert sms.text.startswith((
+            f"ITDA ALERT FIRING: network of {CUTTABLE_VANTAGE} - VantageNetworkDown (local scope)",
+            f"ITDA चेतावनी चालू: {CUTTABLE_VANTAGE} नेटवर्क - VantageNetworkDown (स्थानीय)",
+        )), sms.text
+    mail = page.mails[0]
+    assert mail.subject.startswith("[FIRING] PAGE VantageNetworkDown | scope: local | ")
+    assert f"The network of vantage {CUTTABLE_VANTAGE} is down" in mail.text
+    assert f"Vantage(s) / स्थान:     {CUTTABLE_VANTAGE}\n" in mail.text
+    for target in CONTROL_TARGETS:
+        assert f"{target} (connect_refused)" in mail.text
+    others = set(VANTAGES) - {CUTTABLE_VANTAGE}
+    assert not [v for v in others if v in mail.text]
+
+    await world.paths[CUTTABLE_VANTAGE].restore()
+    await resolve_and_check(world, "VantageNetworkDown", scope="local",
+                            allowed={"VantageNetworkDown"})
+    assert mail_line_problems(world) == []
+
+
+@pytest.mark.timeout(120)
+async def test_eoffice_down_while_parichay_is_up_pages_eoffice_not_parichay(
+    world: World, stack: AlertingStack
+) -> None:
+    """e-Office answering 503 from every vantage, Parichay fine: EOfficeDown (scope app) for
+    eoffice-root, no ParichayDown and no EOfficeLoginFailing; resolved after recovery."""
+    fault_at = time.monotonic()
+    world.sim.set_fault("app", "http_503")
+    page = await wait_for_page(world, "EOfficeDown", scope="app", within=PAGE_WITHIN)
+    assert all(world.probe_value(v, SSO_TARGET) == 1 for v in VANTAGES)
+    await sleep_until(max(page.last_at + SETTLE, fault_at + T.login_for_s + T.lag()))
+    assert exactly_once_problems(world, "EOfficeDown", scope="app", status="FIRING") == []
+    assert unexpected(world, {"EOfficeDown"}) == [], "no ParichayDown / EOfficeLoginFailing"
+
+    for sms in page.sms:
+        assert sms.text.startswith((
+            f"ITDA ALERT FIRING: e-Office {APP_TARGET} - EOfficeDown (app scope)",
+            f"ITDA चेतावनी चालू: ई-ऑफिस {APP_TARGET} - EOfficeDown (ऐप)",
+        )), sms.text
+    mail = page.mails[0]
+    assert mail.subject.startswith(f"[FIRING] PAGE EOfficeDown | scope: app | target: {APP_TARGET} |")
+    assert "is down while Parichay SSO is up; the fault is in the e-Office instance." in mail.text
+    assert "खराबी ई-ऑफिस में है" in mail.text
+    vantages = ", ".join(f"{v} (http_5xx)" for v in sorted(VANTAGES))
+    assert vantages in mail.text
+
+    world.sim.set_fault("app", "ok")
+    await resolve_and_check(world, "EOfficeDown", scope="app", allowed={"EOfficeDown"})
+    assert mail_line_problems(world) == []
+
+
+@pytest.mark.timeout(150)
+async def test_login_broken_while_pages_are_up_pages_login_failing(
+    world: World, stack: AlertingStack
+) -> None:
+    """The hand-over after login broken (e-Office sends the user back to Parichay instead
+    of the inbox) while every page loads: EOfficeLoginFailing, and nothing else."""
+    fault_at = time.monotonic()
+    world.sim.set_fault("app", "redirect_broken")
+    page = await wait_for_page(world, "EOfficeLoginFailing", scope="app",
+                               within=LOGIN_PAGE_WITHIN)
+    assert world.probe_value(LOGIN_VANTAGE, LOGIN_TARGET) == 0
+    assert all(world.probe_value(v, t) == 1 for v in VANTAGES for t in (SSO_TARGET, APP_TARGET))
+    await sleep_until(max(page.last_at + SETTLE, fault_at + T.page_for_s + T.lag()))
+    assert exactly_once_problems(world, "EOfficeLoginFailing", scope="app",
+                                 status="FIRING") == []
+    assert unexpected(world, {"EOfficeLoginFailing"}) == [], "no EOfficeDown / ParichayDown"
+
+    for sms in page.sms:
+        assert sms.text.startswith((
+            f"ITDA ALERT FIRING: e-Office {LOGIN_TARGET} - EOfficeLoginFailing (app scope)",
+            f"ITDA चेतावनी चालू: ई-ऑफिस {LOGIN_TARGET} - EOfficeLoginFailing (ऐप)",
+        )), sms.text
+    mail = page.mails[0]
+    assert mail.subject.startswith(
+        f"[FIRING] PAGE EOfficeLoginFailing | scope: app | target: {LOGIN_TARGET} |")
+    assert "fails although\nParichay and the e-Office pages are up" in mail.text or (
+        "fails although Parichay and the e-Office pages are up" in mail.text)
+    assert f"{LOGIN_VANTAGE} (login_flow_broken)" in mail.text
+
+    world.sim.set_fault("app", "ok")
+    await resolve_and_check(world, "EOfficeLoginFailing", scope="app",
+                            allowed={"EOfficeLoginFailing"})
+    assert mail_line_problems(world) == []
+
+
+@pytest.mark.timeout(120)
+async def test_a_single_failed_probe_from_every_vantage_sends_nothing(
+    world: World, stack: AlertingStack
+) -> None:
+    """The next SSO probe of every vantage fails (its connection is reset), all within about
+    one probe interval, and then everything is healthy again: Prometheus sees the failures,
+    ParichayDown never fires, and no SMS or email is sent."""
+    before = {v: world.failures(v, SSO_TARGET) for v in VANTAGES}
+    blip_at = time.monotonic()
+    for v in VANTAGES:
+        world.paths[v].sso.reset_next(1)
+    await wait_until(
+        lambda: all(world.failures(v, SSO_TARGET) == before[v] + 1 for v in VANTAGES),
+        within=10, what="one failed SSO probe from every vantage",
+    )
+    await world.wait_healthy(within=10)
+    # Long enough for a ParichayDown page (for: + lag) and any duplicate of it.
+    await sleep_until(blip_at + T.page_for_s + T.lag() + SETTLE)
+
+    # The premise: exactly one failed probe per vantage, and Prometheus saw all three.
+    assert {v: world.failures(v, SSO_TARGET) - before[v] for v in VANTAGES} == dict.fromkeys(
+        VANTAGES, 1.0)
+    seen = await stack.query(
+        f'target_vantage_result:parichay_probes_failed:increase5m{{target="{SSO_TARGET}"}}')
+    assert {r["metric"]["vantage"] for r in seen} == set(VANTAGES)
+    window = time.monotonic() - blip_at
+    assert await stack.ever_fired("ParichayDown", window) == []
+    assert world.gateway.requests == []
+    assert world.smtp.mails == []
