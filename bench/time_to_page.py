@@ -1,0 +1,129 @@
+"""Benchmark: time to page for a central Parichay outage, with production settings.
+
+Runs the end-to-end chain of tests/e2e (bench/e2e_harness.py) with the repository's files
+as they are: prometheus.yml's scrape and evaluation intervals, the rules' `for:`,
+alertmanager.yml's group_wait / group_interval, Alertmanager's default cluster timings,
+config/smsbridge.yml's sender settings, and the probe intervals of config/exporter.yml.
+Only addresses are substituted. Each run starts a fresh Prometheus, two clustered
+Alertmanagers and the SMS bridge, waits for a healthy baseline, makes Parichay answer 503
+to every vantage, and measures:
+
+* outage -> first SMS at the gateway stand-in, outage -> email at the SMTP server;
+* recovery (Parichay answers again; done as soon as both have arrived) -> RESOLVED SMS
+  and email.
+
+Not a test, and not run in CI: one run takes 3-5 minutes.
+
+    python bench/time_to_page.py [--runs 3] [--dir /tmp/ttp]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.e2e_harness import (
+    AlertingStack,
+    Timing,
+    World,
+    production_timing,
+    wait_for_page,
+)
+
+RUN_LIMIT_S = 420.0
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    to_sms: float
+    to_email: float
+    to_resolved_sms: float
+    to_resolved_email: float
+
+
+async def one_run(world: World, root: Path, timing: Timing, n: int) -> RunResult:
+    async with AlertingStack(world, root / f"run-{n}", timing=timing) as stack:
+        # A healthy baseline: every probe passed, Prometheus scraped and evaluated it.
+        await stack.wait_ready(within=240)
+        world.clear_inboxes()
+        down_at = time.monotonic()
+        world.sim.set_fault("sso", "http_503")
+        page = await wait_for_page(world, "ParichayDown", scope="central", within=300)
+        first_sms = min(s.at for s in page.sms)
+        up_at = time.monotonic()
+        world.sim.set_fault("sso", "ok")
+        resolved = await wait_for_page(world, "ParichayDown", scope="central",
+                                       status="RESOLVED", within=300)
+        return RunResult(
+            to_sms=first_sms - down_at,
+            to_email=page.mail_at - down_at,
+            to_resolved_sms=min(s.at for s in resolved.sms) - up_at,
+            to_resolved_email=resolved.mail_at - up_at,
+        )
+
+
+async def main(runs: int, root: Path) -> int:
+    timing = production_timing()
+    print(
+        f"production settings: probes sso {timing.sso_interval:g}s / app "
+        f"{timing.app_interval:g}s / control {timing.control_interval:g}s, scrape "
+        f"{timing.scrape_s:g}s, evaluation {timing.eval_s:g}s, ParichayDown for "
+        f"{timing.page_for_s:g}s, group_wait {timing.group_wait_s:g}s, group_interval "
+        f"{timing.group_interval_s:g}s, peer timeout {timing.peer_timeout_s:g}s",
+        flush=True,
+    )
+    results: list[RunResult] = []
+    async with World(root / "world", timing=timing) as world:
+        await world.wait_settled(within=180)
+        for n in range(1, runs + 1):
+            await world.heal()
+            await world.wait_healthy(within=180)
+            started = time.monotonic()
+            try:
+                r = await asyncio.wait_for(one_run(world, root, timing, n), RUN_LIMIT_S)
+            except (TimeoutError, AssertionError) as exc:
+                print(f"run {n}: FAILED after {time.monotonic() - started:.0f}s: {exc}",
+                      flush=True)
+                return 1
+            results.append(r)
+            print(
+                f"run {n}: outage -> SMS {r.to_sms:6.1f}s  -> email {r.to_email:6.1f}s   "
+                f"recovery -> resolved SMS {r.to_resolved_sms:6.1f}s  -> email "
+                f"{r.to_resolved_email:6.1f}s",
+                flush=True,
+            )
+
+    def med(values: list[float]) -> str:
+        return f"{statistics.median(values):6.1f}s (min {min(values):.1f}, max {max(values):.1f})"
+
+    print(f"\nmedian of {len(results)} run(s):")
+    print(f"  outage   -> SMS            {med([r.to_sms for r in results])}")
+    print(f"  outage   -> email          {med([r.to_email for r in results])}")
+    print(f"  recovery -> resolved SMS   {med([r.to_resolved_sms for r in results])}")
+    print(f"  recovery -> resolved email {med([r.to_resolved_email for r in results])}")
+    return 0
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=3, help="central outages to measure")
+    parser.add_argument("--dir", type=Path, help="keep configs and logs here")
+    args = parser.parse_args()
+    # The exporters log every state change; only errors matter here.
+    logging.basicConfig(level=logging.ERROR)
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    if args.dir is not None:
+        args.dir.mkdir(parents=True, exist_ok=True)
+        sys.exit(asyncio.run(main(args.runs, args.dir)))
+    with tempfile.TemporaryDirectory(prefix="time-to-page-") as tmp:
+        sys.exit(asyncio.run(main(args.runs, Path(tmp))))
