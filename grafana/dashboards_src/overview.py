@@ -280,7 +280,8 @@ def build() -> db.Dashboard:
             h=4,
             description=(
                 f"The SLI the {objective:.1%} objective is measured on: 30 days, healthy "
-                "vantages only (recorded every 5 minutes)."
+                "vantages only (the SLO report rule, target:parichay_slo_availability:"
+                "ratio_rate30d)."
             ),
             queries=[
                 prom(
