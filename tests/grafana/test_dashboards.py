@@ -262,3 +262,28 @@ def test_dashboards_use_only_metrics_the_exporter_exposes() -> None:
     used = {m for e in _exprs() for m in re.findall(r"(?<![:\w])parichay_[a-z_]+(?![:\w])", e)}
     assert used, "no raw metric used?"
     assert used <= exposed, sorted(used - exposed)
+
+
+def _alert_expr(name: str) -> str:
+    for path in (REPO / "prometheus" / "rules").glob("*.yml"):
+        for group in yaml.safe_load(path.read_text(encoding="utf-8"))["groups"]:
+            for rule in group["rules"]:
+                if rule.get("alert") == name:
+                    return str(rule["expr"])
+    raise LookupError(name)
+
+
+def _steps(key: str, pid: int) -> list[float]:
+    (p,) = [p for p in panels(dashboards()[key]) if p["id"] == pid]
+    return [s["value"] for s in p["fieldConfig"]["defaults"]["thresholds"]["steps"][1:]]
+
+
+def test_panel_thresholds_agree_with_the_alert_rules() -> None:
+    """Red lines on panels are the alerts' own limits (staleness, cert days, burn rates)."""
+    stale = re.search(r"\)\s*>\s*(\d+)", _alert_expr("ProbesStale"))
+    assert stale and _steps("monitor", 4) == [float(stale.group(1))]
+    days = re.search(r"<\s*(\d+)", _alert_expr("TLSCertificateExpiringSoon"))
+    assert days and float(days.group(1)) in _steps("monitor", 1)
+    burns = {float(x) for x in re.findall(r"\(([\d.]+) \*", _alert_expr("ParichayErrorBudgetBurn"))}
+    assert burns and burns <= set(_steps("overview", 6))
+    assert _steps("overview", 13)[-1] == common.slo_objective()
