@@ -30,6 +30,7 @@ import contextlib
 import dataclasses
 import email
 import email.policy
+import functools
 import json
 import os
 import re
@@ -500,6 +501,9 @@ class Forwarder:
     def reset_next(self, n: int = 1) -> None:
         self._reset_next += n
 
+    def cancel_resets(self) -> None:
+        self._reset_next = 0
+
     async def stop(self) -> None:
         await self.cut()
         for task in list(self._tasks):
@@ -525,11 +529,11 @@ class Forwarder:
         self._conns.update((writer, up_writer))
         task = asyncio.current_task()
         assert task is not None
-        self._tasks.add(task)  # type: ignore[arg-type]
+        self._tasks.add(task)
         try:
             await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
         finally:
-            self._tasks.discard(task)  # type: ignore[arg-type]
+            self._tasks.discard(task)
             for w in (writer, up_writer):
                 self._conns.discard(w)
                 w.transport.abort()
@@ -741,8 +745,8 @@ class SmtpSink:
         subject = str(msg["Subject"] or "")
         text_part = msg.get_body(("plain",))
         html_part = msg.get_body(("html",))
-        text = text_part.get_content() if text_part is not None else ""  # type: ignore[attr-defined]
-        html = html_part.get_content() if html_part is not None else ""  # type: ignore[attr-defined]
+        text = text_part.get_content() if text_part is not None else ""
+        html = html_part.get_content() if html_part is not None else ""
         text, html = text.replace("\r\n", "\n"), html.replace("\r\n", "\n")
         m = _SUBJECT.match(subject)
         self.mails.append(Mail(
@@ -831,9 +835,10 @@ LOGIN_TARGET_TEMPLATE = """\
 
 
 def exporter_config_text(
-    *, vantage: str, path: VantagePath, sim: Simulator, control_port: int, timing: Timing,
-    secrets_dir: Path, state_file: Path,
+    *, vantage: str, path: VantagePath, sim: Simulator, timing: Timing, secrets_dir: Path,
+    state_file: Path,
 ) -> str:
+    """The exporter config of one vantage (E2E or production probe intervals)."""
     sso_real = sim.sso_url.split("://", 1)[1]
     text = EXPORTER_CONFIG_TEMPLATE.format(
         vantage=vantage, sso_target=SSO_TARGET, app_target=APP_TARGET,
@@ -843,7 +848,6 @@ def exporter_config_text(
         app_interval=timing.app_interval, control_interval=timing.control_interval,
         timeout=timing.probe_timeout,
     )
-    del control_port
     if vantage == LOGIN_VANTAGE:
         steps = LOGIN_STEPS
         persistent = ""
@@ -905,9 +909,9 @@ class World:
         for name, value in (("username", self.sim.account.username),
                             ("password", self.sim.account.password),
                             ("totp", self.sim.account.totp_secret)):
-            f = secrets_dir / name
-            f.write_text(value + "\n", encoding="utf-8")
-            f.chmod(0o600)
+            secret_file = secrets_dir / name
+            secret_file.write_text(value + "\n", encoding="utf-8")
+            secret_file.chmod(0o600)
 
         def port_of(url: str) -> int:
             return int(url.rsplit(":", 1)[1])
@@ -924,9 +928,8 @@ class World:
             self.paths[vantage] = path
             cfg_path = self.root / f"exporter-{vantage}.yml"
             cfg_path.write_text(exporter_config_text(
-                vantage=vantage, path=path, sim=self.sim, control_port=self.site.port,
-                timing=self.timing, secrets_dir=secrets_dir,
-                state_file=self.root / f"login-state-{vantage}.json",
+                vantage=vantage, path=path, sim=self.sim, timing=self.timing,
+                secrets_dir=secrets_dir, state_file=self.root / f"login-state-{vantage}.json",
             ), encoding="utf-8")
             config = load_config(cfg_path)
             # Login intervals below the validated 60 s minimum (E2E only; see Timing).
@@ -1025,11 +1028,11 @@ class World:
     async def heal(self) -> None:
         """Undo every fault this harness can stage (simulator faults, cut paths)."""
         for app in ("sso", "app"):
-            self.sim.set_fault(app, "ok")  # type: ignore[arg-type]
+            self.sim.set_fault(app, "ok")
         for path in self.paths.values():
             await path.restore()
             for f in path.forwarders:
-                f._reset_next = 0
+                f.cancel_resets()
 
     def clear_inboxes(self) -> None:
         self.smtp.clear()
@@ -1252,8 +1255,9 @@ class AlertingStack:
         for url, proc in [(self.prometheus_url, self.prometheus)] + [
             (am.url, am.proc) for am in self.alertmanagers
         ]:
-            await wait_until(lambda u=url, p=proc: self._ready(u, p), within=30,
-                             what=f"{proc.name} to be ready", describe=lambda p=proc: p.tail(15))
+            await wait_until(functools.partial(self._ready, url, proc), within=30,
+                             what=f"{proc.name} to be ready",
+                             describe=functools.partial(proc.tail, 15))
 
     def _bridge_port(self) -> int | None:
         assert self.bridge is not None
@@ -1376,10 +1380,6 @@ class AlertingStack:
             names[node.index] = st["name"]
             peers = sorted(p["name"] for p in st["peers"])
         return {i: peers.index(n) for i, n in names.items()}
-
-
-def summarise(values: list[float]) -> str:
-    return ", ".join(f"{v:.1f}" for v in values)
 
 
 # --------------------------------------------------------------------------- pages
