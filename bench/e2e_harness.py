@@ -282,18 +282,27 @@ def render_prometheus(
     text = substitute(text, "localhost:9090", prometheus, count=1, where=where)
     if timing.scrape_interval:
         text = substitute(
-            text, "scrape_interval: 15s", f"scrape_interval: {timing.scrape_interval}",
-            count=1, where=where,
+            text,
+            "scrape_interval: 15s",
+            f"scrape_interval: {timing.scrape_interval}",
+            count=1,
+            where=where,
         )
     if timing.evaluation_interval:
         text = substitute(
-            text, "evaluation_interval: 15s",
-            f"evaluation_interval: {timing.evaluation_interval}", count=1, where=where,
+            text,
+            "evaluation_interval: 15s",
+            f"evaluation_interval: {timing.evaluation_interval}",
+            count=1,
+            where=where,
         )
     if timing.scrape_timeout:
         text = substitute(
-            text, "scrape_timeout: 10s", f"scrape_timeout: {timing.scrape_timeout}",
-            count=1, where=where,
+            text,
+            "scrape_timeout: 10s",
+            f"scrape_timeout: {timing.scrape_timeout}",
+            count=1,
+            where=where,
         )
     dest.mkdir(parents=True, exist_ok=True)
     rules = dest / "rules"
@@ -304,8 +313,11 @@ def render_prometheus(
         rwhere = f"prometheus/rules/{path.name}"
         if timing.page_for and path.name in page_for:
             body = substitute_re(
-                body, r"^(\s+)for: 1m$", rf"\g<1>for: {timing.page_for}",
-                count=page_for[path.name], where=rwhere,
+                body,
+                r"^(\s+)for: 1m$",
+                rf"\g<1>for: {timing.page_for}",
+                count=page_for[path.name],
+                where=rwhere,
             )
         if timing.login_for and path.name == "login.yml":
             body = substitute_re(
@@ -318,7 +330,12 @@ def render_prometheus(
 
 
 def render_alertmanager(
-    dest: Path, *, smtp: str, webhook: str, token_file: Path, smtp_password_file: Path,
+    dest: Path,
+    *,
+    smtp: str,
+    webhook: str,
+    token_file: Path,
+    smtp_password_file: Path,
     timing: Timing,
 ) -> Path:
     """Write alertmanager.yml and templates/ under `dest`; returns the config path.
@@ -337,19 +354,28 @@ def render_alertmanager(
         text, "/etc/alertmanager/secrets/smsbridge_token", str(token_file), count=1, where=where
     )
     text = substitute(
-        text, "/etc/alertmanager/secrets/smtp_password", str(smtp_password_file), count=1,
+        text,
+        "/etc/alertmanager/secrets/smtp_password",
+        str(smtp_password_file),
+        count=1,
         where=where,
     )
     substitute(text, "smtp_require_tls: false", "", count=1, where=where)
     if timing.group_wait:
         text = substitute_re(
-            text, r"^(  )group_wait: 10s$", rf"\g<1>group_wait: {timing.group_wait}", count=1,
+            text,
+            r"^(  )group_wait: 10s$",
+            rf"\g<1>group_wait: {timing.group_wait}",
+            count=1,
             where=where,
         )
     if timing.group_interval:
         text = substitute_re(
-            text, r"^(  )group_interval: 2m$", rf"\g<1>group_interval: {timing.group_interval}",
-            count=1, where=where,
+            text,
+            r"^(  )group_interval: 2m$",
+            rf"\g<1>group_interval: {timing.group_interval}",
+            count=1,
+            where=where,
         )
     dest.mkdir(parents=True, exist_ok=True)
     # `templates: [templates/*.tmpl]` is relative to the config file's directory.
@@ -368,23 +394,38 @@ def render_smsbridge(
     src = SMSBRIDGE_CONFIG.read_text(encoding="utf-8")
     where = "config/smsbridge.yml"
     text = substitute(
-        src, "token_file: /run/secrets/smsbridge_webhook_token", f"token_file: {token_file}",
-        count=1, where=where,
+        src,
+        "token_file: /run/secrets/smsbridge_webhook_token",
+        f"token_file: {token_file}",
+        count=1,
+        where=where,
     )
     text = substitute(
-        text, "path: /var/lib/parichay-smsbridge/outbox.sqlite3", f"path: {outbox}",
-        count=1, where=where,
+        text,
+        "path: /var/lib/parichay-smsbridge/outbox.sqlite3",
+        f"path: {outbox}",
+        count=1,
+        where=where,
     )
     text = substitute(
-        text, "url: https://smsgw.sms.gov.in/failsafe/HttpLink", f"url: {gateway}/nic",
-        count=1, where=where,
+        text,
+        "url: https://smsgw.sms.gov.in/failsafe/HttpLink",
+        f"url: {gateway}/nic",
+        count=1,
+        where=where,
     )
     text = substitute(
-        text, "secondary_url: https://smsgw.sms.gov.in/failsafe/MLink",
-        f"secondary_url: {gateway}/nic2", count=1, where=where,
+        text,
+        "secondary_url: https://smsgw.sms.gov.in/failsafe/MLink",
+        f"secondary_url: {gateway}/nic2",
+        count=1,
+        where=where,
     )
     text = substitute(
-        text, "pin_file: /run/secrets/nic_sms_pin", f"pin_file: {pin_file}", count=1,
+        text,
+        "pin_file: /run/secrets/nic_sms_pin",
+        f"pin_file: {pin_file}",
+        count=1,
         where=where,
     )
     dest.mkdir(parents=True, exist_ok=True)
@@ -440,7 +481,11 @@ def _binary(name: str) -> str:
 
 
 async def wait_until(
-    check: Callable[[], Any], *, within: float, what: str, interval: float = 0.1,
+    check: Callable[[], Any],
+    *,
+    within: float,
+    what: str,
+    interval: float = 0.1,
     describe: Callable[[], str] | None = None,
 ) -> Any:
     """Poll `check` (sync or async) until it returns a truthy value; AssertionError after
@@ -641,11 +686,17 @@ class GatewayStandIn:
         if form.get("msgType") == "UC":
             message = bytes.fromhex(message).decode("utf-16-be")
         status, alertname = parse_sms_text(message)
-        self.sms.append(Sms(
-            at=now, path=request.path, number=form.get("mnumber", ""),
-            template_id=form.get("dlt_template_id", ""), text=message, status=status,
-            alertname=alertname,
-        ))
+        self.sms.append(
+            Sms(
+                at=now,
+                path=request.path,
+                number=form.get("mnumber", ""),
+                template_id=form.get("dlt_template_id", ""),
+                text=message,
+                status=status,
+                alertname=alertname,
+            )
+        )
         n = len(self.requests)
         return web.Response(
             text=f"Message Accepted for Request ID={10000000 + n}~code=API000 & info=Accepted"
@@ -737,7 +788,8 @@ class SmtpSink:
         if isinstance(raw, str):
             raw = raw.encode()
         long_lines = tuple(
-            (i + 1, len(line)) for i, line in enumerate(raw.split(b"\r\n"))
+            (i + 1, len(line))
+            for i, line in enumerate(raw.split(b"\r\n"))
             if len(line) > SMTP_MAX_LINE
         )
         msg = email.message_from_bytes(raw, policy=email.policy.default)
@@ -749,13 +801,21 @@ class SmtpSink:
         html = html_part.get_content() if html_part is not None else ""
         text, html = text.replace("\r\n", "\n"), html.replace("\r\n", "\n")
         m = _SUBJECT.match(subject)
-        self.mails.append(Mail(
-            at=time.monotonic(), mail_from=str(envelope.mail_from),
-            rcpt_tos=tuple(envelope.rcpt_tos), subject=subject, text=text, html=html,
-            status=m.group(1) if m else "OTHER", alertname=m.group(3) if m else "",
-            scope=m.group(4) if m else "", target=(m.group(5) or "") if m else "",
-            long_lines=long_lines,
-        ))
+        self.mails.append(
+            Mail(
+                at=time.monotonic(),
+                mail_from=str(envelope.mail_from),
+                rcpt_tos=tuple(envelope.rcpt_tos),
+                subject=subject,
+                text=text,
+                html=html,
+                status=m.group(1) if m else "OTHER",
+                alertname=m.group(3) if m else "",
+                scope=m.group(4) if m else "",
+                target=(m.group(5) or "") if m else "",
+                long_lines=long_lines,
+            )
+        )
 
 
 class ControlSite:
@@ -767,8 +827,10 @@ class ControlSite:
 
     async def start(self) -> None:
         async def page(request: web.Request) -> web.Response:
-            return web.Response(text="<html><title>National Portal of India</title></html>",
-                                content_type="text/html")
+            return web.Response(
+                text="<html><title>National Portal of India</title></html>",
+                content_type="text/html",
+            )
 
         app = web.Application()
         app.router.add_get("/", page)
@@ -835,17 +897,30 @@ LOGIN_TARGET_TEMPLATE = """\
 
 
 def exporter_config_text(
-    *, vantage: str, path: VantagePath, sim: Simulator, timing: Timing, secrets_dir: Path,
+    *,
+    vantage: str,
+    path: VantagePath,
+    sim: Simulator,
+    timing: Timing,
+    secrets_dir: Path,
     state_file: Path,
 ) -> str:
     """The exporter config of one vantage (E2E or production probe intervals)."""
     sso_real = sim.sso_url.split("://", 1)[1]
     text = EXPORTER_CONFIG_TEMPLATE.format(
-        vantage=vantage, sso_target=SSO_TARGET, app_target=APP_TARGET,
-        control_http=CONTROL_TARGETS[0], control_tcp=CONTROL_TARGETS[1],
-        sso_port=path.sso.port, app_port=path.app.port, control_port=path.control.port,
-        org=ORG, sso_hostport=sso_real, sso_interval=timing.sso_interval,
-        app_interval=timing.app_interval, control_interval=timing.control_interval,
+        vantage=vantage,
+        sso_target=SSO_TARGET,
+        app_target=APP_TARGET,
+        control_http=CONTROL_TARGETS[0],
+        control_tcp=CONTROL_TARGETS[1],
+        sso_port=path.sso.port,
+        app_port=path.app.port,
+        control_port=path.control.port,
+        org=ORG,
+        sso_hostport=sso_real,
+        sso_interval=timing.sso_interval,
+        app_interval=timing.app_interval,
+        control_interval=timing.control_interval,
         timeout=timing.probe_timeout,
     )
     if vantage == LOGIN_VANTAGE:
@@ -856,15 +931,23 @@ def exporter_config_text(
             # kept between runs (persistent_cookies): later logins skip the OTP, so they can
             # run every few seconds without ever reusing a TOTP code.
             steps = substitute(
-                steps, "remember_device: false", "remember_device: true", count=1,
+                steps,
+                "remember_device: false",
+                "remember_device: true",
+                count=1,
                 where="exporter.demo.LOGIN_STEPS",
             )
             persistent = "    persistent_cookies: [PARICHAY_DEVICE]\n"
         # The login goes straight to the simulator (the redirects name its real ports
         # anyway), so nothing a forwarder does to this vantage's path touches it.
         text += LOGIN_TARGET_TEMPLATE.format(
-            login_target=LOGIN_TARGET, secrets=secrets_dir, state_file=state_file,
-            persistent=persistent, app=sim.app_url, sso=sim.sso_url, steps=indent(steps, 4),
+            login_target=LOGIN_TARGET,
+            secrets=secrets_dir,
+            state_file=state_file,
+            persistent=persistent,
+            app=sim.app_url,
+            sso=sim.sso_url,
+            steps=indent(steps, 4),
         )
     return text
 
@@ -906,9 +989,11 @@ class World:
         await self.gateway.start()
         secrets_dir = self.root / "login-secrets"
         secrets_dir.mkdir(exist_ok=True, mode=0o700)
-        for name, value in (("username", self.sim.account.username),
-                            ("password", self.sim.account.password),
-                            ("totp", self.sim.account.totp_secret)):
+        for name, value in (
+            ("username", self.sim.account.username),
+            ("password", self.sim.account.password),
+            ("totp", self.sim.account.totp_secret),
+        ):
             secret_file = secrets_dir / name
             secret_file.write_text(value + "\n", encoding="utf-8")
             secret_file.chmod(0o600)
@@ -927,16 +1012,25 @@ class World:
                 await f.start()
             self.paths[vantage] = path
             cfg_path = self.root / f"exporter-{vantage}.yml"
-            cfg_path.write_text(exporter_config_text(
-                vantage=vantage, path=path, sim=self.sim, timing=self.timing,
-                secrets_dir=secrets_dir, state_file=self.root / f"login-state-{vantage}.json",
-            ), encoding="utf-8")
+            cfg_path.write_text(
+                exporter_config_text(
+                    vantage=vantage,
+                    path=path,
+                    sim=self.sim,
+                    timing=self.timing,
+                    secrets_dir=secrets_dir,
+                    state_file=self.root / f"login-state-{vantage}.json",
+                ),
+                encoding="utf-8",
+            )
             config = load_config(cfg_path)
             # Login intervals below the validated 60 s minimum (E2E only; see Timing).
             targets = tuple(
-                dataclasses.replace(t, interval=self.timing.login_interval,
-                                    timeout=self.timing.login_timeout)
-                if t.kind == "login" else t
+                dataclasses.replace(
+                    t, interval=self.timing.login_interval, timeout=self.timing.login_timeout
+                )
+                if t.kind == "login"
+                else t
                 for t in config.targets
             )
             config = dataclasses.replace(config, targets=targets)
@@ -964,8 +1058,9 @@ class World:
         exp = self.exporters[vantage]
         return [(t.name, str(t.role), t.kind) for t in exp.config.targets]
 
-    def probe_value(self, vantage: str, target: str, metric: str = "parichay_probe_success",
-                    **labels: str) -> float | None:
+    def probe_value(
+        self, vantage: str, target: str, metric: str = "parichay_probe_success", **labels: str
+    ) -> float | None:
         exp = self.exporters[vantage]
         t = exp.config.target(target)
         if t is None:
@@ -986,8 +1081,11 @@ class World:
             if metric.name != "parichay_probes":
                 continue
             for s in metric.samples:
-                if (s.name == "parichay_probes_total" and s.labels.get("target") == target
-                        and s.labels.get("result") != "success"):
+                if (
+                    s.name == "parichay_probes_total"
+                    and s.labels.get("target") == target
+                    and s.labels.get("result") != "success"
+                ):
                     total += s.value
         return total
 
@@ -1017,13 +1115,19 @@ class World:
         """
         await self.wait_healthy(within=within)
         if self.timing.remember_device:
-            await wait_until(lambda: self.login_successes() >= 2, within=within,
-                             what="a second login, with the remembered device")
+            await wait_until(
+                lambda: self.login_successes() >= 2,
+                within=within,
+                what="a second login, with the remembered device",
+            )
 
     async def wait_healthy(self, *, within: float) -> None:
-        await wait_until(lambda: not self.unhealthy(), within=within,
-                         what="every probe from every vantage to pass",
-                         describe=lambda: ", ".join(self.unhealthy()))
+        await wait_until(
+            lambda: not self.unhealthy(),
+            within=within,
+            what="every probe from every vantage to pass",
+            describe=lambda: ", ".join(self.unhealthy()),
+        )
 
     async def heal(self) -> None:
         """Undo every fault this harness can stage (simulator faults, cut paths)."""
@@ -1041,12 +1145,18 @@ class World:
     # -- what arrived ----------------------------------------------------------------
 
     def sms_for(self, alertname: str, status: str | None = None) -> list[Sms]:
-        return [s for s in self.gateway.sms
-                if s.alertname == alertname and (status is None or s.status == status)]
+        return [
+            s
+            for s in self.gateway.sms
+            if s.alertname == alertname and (status is None or s.status == status)
+        ]
 
     def mails_for(self, alertname: str, status: str | None = None) -> list[Mail]:
-        return [m for m in self.smtp.mails
-                if m.alertname == alertname and (status is None or m.status == status)]
+        return [
+            m
+            for m in self.smtp.mails
+            if m.alertname == alertname and (status is None or m.status == status)
+        ]
 
     def inbox(self) -> str:
         """Everything received so far, for failure messages."""
@@ -1079,8 +1189,12 @@ class Proc:
     async def start(self) -> None:
         with open(self.log, "ab") as out:  # noqa: ASYNC230 (opening a local log file)
             self.process = await asyncio.create_subprocess_exec(
-                *self.args, stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out,
-                env=self.env, start_new_session=True,
+                *self.args,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+                env=self.env,
+                start_new_session=True,
             )
 
     @property
@@ -1187,33 +1301,53 @@ class AlertingStack:
 
         # 1. The SMS bridge first: its port goes into the Alertmanager and Prometheus configs.
         bridge_cfg = render_smsbridge(
-            self.root / "smsbridge", gateway=self.world.gateway.url, token_file=token_file,
-            pin_file=pin_file, outbox=self.root / "smsbridge" / "outbox.sqlite3",
+            self.root / "smsbridge",
+            gateway=self.world.gateway.url,
+            token_file=token_file,
+            pin_file=pin_file,
+            outbox=self.root / "smsbridge" / "outbox.sqlite3",
         )
         self.bridge = Proc(
             "smsbridge",
-            [sys.executable, "-m", "smsbridge", "run", "--config", str(bridge_cfg),
-             "--listen", f"{HOST}:0"],
+            [
+                sys.executable,
+                "-m",
+                "smsbridge",
+                "run",
+                "--config",
+                str(bridge_cfg),
+                "--listen",
+                f"{HOST}:0",
+            ],
             self.root / "smsbridge.log",
         )
         await self.bridge.start()
-        port = await wait_until(self._bridge_port, within=20, what="the SMS bridge to listen",
-                                describe=lambda: self.bridge.tail(10) if self.bridge else "")
+        port = await wait_until(
+            self._bridge_port,
+            within=20,
+            what="the SMS bridge to listen",
+            describe=lambda: self.bridge.tail(10) if self.bridge else "",
+        )
         self.bridge_url = f"http://{HOST}:{port}"
 
         # 2. Two Alertmanagers, each peering with the other.
         ports = [(free_port(), free_port()) for _ in range(2)]
         am_cfg = render_alertmanager(
-            self.root / "alertmanager", smtp=f"{HOST}:{self.world.smtp.port}",
-            webhook=f"{self.bridge_url}/alertmanager", token_file=token_file,
-            smtp_password_file=smtp_password, timing=self.timing,
+            self.root / "alertmanager",
+            smtp=f"{HOST}:{self.world.smtp.port}",
+            webhook=f"{self.bridge_url}/alertmanager",
+            token_file=token_file,
+            smtp_password_file=smtp_password,
+            timing=self.timing,
         )
         for i, (web_port, cluster_port) in enumerate(ports):
             other = ports[1 - i][1]
             data = self.root / f"alertmanager-{i + 1}-data"
             data.mkdir(exist_ok=True)
             args = [
-                alertmanager_bin, f"--config.file={am_cfg}", f"--storage.path={data}",
+                alertmanager_bin,
+                f"--config.file={am_cfg}",
+                f"--storage.path={data}",
                 f"--web.listen-address={HOST}:{web_port}",
                 f"--web.external-url=http://{HOST}:{web_port}",
                 f"--cluster.listen-address={HOST}:{cluster_port}",
@@ -1226,7 +1360,9 @@ class AlertingStack:
             if self.timing.gossip_interval:
                 args.append(f"--cluster.gossip-interval={self.timing.gossip_interval}")
             node = AlertmanagerNode(
-                index=i + 1, web_port=web_port, cluster_port=cluster_port,
+                index=i + 1,
+                web_port=web_port,
+                cluster_port=cluster_port,
                 proc=Proc(f"alertmanager-{i + 1}", args, self.root / f"alertmanager-{i + 1}.log"),
                 url=f"http://{HOST}:{web_port}",
             )
@@ -1241,23 +1377,30 @@ class AlertingStack:
             exporters=[exp.url.split("://", 1)[1] for exp in self.world.exporters.values()],
             bridge=f"{HOST}:{port}",
             alertmanagers=(self.alertmanagers[0].address, self.alertmanagers[1].address),
-            prometheus=f"{HOST}:{prom_port}", timing=self.timing,
+            prometheus=f"{HOST}:{prom_port}",
+            timing=self.timing,
         )
         self.prometheus = Proc(
             "prometheus",
-            [prometheus_bin, f"--config.file={prom_cfg}",
-             f"--storage.tsdb.path={self.root / 'prometheus-data'}",
-             f"--web.listen-address={HOST}:{prom_port}",
-             f"--web.external-url={self.prometheus_url}"],
+            [
+                prometheus_bin,
+                f"--config.file={prom_cfg}",
+                f"--storage.tsdb.path={self.root / 'prometheus-data'}",
+                f"--web.listen-address={HOST}:{prom_port}",
+                f"--web.external-url={self.prometheus_url}",
+            ],
             self.root / "prometheus.log",
         )
         await self.prometheus.start()
         for url, proc in [(self.prometheus_url, self.prometheus)] + [
             (am.url, am.proc) for am in self.alertmanagers
         ]:
-            await wait_until(functools.partial(self._ready, url, proc), within=30,
-                             what=f"{proc.name} to be ready",
-                             describe=functools.partial(proc.tail, 15))
+            await wait_until(
+                functools.partial(self._ready, url, proc),
+                within=30,
+                what=f"{proc.name} to be ready",
+                describe=functools.partial(proc.tail, 15),
+            )
 
     def _bridge_port(self) -> int | None:
         assert self.bridge is not None
@@ -1345,8 +1488,12 @@ class AlertingStack:
             return False
         healthy = await self.query("target:parichay_probe_success:max_network_healthy == 1")
         targets = {r["metric"].get("target") for r in healthy}
-        wanted = {t for v in self.world.exporters for t, role, _ in self.world.targets_of(v)
-                  if role in ("sso", "app")}
+        wanted = {
+            t
+            for v in self.world.exporters
+            for t, role, _ in self.world.targets_of(v)
+            if role in ("sso", "app")
+        }
         if targets != wanted:
             return False
         controls = await self.query("vantage:parichay_control_probe_success:max == 1")
@@ -1358,12 +1505,17 @@ class AlertingStack:
         """Everything up, the cluster settled, a clean healthy baseline in Prometheus."""
         await self.world.wait_healthy(within=within)
         await wait_until(
-            self.cluster_ready, within=within, what="the Alertmanager cluster to settle",
+            self.cluster_ready,
+            within=within,
+            what="the Alertmanager cluster to settle",
             describe=lambda: "\n".join(am.proc.tail(10) for am in self.alertmanagers),
         )
-        await wait_until(self.baseline_ok, within=within,
-                         what="a healthy baseline in Prometheus (all up, no ALERTS)",
-                         describe=self._baseline_state)
+        await wait_until(
+            self.baseline_ok,
+            within=within,
+            what="a healthy baseline in Prometheus (all up, no ALERTS)",
+            describe=self._baseline_state,
+        )
 
     def _baseline_state(self) -> str:
         return f"unhealthy probes: {self.world.unhealthy()}"
@@ -1424,9 +1576,12 @@ def expected_sms(
 
 
 def page_of(world: World, alertname: str, status: str) -> Page:
-    return Page(alertname=alertname, status=status,
-                sms=tuple(world.sms_for(alertname, status)),
-                mails=tuple(world.mails_for(alertname, status)))
+    return Page(
+        alertname=alertname,
+        status=status,
+        sms=tuple(world.sms_for(alertname, status)),
+        mails=tuple(world.mails_for(alertname, status)),
+    )
 
 
 async def wait_for_page(
@@ -1441,7 +1596,9 @@ async def wait_for_page(
         return page if owed <= got and page.mails else None
 
     result: Page = await wait_until(
-        complete, within=within, what=f"the {status} {alertname} SMS and email",
+        complete,
+        within=within,
+        what=f"the {status} {alertname} SMS and email",
         describe=world.inbox,
     )
     return result

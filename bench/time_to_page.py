@@ -71,8 +71,9 @@ async def one_run(
         await asyncio.sleep(rng.uniform(0, timing.group_interval_s))
         up_at = time.monotonic()
         world.sim.set_fault("sso", "ok")
-        resolved = await wait_for_page(world, "ParichayDown", scope="central",
-                                       status="RESOLVED", within=300)
+        resolved = await wait_for_page(
+            world, "ParichayDown", scope="central", status="RESOLVED", within=300
+        )
         return RunResult(
             to_sms=first_sms - down_at,
             to_email=page.mail_at - down_at,
@@ -102,8 +103,7 @@ async def main(runs: int, root: Path, seed: int) -> int:
             try:
                 r = await asyncio.wait_for(one_run(world, root, timing, n, rng), RUN_LIMIT_S)
             except (TimeoutError, AssertionError) as exc:
-                print(f"run {n}: FAILED after {time.monotonic() - started:.0f}s: {exc}",
-                      flush=True)
+                print(f"run {n}: FAILED after {time.monotonic() - started:.0f}s: {exc}", flush=True)
                 return 1
             results.append(r)
             print(

@@ -64,8 +64,9 @@ async def test_killing_the_alertmanager_that_paged_loses_nothing_and_duplicates_
     assert unexpected(world, {"ParichayDown", "ExporterDown"}) == []
 
     world.sim.set_fault("sso", "ok")
-    resolved = await wait_for_page(world, "ParichayDown", scope="central", status="RESOLVED",
-                                   within=RESOLVE_WITHIN)
+    resolved = await wait_for_page(
+        world, "ParichayDown", scope="central", status="RESOLVED", within=RESOLVE_WITHIN
+    )
     await sleep_until(resolved.last_at + SETTLE)
     assert resolved.mails[0].sent_by == survivor.url
     assert exactly_once_problems(world, "ParichayDown", scope="central", status="RESOLVED") == []
@@ -91,8 +92,9 @@ async def test_killing_the_alertmanager_due_to_page_first_still_pages_once(
     assert unexpected(world, {"ParichayDown", "ExporterDown"}) == []
 
     world.sim.set_fault("sso", "ok")
-    resolved = await wait_for_page(world, "ParichayDown", scope="central", status="RESOLVED",
-                                   within=RESOLVE_WITHIN)
+    resolved = await wait_for_page(
+        world, "ParichayDown", scope="central", status="RESOLVED", within=RESOLVE_WITHIN
+    )
     await sleep_until(resolved.last_at + SETTLE)
     assert resolved.mails[0].sent_by == survivor.url
     assert exactly_once_problems(world, "ParichayDown", scope="central", status="RESOLVED") == []

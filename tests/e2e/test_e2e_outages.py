@@ -58,11 +58,10 @@ def mail_line_problems(world: World) -> list[str]:
     ]
 
 
-async def resolve_and_check(
-    world: World, alertname: str, *, scope: str, allowed: set[str]
-) -> None:
-    page = await wait_for_page(world, alertname, scope=scope, status="RESOLVED",
-                               within=RESOLVE_WITHIN)
+async def resolve_and_check(world: World, alertname: str, *, scope: str, allowed: set[str]) -> None:
+    page = await wait_for_page(
+        world, alertname, scope=scope, status="RESOLVED", within=RESOLVE_WITHIN
+    )
     await sleep_until(page.last_at + SETTLE)
     assert exactly_once_problems(world, alertname, scope=scope, status="RESOLVED") == []
     mail = page.mails[0]
@@ -92,13 +91,15 @@ async def test_central_parichay_outage_pages_once_bilingually_then_resolves(
     for sms in page.sms:
         if sms.template_id == plan.template_en:
             assert sms.text.startswith(
-                "ITDA ALERT FIRING: Parichay - ParichayDown (central scope) since "), sms.text
+                "ITDA ALERT FIRING: Parichay - ParichayDown (central scope) since "
+            ), sms.text
         else:
             assert sms.text.startswith("ITDA चेतावनी चालू: परिचय - ParichayDown (केंद्रीय) "), sms.text
     mail = page.mails[0]
     assert mail.rcpt_tos == ("itda-ops@example.gov.in",)
     assert mail.subject.startswith(
-        f"[FIRING] PAGE ParichayDown | scope: central | target: {SSO_TARGET} | चालू समस्या: ")
+        f"[FIRING] PAGE ParichayDown | scope: central | target: {SSO_TARGET} | चालू समस्या: "
+    )
     assert "the fault is central (Parichay / NIC)" in mail.text
     assert "खराबी केंद्रीय स्तर (परिचय / NIC) पर है" in mail.text
     vantages = ", ".join(f"{v} (http_5xx)" for v in sorted(VANTAGES))
@@ -132,10 +133,12 @@ async def test_one_vantage_losing_its_network_pages_for_that_vantage_only(
     }
 
     for sms in page.sms:
-        assert sms.text.startswith((
-            f"ITDA ALERT FIRING: network of {CUTTABLE_VANTAGE} - VantageNetworkDown (local scope)",
-            f"ITDA चेतावनी चालू: {CUTTABLE_VANTAGE} नेटवर्क - VantageNetworkDown (स्थानीय)",
-        )), sms.text
+        assert sms.text.startswith(
+            (
+                f"ITDA ALERT FIRING: network of {CUTTABLE_VANTAGE} - VantageNetworkDown (local scope)",
+                f"ITDA चेतावनी चालू: {CUTTABLE_VANTAGE} नेटवर्क - VantageNetworkDown (स्थानीय)",
+            )
+        ), sms.text
     mail = page.mails[0]
     assert mail.subject.startswith("[FIRING] PAGE VantageNetworkDown | scope: local | ")
     assert f"The network of vantage {CUTTABLE_VANTAGE} is down" in mail.text
@@ -146,8 +149,9 @@ async def test_one_vantage_losing_its_network_pages_for_that_vantage_only(
     assert not [v for v in others if v in mail.text]
 
     await world.paths[CUTTABLE_VANTAGE].restore()
-    await resolve_and_check(world, "VantageNetworkDown", scope="local",
-                            allowed={"VantageNetworkDown"})
+    await resolve_and_check(
+        world, "VantageNetworkDown", scope="local", allowed={"VantageNetworkDown"}
+    )
     assert mail_line_problems(world) == []
 
 
@@ -166,12 +170,16 @@ async def test_eoffice_down_while_parichay_is_up_pages_eoffice_not_parichay(
     assert unexpected(world, {"EOfficeDown"}) == [], "no ParichayDown / EOfficeLoginFailing"
 
     for sms in page.sms:
-        assert sms.text.startswith((
-            f"ITDA ALERT FIRING: e-Office {APP_TARGET} - EOfficeDown (app scope)",
-            f"ITDA चेतावनी चालू: ई-ऑफिस {APP_TARGET} - EOfficeDown (ऐप)",
-        )), sms.text
+        assert sms.text.startswith(
+            (
+                f"ITDA ALERT FIRING: e-Office {APP_TARGET} - EOfficeDown (app scope)",
+                f"ITDA चेतावनी चालू: ई-ऑफिस {APP_TARGET} - EOfficeDown (ऐप)",
+            )
+        ), sms.text
     mail = page.mails[0]
-    assert mail.subject.startswith(f"[FIRING] PAGE EOfficeDown | scope: app | target: {APP_TARGET} |")
+    assert mail.subject.startswith(
+        f"[FIRING] PAGE EOfficeDown | scope: app | target: {APP_TARGET} |"
+    )
     assert "is down while Parichay SSO is up; the fault is in the e-Office instance." in mail.text
     assert "खराबी ई-ऑफिस में है" in mail.text
     vantages = ", ".join(f"{v} (http_5xx)" for v in sorted(VANTAGES))
@@ -190,30 +198,33 @@ async def test_login_broken_while_pages_are_up_pages_login_failing(
     of the inbox) while every page loads: EOfficeLoginFailing, and nothing else."""
     fault_at = time.monotonic()
     world.sim.set_fault("app", "redirect_broken")
-    page = await wait_for_page(world, "EOfficeLoginFailing", scope="app",
-                               within=LOGIN_PAGE_WITHIN)
+    page = await wait_for_page(world, "EOfficeLoginFailing", scope="app", within=LOGIN_PAGE_WITHIN)
     assert world.probe_value(LOGIN_VANTAGE, LOGIN_TARGET) == 0
     assert all(world.probe_value(v, t) == 1 for v in VANTAGES for t in (SSO_TARGET, APP_TARGET))
     await sleep_until(max(page.last_at + SETTLE, fault_at + T.page_for_s + T.lag()))
-    assert exactly_once_problems(world, "EOfficeLoginFailing", scope="app",
-                                 status="FIRING") == []
+    assert exactly_once_problems(world, "EOfficeLoginFailing", scope="app", status="FIRING") == []
     assert unexpected(world, {"EOfficeLoginFailing"}) == [], "no EOfficeDown / ParichayDown"
 
     for sms in page.sms:
-        assert sms.text.startswith((
-            f"ITDA ALERT FIRING: e-Office {LOGIN_TARGET} - EOfficeLoginFailing (app scope)",
-            f"ITDA चेतावनी चालू: ई-ऑफिस {LOGIN_TARGET} - EOfficeLoginFailing (ऐप)",
-        )), sms.text
+        assert sms.text.startswith(
+            (
+                f"ITDA ALERT FIRING: e-Office {LOGIN_TARGET} - EOfficeLoginFailing (app scope)",
+                f"ITDA चेतावनी चालू: ई-ऑफिस {LOGIN_TARGET} - EOfficeLoginFailing (ऐप)",
+            )
+        ), sms.text
     mail = page.mails[0]
     assert mail.subject.startswith(
-        f"[FIRING] PAGE EOfficeLoginFailing | scope: app | target: {LOGIN_TARGET} |")
+        f"[FIRING] PAGE EOfficeLoginFailing | scope: app | target: {LOGIN_TARGET} |"
+    )
     assert "fails although\nParichay and the e-Office pages are up" in mail.text or (
-        "fails although Parichay and the e-Office pages are up" in mail.text)
+        "fails although Parichay and the e-Office pages are up" in mail.text
+    )
     assert f"{LOGIN_VANTAGE} (login_flow_broken)" in mail.text
 
     world.sim.set_fault("app", "ok")
-    await resolve_and_check(world, "EOfficeLoginFailing", scope="app",
-                            allowed={"EOfficeLoginFailing"})
+    await resolve_and_check(
+        world, "EOfficeLoginFailing", scope="app", allowed={"EOfficeLoginFailing"}
+    )
     assert mail_line_problems(world) == []
 
 
@@ -230,7 +241,8 @@ async def test_a_single_failed_probe_from_every_vantage_sends_nothing(
         world.paths[v].sso.reset_next(1)
     await wait_until(
         lambda: all(world.failures(v, SSO_TARGET) == before[v] + 1 for v in VANTAGES),
-        within=10, what="one failed SSO probe from every vantage",
+        within=10,
+        what="one failed SSO probe from every vantage",
     )
     await world.wait_healthy(within=10)
     # Long enough for a ParichayDown page (for: + lag) and any duplicate of it.
@@ -238,9 +250,11 @@ async def test_a_single_failed_probe_from_every_vantage_sends_nothing(
 
     # The premise: exactly one failed probe per vantage, and Prometheus saw all three.
     assert {v: world.failures(v, SSO_TARGET) - before[v] for v in VANTAGES} == dict.fromkeys(
-        VANTAGES, 1.0)
+        VANTAGES, 1.0
+    )
     seen = await stack.query(
-        f'target_vantage_result:parichay_probes_failed:increase5m{{target="{SSO_TARGET}"}}')
+        f'target_vantage_result:parichay_probes_failed:increase5m{{target="{SSO_TARGET}"}}'
+    )
     assert {r["metric"]["vantage"] for r in seen} == set(VANTAGES)
     window = time.monotonic() - blip_at
     assert await stack.ever_fired("ParichayDown", window) == []
