@@ -31,9 +31,7 @@ from bench.e2e_harness import E2E, AlertingStack, HarnessError, World
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
     async with World(tmp_path_factory.mktemp("e2e-world"), timing=E2E) as w:
-        # The first login uses an OTP and remembers the device; the next one cannot come
-        # before the next TOTP window (up to 30 s, once per session).
-        await w.wait_settled(within=60)
+        await w.wait_healthy(within=60)
         yield w
 
 
@@ -51,6 +49,10 @@ async def stack(
         await s.stop()
         pytest.fail(str(exc), pytrace=False)
     try:
+        # The session's first login uses an OTP and remembers the device; the next one
+        # cannot come before the next TOTP window (up to 30 s, once per session), so wait
+        # for it here, while the stack starts up, rather than before.
+        await world.wait_settled(within=60)
         await s.wait_ready(within=60)
         world.clear_inboxes()
         yield s
