@@ -90,9 +90,71 @@ RESOLVED = ALERTMANAGER_DIR / "tests" / "parichay_down_resolved.json"
 def test_email_subject_names_status_severity_alert_scope_and_target_in_both_languages() -> None:
     """The subject alone tells the reader what is down and where."""
     subject = _render("parichay.email.subject", FIRING)
-    assert subject.startswith("[FIRING] PAGE ParichayDown | scope: central | target: parichay | ")
-    assert "चालू समस्या: परिचय SSO (parichay)" in subject
-    assert "\n" not in subject.strip()
+    assert subject.strip() == "[FIRING] PAGE ParichayDown | scope: central | target: parichay | चालू समस्या"
+
+
+SMTP_MAX_LINE = 998
+RULE_FILES = sorted((ALERTMANAGER_DIR.parent / "prometheus" / "rules").glob("*.yml"))
+
+
+def _q_encoded_header_octets(name: str, value: str) -> int:
+    """Upper bound of the header line Alertmanager 0.25 writes: Go's mime.QEncoding turns a
+    non-ASCII value into `=?utf-8?q?...?=` words of at most 75 octets, every octet taking up
+    to 3 (`=E0`), joined by single spaces on ONE line (it does not fold)."""
+    raw = value.encode("utf-8")
+    if raw.isascii():
+        return len(name) + 2 + len(raw)
+    payload_per_word = 75 - len("=?utf-8?q??=")
+    encoded = 3 * len(raw)
+    words = -(-encoded // (payload_per_word - payload_per_word % 3))
+    return len(name) + 2 + encoded + words * (len("=?utf-8?q??=") + 1)
+
+
+def _catalogue() -> list[tuple[str, str, str]]:
+    alerts = []
+    for path in RULE_FILES:
+        for group in yaml.safe_load(path.read_text("utf-8"))["groups"]:
+            for rule in group["rules"]:
+                if "alert" in rule:
+                    alerts.append((rule["alert"], rule["labels"]["severity"], rule["labels"]["scope"]))
+    return alerts
+
+
+@pytest.mark.parametrize("status", ["firing", "resolved"])
+def test_every_alert_subject_fits_one_smtp_line_once_encoded(status: str, tmp_path: Path) -> None:
+    """A relay that enforces RFC 5321's 998-octet line limit rejects the mail ('500 Line too
+    long') while Alertmanager logs success: a page silently lost. Worst case per alert: the
+    longest target name the exporter accepts (63) and a group of 999 alerts."""
+    catalogue = _catalogue()
+    assert len(catalogue) >= 10
+    target = "t" * 63
+    for alertname, severity, scope in catalogue:
+        scope_value = "central" if scope.startswith("{{") else scope
+        labels = {"alertname": alertname, "severity": severity, "scope": scope_value, "target": target}
+        alert = {
+            "status": status,
+            "labels": labels,
+            "annotations": {"summary": "s", "summary_hi": "परिचय " * 200},
+            "startsAt": "2026-11-25T04:12:00Z",
+            "endsAt": "0001-01-01T00:00:00Z",
+            "generatorURL": "http://prometheus:9090/graph",
+            "fingerprint": "1",
+        }
+        data = {
+            "receiver": "ops-email",
+            "status": status,
+            "alerts": [alert] * 999,
+            "groupLabels": {"alertname": alertname, "scope": scope_value, "target": target},
+            "commonLabels": labels,
+            "commonAnnotations": {},
+            "externalURL": "http://alertmanager-1:9093",
+        }
+        path = tmp_path / f"{alertname}.json"
+        path.write_text(json.dumps(data), "utf-8")
+        subject = _render("parichay.email.subject", path).strip()
+        assert alertname in subject and target in subject
+        octets = _q_encoded_header_octets("Subject", subject)
+        assert octets <= SMTP_MAX_LINE, f"{alertname}: subject line is {octets} octets: {subject}"
 
 
 def test_email_body_gives_vantages_since_when_in_ist_and_the_runbook() -> None:
@@ -111,8 +173,7 @@ def test_resolved_email_says_so_in_both_languages_with_the_end_time() -> None:
     """The resolved notification is distinct and tells when it ended."""
     subject = _render("parichay.email.subject", RESOLVED)
     body = _render("parichay.email.text", RESOLVED)
-    assert subject.startswith("[RESOLVED] PAGE ParichayDown")
-    assert "समस्या समाप्त" in subject
+    assert subject.strip() == "[RESOLVED] PAGE ParichayDown | scope: central | target: parichay | समस्या समाप्त"
     assert "All alerts of this group are resolved." in body
     assert "इस समूह की सभी समस्याएँ समाप्त हो गई हैं।" in body
     assert "Resolved / समाप्त:      25 Nov 2026 13:52 IST (08:22 UTC)" in body
