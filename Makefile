@@ -20,8 +20,9 @@ test: $(STAMP)
 	$(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check exporter smsbridge tests grafana bench
+	$(BIN)/ruff check exporter smsbridge grafana deploy bench tests
 	$(BIN)/mypy
+	$(BIN)/mypy --strict --explicit-package-bases bench/*.py deploy/*.py
 
 dashboards: $(STAMP)
 	$(BIN)/python -m grafana.build
