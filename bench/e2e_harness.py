@@ -395,7 +395,7 @@ def render_smsbridge(
     where = "config/smsbridge.yml"
     text = substitute(
         src,
-        "token_file: /run/secrets/smsbridge_webhook_token",
+        "token_file: /run/secrets/smsbridge_token",
         f"token_file: {token_file}",
         count=1,
         where=where,

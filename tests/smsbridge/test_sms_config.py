@@ -111,7 +111,7 @@ def test_shipped_example_config_is_valid_once_its_secret_files_exist(
     (tmp_path / "token").write_text("t0ken-value\n")
     (tmp_path / "pin").write_text("p1n-value\n")
     patched = (
-        example.replace("/run/secrets/smsbridge_webhook_token", str(tmp_path / "token"))
+        example.replace("/run/secrets/smsbridge_token", str(tmp_path / "token"))
         .replace("/run/secrets/nic_sms_pin", str(tmp_path / "pin"))
         .replace("/var/lib/parichay-smsbridge/", f"{tmp_path}/")
     )
