@@ -65,6 +65,42 @@ class ProbeResult:
     def result_label(self) -> str:
         return SUCCESS if self.success else str(self.reason)
 
+    @classmethod
+    def measured(
+        cls,
+        target: str,
+        timer: PhaseTimer,
+        *,
+        started_at: float,
+        reason: Reason | None,
+        detail: str,
+        duration: float | None = None,
+        http_status: int = 0,
+        final_url: str | None = None,
+        cert_not_after: float | None = None,
+        steps: tuple[StepResult, ...] = (),
+        failed_step: str | None = None,
+    ) -> ProbeResult:
+        """The result of a finished probe: success follows from `reason`; the duration is the
+        timer's (finished here unless the caller already did) and the phases are its phases.
+        `detail` must already be redacted."""
+        if duration is None:
+            duration = timer.finish()
+        return cls(
+            target=target,
+            success=reason is None,
+            reason=reason,
+            duration=duration,
+            started_at=started_at,
+            phases=dict(timer.phases),
+            http_status=http_status,
+            final_url=final_url,
+            cert_not_after=cert_not_after,
+            steps=steps,
+            failed_step=failed_step,
+            detail=detail,
+        )
+
 
 class PhaseTimer:
     """Contiguous phase accounting: time since the last mark goes to the phase named.

@@ -39,13 +39,6 @@ async def probe(target: DnsTarget, ctx: ProbeContext) -> ProbeResult:
         reason, detail = Reason.DNS_ERROR, f"resolve: no answer for {target.host} in time"
     except OSError as exc:
         reason, detail = Reason.DNS_ERROR, f"resolve: {target.host}: {exc.strerror or exc}"
-    duration = timer.finish()
-    return ProbeResult(
-        target=target.name,
-        success=reason is None,
-        reason=reason,
-        duration=duration,
-        started_at=started,
-        phases=dict(timer.phases),
-        detail=detail,
+    return ProbeResult.measured(
+        target.name, timer, started_at=started, reason=reason, detail=detail
     )

@@ -130,16 +130,8 @@ async def probe(target: HttpTarget, ctx: ProbeContext) -> ProbeResult:
     except (TimeoutError, httpx.HTTPError, OSError) as exc:
         reason = classify_exception(exc, pending_phase=timer.pending)
         detail = f"{timer.pending}: {describe_exception(exc)}"
-    duration = timer.finish()
-    return ProbeResult(
-        target=target.name,
-        success=reason is None,
-        reason=reason,
-        duration=duration,
-        started_at=started,
-        phases=dict(timer.phases),
-        http_status=status,
-        final_url=final_url,
-        cert_not_after=rec.cert_not_after,
+    return ProbeResult.measured(
+        target.name, timer, started_at=started, reason=reason,
         detail=redact(detail, target.secrets()),
+        http_status=status, final_url=final_url, cert_not_after=rec.cert_not_after,
     )

@@ -466,17 +466,8 @@ async def probe(target: LoginTarget, ctx: ProbeContext) -> ProbeResult:
     _account_protection(target, ctx, state, reason)
     if failed:
         detail = f"step {failed}: {detail}"
-    return ProbeResult(
-        target=target.name,
-        success=reason is None,
-        reason=reason,
-        duration=duration,
-        started_at=started,
-        phases=dict(timer.phases),
-        http_status=status,
-        final_url=final_url,
-        cert_not_after=rec.cert_not_after,
-        steps=tuple(steps),
-        failed_step=failed,
-        detail=redact(detail, secrets),
+    return ProbeResult.measured(
+        target.name, timer, started_at=started, reason=reason, detail=redact(detail, secrets),
+        duration=duration, http_status=status, final_url=final_url,
+        cert_not_after=rec.cert_not_after, steps=tuple(steps), failed_step=failed,
     )

@@ -57,14 +57,7 @@ async def probe(target: TcpTarget, ctx: ProbeContext) -> ProbeResult:
                     await writer.wait_closed()
             except (OSError, TimeoutError, ssl.SSLError):
                 pass
-    duration = timer.finish()
-    return ProbeResult(
-        target=target.name,
-        success=reason is None,
-        reason=reason,
-        duration=duration,
-        started_at=started,
-        phases=dict(timer.phases),
+    return ProbeResult.measured(
+        target.name, timer, started_at=started, reason=reason, detail=detail,
         cert_not_after=not_after,
-        detail=detail,
     )
