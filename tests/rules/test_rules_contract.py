@@ -57,7 +57,7 @@ CONTRACT_METRICS = frozenset(
 )
 HISTOGRAMS = frozenset({"parichay_probe_latency_seconds"})
 # Prometheus' own scrape metric; the only non-contract series rules may use.
-BUILTIN_SERIES = frozenset({"up"})
+BUILTIN_SERIES = frozenset({"up", "ALERTS"})
 
 RUNBOOK_URL = "{{ $externalLabels.runbook_base }}/%s.md"
 DEVANAGARI = re.compile(r"[\u0900-\u097F]")
