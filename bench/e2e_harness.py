@@ -106,7 +106,7 @@ class Timing:
     scrape_interval: str | None = None
     evaluation_interval: str | None = None
     scrape_timeout: str | None = None
-    page_for: str | None = None  # replaces `for: 1m` (availability.yml, meta.yml)
+    page_for: str | None = None  # replaces `for: 30s` (availability.yml) and `for: 1m` (meta.yml)
     login_for: str | None = None  # replaces `for: 2m` of EOfficeLoginFailing (login.yml)
     group_wait: str | None = None
     group_interval: str | None = None
@@ -126,7 +126,7 @@ class Timing:
 
     @property
     def group_interval_s(self) -> float:
-        return _seconds(self.group_interval or "2m")
+        return _seconds(self.group_interval or "1m")
 
     @property
     def scrape_s(self) -> float:
@@ -138,7 +138,7 @@ class Timing:
 
     @property
     def page_for_s(self) -> float:
-        return _seconds(self.page_for or "1m")
+        return _seconds(self.page_for or "30s")
 
     @property
     def login_for_s(self) -> float:
@@ -174,10 +174,10 @@ def _seconds(text: str) -> float:
 
 
 # Compressed time for the tests. Probes every second; scrape and evaluation every second;
-# `for: 1m` -> 5s and `for: 2m` -> 10s keep the production rule "at least two consecutive
-# failed probes" (1m / 15-30s probes = 2-4 probes; here 5 s / 1 s probes; the 2 s login
+# `for: 30s` (and meta.yml's `for: 1m`) -> 5s and `for: 2m` -> 10s keep the production rule
+# "at least two consecutive failed probes" (30 s / 15 s probes; here 5 s / 1 s; the 2 s login
 # gets 10 s, i.e. 5 logins as the 60 s login gets 2 in 2 m); group_wait 10s -> 1s and
-# group_interval 2m -> 2s so first and resolved notifications come within seconds.
+# group_interval 1m -> 2s so first and resolved notifications come within seconds.
 E2E = Timing(
     name="e2e",
     sso_interval=1.0,
@@ -267,8 +267,8 @@ def render_prometheus(
 
     Addresses: `exporter:9469` (one line per vantage), `smsbridge:9470`,
     `alertmanager-1:9093` / `alertmanager-2:9093` (alerting and scrape), `localhost:9090`.
-    Timing (E2E only): scrape/evaluation interval and scrape timeout; `for: 1m` in
-    availability.yml and meta.yml; `for: 2m` in login.yml (EOfficeLoginFailing). The
+    Timing (E2E only): scrape/evaluation interval and scrape timeout; `for: 30s` in
+    availability.yml and `for: 1m` in meta.yml; `for: 2m` in login.yml (EOfficeLoginFailing). The
     burn-rate, latency and TLS alerts keep their production `for:` (2m-15m): their SLO
     windows are not compressed, so they must not fire within a scenario (none lasts 2 m).
     """
@@ -307,16 +307,16 @@ def render_prometheus(
     dest.mkdir(parents=True, exist_ok=True)
     rules = dest / "rules"
     rules.mkdir(exist_ok=True)
-    page_for = {"availability.yml": 3, "meta.yml": 2}
+    page_for = {"availability.yml": ("30s", 3), "meta.yml": ("1m", 2)}
     for path in sorted((PROMETHEUS_DIR / "rules").glob("*.yml")):
         body = path.read_text(encoding="utf-8")
         rwhere = f"prometheus/rules/{path.name}"
         if timing.page_for and path.name in page_for:
             body = substitute_re(
                 body,
-                r"^(\s+)for: 1m$",
+                rf"^(\s+)for: {page_for[path.name][0]}$",
                 rf"\g<1>for: {timing.page_for}",
-                count=page_for[path.name],
+                count=page_for[path.name][1],
                 where=rwhere,
             )
         if timing.login_for and path.name == "login.yml":
@@ -343,7 +343,7 @@ def render_alertmanager(
     Addresses: `mailcatcher:1025` (SMTP), `http://smsbridge:9470/alertmanager`, the two
     secret files. `smtp_require_tls: false` is kept (checked, not changed): the local
     aiosmtpd speaks plain SMTP without STARTTLS, exactly like the demo's mailcatcher.
-    Timing (E2E only): the root route's `group_wait: 10s` and `group_interval: 2m`, which
+    Timing (E2E only): the root route's `group_wait: 10s` and `group_interval: 1m`, which
     the page routes inherit; ticket timings and repeat intervals stay as they are.
     """
     src = (ALERTMANAGER_DIR / "alertmanager.yml").read_text(encoding="utf-8")
@@ -372,7 +372,7 @@ def render_alertmanager(
     if timing.group_interval:
         text = substitute_re(
             text,
-            r"^(  )group_interval: 2m$",
+            r"^(  )group_interval: 1m$",
             rf"\g<1>group_interval: {timing.group_interval}",
             count=1,
             where=where,
