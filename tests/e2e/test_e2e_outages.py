@@ -97,9 +97,10 @@ async def test_central_parichay_outage_pages_once_bilingually_then_resolves(
             assert sms.text.startswith("ITDA चेतावनी चालू: परिचय - ParichayDown (केंद्रीय) "), sms.text
     mail = page.mails[0]
     assert mail.rcpt_tos == ("itda-ops@example.gov.in",)
-    assert mail.subject.startswith(
-        f"[FIRING] PAGE ParichayDown | scope: central | target: {SSO_TARGET} | चालू समस्या: "
+    assert mail.subject == (
+        f"[FIRING] PAGE ParichayDown | scope: central | target: {SSO_TARGET} | चालू समस्या"
     )
+    assert f"परिचय SSO ({SSO_TARGET}) स्वस्थ नेटवर्क वाले सभी स्थानों से बंद है" in mail.text
     assert "the fault is central (Parichay / NIC)" in mail.text
     assert "खराबी केंद्रीय स्तर (परिचय / NIC) पर है" in mail.text
     vantages = ", ".join(f"{v} (http_5xx)" for v in sorted(VANTAGES))
