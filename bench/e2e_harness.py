@@ -177,7 +177,7 @@ def _seconds(text: str) -> float:
 # `for: 30s` (and meta.yml's `for: 1m`) -> 5s and `for: 2m` -> 10s keep the production rule
 # "at least two consecutive failed probes" (30 s / 15 s probes; here 5 s / 1 s; the 2 s login
 # gets 10 s, i.e. 5 logins as the 60 s login gets 2 in 2 m); group_wait 10s -> 1s and
-# group_interval 1m -> 2s so first and resolved notifications come within seconds.
+# group_interval 1m -> 4s so first and resolved notifications come within seconds.
 E2E = Timing(
     name="e2e",
     sso_interval=1.0,
@@ -194,7 +194,12 @@ E2E = Timing(
     page_for="5s",
     login_for="10s",
     group_wait="1s",
-    group_interval="2s",
+    # Must stay well above peer_timeout, as in production (1m vs 15s). Both peers' group
+    # timers tick together, but a RESOLVED that arrives between the two ticks makes one
+    # peer flush it a whole group_interval later than the other; the other sends after
+    # peer_timeout. With group_interval == peer_timeout both sent at once (a duplicate
+    # RESOLVED seen in CI); at 2x, the first send has gossiped a second before the second.
+    group_interval="4s",
     # The second Alertmanager waits peer_timeout x its position before it sends (and then
     # only if the first did not); 2 s keeps "no duplicate" waits short. Faster gossip only
     # makes the cluster settle (and the notification log spread) sooner.

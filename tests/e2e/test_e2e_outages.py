@@ -3,8 +3,8 @@ repository's rules -> two clustered real Alertmanagers -> SMS bridge -> gateway 
 and Alertmanager -> real SMTP server.
 
 Timings are the E2E ones (bench/e2e_harness.py `E2E`): probes, scrapes and evaluations
-every second, `for: 1m` -> 5s, EOfficeLoginFailing's `for: 2m` -> 10s, group_wait 1s,
-group_interval 2s. "Nothing else arrives" is checked after a settle time long enough for
+every second, `for: 30s` (availability) -> 5s, EOfficeLoginFailing's `for: 2m` -> 10s, group_wait 1s,
+group_interval 4s. "Nothing else arrives" is checked after a settle time long enough for
 the unwanted notification to have arrived had it been sent: its `for:` plus
 `Timing.lag()` (a probe, a scrape, two evaluations, group_wait, the second peer's wait)
 counted from the fault, and at least a peer timeout plus two group intervals after the
