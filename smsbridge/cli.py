@@ -3,8 +3,10 @@
 
 `check-config` prints a one-line summary and exits 0, or prints every error with its
 YAML path and exits 1. `run` serves until SIGTERM/SIGINT, then shuts down cleanly,
-leaving undelivered SMS in the outbox for the next start. Neither prints a traceback
-for a configuration or outbox problem.
+leaving undelivered SMS in the outbox for the next start; SIGHUP re-reads the config
+file (an invalid one is logged with its YAML paths and ignored: the running config
+stays, and `parichay_smsbridge_config_last_reload_successful` drops to 0). Neither
+prints a traceback for a configuration or outbox problem.
 """
 
 from __future__ import annotations
@@ -14,14 +16,16 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 
 from . import __version__
 from .config import Config, load_config
 from .confreader import ConfigError
-from .logs import setup_logging
+from .logs import JsonFormatter, setup_logging
 from .outbox import OutboxUnavailable
-from .service import BridgeService, config_secrets
+from .secret import Secret
+from .service import BridgeService, ReloadRefused, config_secrets
 
 log = logging.getLogger("smsbridge.cli")
 
@@ -52,12 +56,47 @@ def _load(path: str, listen: str | None = None) -> Config | None:
         return None
 
 
-async def _serve(config: Config) -> int:
+def reload_from_file(
+    service: BridgeService,
+    path: str,
+    *,
+    listen: str | None = None,
+    scrub: Callable[[Iterable[Secret]], None] = lambda secrets: None,
+) -> bool:
+    """Re-read `path` and apply it to the running service; on any error log it, keep the
+    running config and set the reload metric to 0. `scrub` learns the new secrets first."""
+    try:
+        config = load_config(path, listen_override=listen)
+        scrub(config_secrets(config))
+        service.reload(config)
+    except ConfigError as exc:
+        service.metrics.reload_ok.set(0)
+        log.error(
+            "config reload rejected; the previous config keeps running",
+            extra={"file": path, "errors": "; ".join(exc.errors)},
+        )
+        return False
+    except (ReloadRefused, OSError, ValueError) as exc:
+        service.metrics.reload_ok.set(0)
+        log.error(
+            "config reload rejected; the previous config keeps running",
+            extra={"file": path, "errors": str(exc)},
+        )
+        return False
+    service.metrics.reload_ok.set(1)
+    service.metrics.reload_time.set(time.time())
+    log.info("config reloaded", extra={"file": path, "summary": config.summary()})
+    return True
+
+
+async def _serve(config: Config, *, reload: Callable[[BridgeService], bool]) -> int:
     service = BridgeService(config)
     stop = asyncio.Event()
+    hup = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, hup.set)
     try:
         await service.start()
     except OutboxUnavailable as exc:
@@ -68,7 +107,14 @@ async def _serve(config: Config) -> int:
         log.error("cannot start: listen failed", extra={"error": str(exc)})
         await service.stop()
         return 1
-    await stop.wait()
+    while not stop.is_set():
+        waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(hup.wait())]
+        _, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in pending:
+            waiter.cancel()
+        if hup.is_set() and not stop.is_set():
+            hup.clear()
+            reload(service)
     log.info("shutting down; undelivered SMS stay in the outbox")
     await service.stop()
     return 0
@@ -85,9 +131,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = _load(args.config, args.listen)
     if config is None:
         return 1
-    setup_logging(secrets=config_secrets(config), level=getattr(logging, args.log_level.upper()))
+    handler = setup_logging(
+        secrets=config_secrets(config), level=getattr(logging, args.log_level.upper())
+    )
+    formatter = handler.formatter
+    if not isinstance(formatter, JsonFormatter):  # pragma: no cover - setup_logging sets it
+        raise TypeError("setup_logging must install a JsonFormatter")
     log.info(config.summary())
-    return asyncio.run(_serve(config))
+    return asyncio.run(
+        _serve(
+            config,
+            reload=lambda service: reload_from_file(
+                service, args.config, listen=args.listen, scrub=formatter.add_secrets
+            ),
+        )
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

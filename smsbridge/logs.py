@@ -29,6 +29,10 @@ class JsonFormatter(logging.Formatter):
         super().__init__()
         self._secrets = tuple(secrets)
 
+    def add_secrets(self, secrets: Iterable[Secret]) -> None:
+        """Scrub these too (a reloaded config's); the old ones stay scrubbed."""
+        self._secrets = (*self._secrets, *secrets)
+
     def format(self, record: logging.LogRecord) -> str:
         payload: dict[str, object] = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),

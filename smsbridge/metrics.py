@@ -86,6 +86,20 @@ class BridgeMetrics:
             self.dead.labels(reason)
         for reason in SUPPRESSED_REASONS:
             self.suppressed.labels(reason)
+        self.reload_ok = Gauge(
+            PREFIX + "config_last_reload_successful",
+            "1 if the last configuration (re)load succeeded; 0 while a rejected one is ignored.",
+            registry=registry,
+        )
+        self.reload_time = Gauge(
+            PREFIX + "config_last_reload_success_timestamp_seconds",
+            "When the running configuration was loaded.",
+            registry=registry,
+        )
+        self.add_providers(providers)
+
+    def add_providers(self, providers: Iterable[str]) -> None:
+        """Create the per-provider series at zero (also for providers added by a reload)."""
         for provider in providers:
             self.sent.labels(provider)
             for failure in FailureReason:

@@ -56,7 +56,7 @@ def _error(status: int, reason: str, **headers: str) -> web.Response:
 
 def build_app(
     *,
-    auth: AuthConfig,
+    auth: AuthConfig | Callable[[], AuthConfig],
     max_body_bytes: int,
     acceptor: Acceptor,
     outbox: Outbox,
@@ -65,16 +65,23 @@ def build_app(
     on_accepted: Callable[[], None],
     sender_alive: Callable[[], bool] = lambda: True,
 ) -> web.Application:
-    """The aiohttp application; `on_accepted` wakes the sender, `sender_alive` feeds /healthz."""
+    """The aiohttp application; `on_accepted` wakes the sender, `sender_alive` feeds /healthz.
+    `auth` may be a callable returning the current credentials (a reload swaps them)."""
+
+    def current_auth() -> AuthConfig:
+        return auth() if callable(auth) else auth
 
     async def webhook(request: web.Request) -> web.Response:
-        if not authorised(request.headers.get("Authorization"), auth):
+        credentials = current_auth()
+        if not authorised(request.headers.get("Authorization"), credentials):
             metrics.webhooks.labels("unauthorized").inc()
             log.warning(
                 "webhook rejected: missing or wrong credentials",
                 extra={"remote": request.remote or ""},
             )
-            challenge = 'Bearer realm="smsbridge"' if auth.token else 'Basic realm="smsbridge"'
+            challenge = (
+                'Bearer realm="smsbridge"' if credentials.token else 'Basic realm="smsbridge"'
+            )
             return _error(401, "missing or invalid credentials", **{"WWW-Authenticate": challenge})
         if request.content_length is not None and request.content_length > max_body_bytes:
             metrics.webhooks.labels("too_large").inc()

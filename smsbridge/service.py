@@ -1,9 +1,10 @@
 """Wiring: one `BridgeService` owns the outbox, HTTP client, sender task and web server.
 
 `start()` opens the outbox, binds the listener (port 0 picks a free port; see
-`port`), and starts the sender; `stop()` closes the listener, cancels the sender
-(pending rows stay in the outbox) and closes the database. Used by the CLI and by
-tests that run the bridge in-process.
+`port`), and starts the sender; `reload()` swaps in a new validated config (what only a
+restart can change is refused, and the old config keeps running); `stop()` closes the
+listener, cancels the sender (pending rows stay in the outbox) and closes the database.
+Used by the CLI and by tests that run the bridge in-process.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 import httpx
 from aiohttp import web
@@ -27,6 +29,10 @@ from .sender import Sender
 from .server import build_app
 
 log = logging.getLogger("smsbridge.service")
+
+
+class ReloadRefused(ValueError):
+    """The new config changes what only a restart applies; the running config stays."""
 
 
 def config_secrets(config: Config) -> tuple[Secret, ...]:
@@ -73,6 +79,8 @@ class BridgeService:
         ]
         self.metrics = BridgeMetrics(self.registry, providers=config.providers)
         self.metrics.config_info.labels(__version__).set(1)
+        self.metrics.reload_ok.set(1)
+        self.metrics.reload_time.set(time.time())
         self.sender = Sender(
             config=config,
             outbox=self.outbox,
@@ -92,7 +100,7 @@ class BridgeService:
         await asyncio.to_thread(self.outbox.open)
         self.registry.register(OutboxCollector(self.outbox, self.clock.now))
         app = build_app(
-            auth=self.config.auth,
+            auth=lambda: self.config.auth,
             max_body_bytes=self.config.max_body_bytes,
             acceptor=self.acceptor,
             outbox=self.outbox,
@@ -115,6 +123,35 @@ class BridgeService:
             "sms bridge listening",
             extra={"host": host, "port": self.port, "outbox": str(self.config.outbox.path)},
         )
+
+    def reload(self, config: Config) -> None:
+        """Apply `config` (already validated) from the next webhook and the next send on:
+        credentials, routes, recipients, templates, rate limit, providers and sender
+        settings. SMS already in the outbox stay there and go out through the new
+        providers. The listener, the outbox file and the body limit need a restart: a
+        config changing them raises `ReloadRefused` and nothing changes."""
+        old = self.config
+        fixed = (
+            ("listen", old.listen, config.listen),
+            ("outbox.path", old.outbox.path, config.outbox.path),
+            ("outbox.busy_timeout", old.outbox.busy_timeout, config.outbox.busy_timeout),
+            ("max_body_bytes", old.max_body_bytes, config.max_body_bytes),
+        )
+        changed = [name for name, before, after in fixed if before != after]
+        if changed:
+            raise ReloadRefused(
+                f"{', '.join(changed)}: cannot change while running; restart the bridge "
+                "(queued SMS are kept in the outbox across the restart)"
+            )
+        new_providers = [
+            providers.create(name=name, config=cfg) for name, cfg in config.providers.items()
+        ]
+        self.config = config
+        self.providers = new_providers
+        self.sender.config = config
+        self.sender.providers = tuple(new_providers)
+        self.acceptor.config = config
+        self.metrics.add_providers(config.providers)
 
     def _sender_alive(self) -> bool:
         task = self._sender_task
