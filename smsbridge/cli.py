@@ -16,7 +16,6 @@ import asyncio
 import logging
 import signal
 import sys
-import time
 from collections.abc import Callable, Iterable, Sequence
 
 from . import __version__
@@ -69,22 +68,14 @@ def reload_from_file(
         config = load_config(path, listen_override=listen)
         scrub(config_secrets(config))
         service.reload(config)
-    except ConfigError as exc:
+    except (ConfigError, ReloadRefused, OSError, ValueError) as exc:
         service.metrics.reload_ok.set(0)
+        errors = "; ".join(exc.errors) if isinstance(exc, ConfigError) else str(exc)
         log.error(
             "config reload rejected; the previous config keeps running",
-            extra={"file": path, "errors": "; ".join(exc.errors)},
+            extra={"file": path, "errors": errors},
         )
         return False
-    except (ReloadRefused, OSError, ValueError) as exc:
-        service.metrics.reload_ok.set(0)
-        log.error(
-            "config reload rejected; the previous config keeps running",
-            extra={"file": path, "errors": str(exc)},
-        )
-        return False
-    service.metrics.reload_ok.set(1)
-    service.metrics.reload_time.set(time.time())
     log.info("config reloaded", extra={"file": path, "summary": config.summary()})
     return True
 
@@ -92,11 +83,9 @@ def reload_from_file(
 async def _serve(config: Config, *, reload: Callable[[BridgeService], bool]) -> int:
     service = BridgeService(config)
     stop = asyncio.Event()
-    hup = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, hup.set)
     try:
         await service.start()
     except OutboxUnavailable as exc:
@@ -107,14 +96,9 @@ async def _serve(config: Config, *, reload: Callable[[BridgeService], bool]) -> 
         log.error("cannot start: listen failed", extra={"error": str(exc)})
         await service.stop()
         return 1
-    while not stop.is_set():
-        waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(hup.wait())]
-        _, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        for waiter in pending:
-            waiter.cancel()
-        if hup.is_set() and not stop.is_set():
-            hup.clear()
-            reload(service)
+    # Reloads run on the event loop between requests, so a webhook sees either config.
+    loop.add_signal_handler(signal.SIGHUP, reload, service)
+    await stop.wait()
     log.info("shutting down; undelivered SMS stay in the outbox")
     await service.stop()
     return 0

@@ -56,7 +56,7 @@ def _error(status: int, reason: str, **headers: str) -> web.Response:
 
 def build_app(
     *,
-    auth: AuthConfig | Callable[[], AuthConfig],
+    auth: Callable[[], AuthConfig],
     max_body_bytes: int,
     acceptor: Acceptor,
     outbox: Outbox,
@@ -66,13 +66,10 @@ def build_app(
     sender_alive: Callable[[], bool] = lambda: True,
 ) -> web.Application:
     """The aiohttp application; `on_accepted` wakes the sender, `sender_alive` feeds /healthz.
-    `auth` may be a callable returning the current credentials (a reload swaps them)."""
-
-    def current_auth() -> AuthConfig:
-        return auth() if callable(auth) else auth
+    `auth` returns the current credentials (a reload swaps them)."""
 
     async def webhook(request: web.Request) -> web.Response:
-        credentials = current_auth()
+        credentials = auth()
         if not authorised(request.headers.get("Authorization"), credentials):
             metrics.webhooks.labels("unauthorized").inc()
             log.warning(

@@ -79,8 +79,7 @@ class BridgeService:
         ]
         self.metrics = BridgeMetrics(self.registry, providers=config.providers)
         self.metrics.config_info.labels(__version__).set(1)
-        self.metrics.reload_ok.set(1)
-        self.metrics.reload_time.set(time.time())
+        self._mark_loaded()
         self.sender = Sender(
             config=config,
             outbox=self.outbox,
@@ -152,6 +151,11 @@ class BridgeService:
         self.sender.providers = tuple(new_providers)
         self.acceptor.config = config
         self.metrics.add_providers(config.providers)
+        self._mark_loaded()
+
+    def _mark_loaded(self) -> None:
+        self.metrics.reload_ok.set(1)
+        self.metrics.reload_time.set(time.time())
 
     def _sender_alive(self) -> bool:
         task = self._sender_task

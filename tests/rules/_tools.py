@@ -10,8 +10,10 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 PROMETHEUS_DIR = REPO / "prometheus"
@@ -40,3 +42,12 @@ def run(args: list[str], *, cwd: Path | None = None, timeout: float = 100) -> su
     return subprocess.run(
         args, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
     )
+
+
+def load_rule_groups() -> list[tuple[Path, dict[str, Any]]]:
+    """Every rule group of prometheus/rules/*.yml with the file it comes from."""
+    groups = []
+    for path in sorted(RULES_DIR.glob("*.yml")):
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        groups.extend((path, group) for group in doc["groups"])
+    return groups

@@ -21,7 +21,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.rules._tools import ALERTMANAGER_DIR, binary, run
+from tests.rules._tools import ALERTMANAGER_DIR, binary, load_rule_groups, run
 
 CONFIG = ALERTMANAGER_DIR / "alertmanager.yml"
 ROUTE_CASES = yaml.safe_load((ALERTMANAGER_DIR / "tests" / "routes.yml").read_text("utf-8"))["cases"]
@@ -94,7 +94,6 @@ def test_email_subject_names_status_severity_alert_scope_and_target_in_both_lang
 
 
 SMTP_MAX_LINE = 998
-RULE_FILES = sorted((ALERTMANAGER_DIR.parent / "prometheus" / "rules").glob("*.yml"))
 
 
 def _q_encoded_header_octets(name: str, value: str) -> int:
@@ -111,13 +110,12 @@ def _q_encoded_header_octets(name: str, value: str) -> int:
 
 
 def _catalogue() -> list[tuple[str, str, str]]:
-    alerts = []
-    for path in RULE_FILES:
-        for group in yaml.safe_load(path.read_text("utf-8"))["groups"]:
-            for rule in group["rules"]:
-                if "alert" in rule:
-                    alerts.append((rule["alert"], rule["labels"]["severity"], rule["labels"]["scope"]))
-    return alerts
+    return [
+        (rule["alert"], rule["labels"]["severity"], rule["labels"]["scope"])
+        for _, group in load_rule_groups()
+        for rule in group["rules"]
+        if "alert" in rule
+    ]
 
 
 @pytest.mark.parametrize("status", ["firing", "resolved"])

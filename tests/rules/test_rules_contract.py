@@ -20,6 +20,7 @@ from tests.rules._tools import (
     RULES_DIR,
     RUNBOOKS_DIR,
     SHARED_DESIGN,
+    load_rule_groups,
 )
 
 # DESIGN.md "Alert catalogue": alert -> (allowed scopes, allowed severities).
@@ -72,15 +73,7 @@ PROMQL_KEYWORDS = frozenset(
 )
 
 
-def _load_rule_groups() -> list[tuple[Path, dict[str, Any]]]:
-    groups = []
-    for path in sorted(RULES_DIR.glob("*.yml")):
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-        groups.extend((path, group) for group in doc["groups"])
-    return groups
-
-
-GROUPS = _load_rule_groups()
+GROUPS = load_rule_groups()
 RULES = [(path, rule) for path, group in GROUPS for rule in group["rules"]]
 ALERTS = [(path, rule) for path, rule in RULES if "alert" in rule]
 RECORDS = [(path, rule) for path, rule in RULES if "record" in rule]
