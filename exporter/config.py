@@ -45,6 +45,7 @@ DEFAULT_TIMEOUT = 10.0
 DEFAULT_MAX_REDIRECTS = 5
 MAX_REDIRECTS_LIMIT = 20
 DEFAULT_MAX_CONCURRENCY = 16
+DNS_PORT = 53
 # Login targets must not hammer a real account: never more often than this.
 MIN_LOGIN_INTERVAL = 60.0
 
@@ -154,10 +155,25 @@ class TcpTarget(TargetBase):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class DnsServer:
+    """A resolver to ask by address: `10.0.0.53`, `10.0.0.53:5353`, `[fd00::53]:53`."""
+
+    address: str  # a normalised IP literal, no brackets
+    port: int = DNS_PORT
+
+    def __str__(self) -> str:
+        host = f"[{self.address}]" if ":" in self.address else self.address
+        return f"{host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DnsTarget(TargetBase):
     host: str
     family: str = "any"  # any | ipv4 | ipv6
     expect_addresses: tuple[str, ...] = ()
+    # None: the vantage's system resolver (getaddrinfo). Set: ask this server directly.
+    server: DnsServer | None = None
+    transport: str = "udp"  # udp (TCP when truncated) | tcp; only with `server`
 
     @property
     def kind(self) -> str:
@@ -338,6 +354,14 @@ def _interpolate(value: str, path: str, errs: _Errors) -> str | Secret | None:
         errs.add(path, f"environment variable {', '.join(missing)} is not set (or empty)")
         return None
     return Secret(_ENV_REF.sub(lambda m: os.environ[m.group(1)], value))
+
+
+def _is_name(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return True
+    return False
 
 
 def _host_ok(host: str) -> bool:
@@ -555,10 +579,73 @@ def _parse_tcp(
     return TcpTarget(**common, **{k: v for k, v in kw.items() if v is not None})
 
 
+_DNS_SERVER_HINT = 'expected an IP address with optional port, like 10.0.0.53 or "[fd00::53]:5353"'
+_BRACKETED = re.compile(r"\[([^\]]*)\](?::(.*))?")
+
+
+def _parse_dns_server(node: Any, path: str, errs: _Errors) -> DnsServer | None:
+    """`10.0.0.53`, `10.0.0.53:5353`, `fd00::53` or `[fd00::53]:5353`.
+
+    Host names are refused: a resolver named by a name needs another resolver to find it,
+    and a failure there would be blamed on the one being watched.
+    """
+    bad = f"{_DNS_SERVER_HINT}, got {_describe(node)}"
+    if not isinstance(node, str):
+        errs.add(path, bad)
+        return None
+    host, port_text = node.strip(), None
+    bracketed = _BRACKETED.fullmatch(host)
+    if bracketed:
+        host, port_text = bracketed.group(1), bracketed.group(2)
+    elif host.count(":") == 1:
+        host, port_text = host.split(":")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        errs.add(path, bad)
+        return None
+    if bracketed and address.version != 6:
+        errs.add(path, bad)
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.scope_id:
+        errs.add(
+            path, f"a zone index (%{address.scope_id}) is not supported, got {_describe(node)}"
+        )
+        return None
+    if port_text is None:
+        return DnsServer(address=str(address))
+    if not port_text.isdigit():
+        errs.add(path, bad)
+        return None
+    port = int(port_text)
+    if not 1 <= port <= 65535:
+        errs.add(path, f"expected a port 1-65535 after the address, got {port}")
+        return None
+    return DnsServer(address=str(address), port=port)
+
+
 def _parse_dns(
     m: dict[str, Any], path: str, errs: _Errors, common: dict[str, Any]
 ) -> Target | None:
     kw: dict[str, Any] = {"host": _parse_host(m, path, errs)}
+    if "server" in m:
+        kw["server"] = _parse_dns_server(m["server"], _join(path, "server"), errs)
+    if "transport" in m:
+        transport = m["transport"]
+        if transport not in ("udp", "tcp"):
+            errs.add(_join(path, "transport"), f"expected udp or tcp, got {_describe(transport)}")
+        elif "server" not in m:
+            errs.add(
+                _join(path, "transport"),
+                "applies only with server; the system resolver picks its own transport",
+            )
+        else:
+            kw["transport"] = transport
+    if kw["host"] is not None and "server" in m and not _is_name(kw["host"]):
+        errs.add(
+            _join(path, "host"),
+            f"with server, expected a name to resolve, got the IP address {_describe(kw['host'])}",
+        )
     if "family" in m:
         fam = m["family"]
         if fam not in ("any", "ipv4", "ipv6"):
@@ -606,7 +693,7 @@ TARGET_KINDS: dict[str, tuple[set[str], set[str], _Parser]] = {
         _parse_http,
     ),
     "tcp": ({"host", "port", "tls"}, {"host", "port"}, _parse_tcp),
-    "dns": ({"host", "family", "expect"}, {"host"}, _parse_dns),
+    "dns": ({"host", "family", "expect", "server", "transport"}, {"host"}, _parse_dns),
 }
 
 
