@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import os
 import socket
 from dataclasses import dataclass
 
@@ -74,7 +75,8 @@ async def probe(target: DnsTarget, ctx: ProbeContext) -> ProbeResult:
                 got = await _system_addresses(target)
             else:
                 got, reason, detail = await _server_addresses(target, target.server)
-        timer.mark("resolve")
+        # The query is the whole probe: the address check below is not network time.
+        timer.finish()
         if reason is None and target.expect_addresses and not got & set(target.expect_addresses):
             reason = Reason.CONTENT_MISMATCH
             via = f" by server {target.server}" if target.server else ""
@@ -154,9 +156,9 @@ async def _ask(
             error=f"connection closed before an answer for {what}", rank=_SERVER_TROUBLE
         )
     except OSError as exc:
-        return _Outcome(
-            error=f"{exc.strerror or type(exc).__name__} for {what}", rank=_SERVER_TROUBLE
-        )
+        # asyncio words a refused connect as "Connect call failed (...)"; the errno is plainer.
+        text = os.strerror(exc.errno) if exc.errno else str(exc) or type(exc).__name__
+        return _Outcome(error=f"{text} for {what}", rank=_SERVER_TROUBLE)
     except dns.exception.DNSException as exc:
         # A malformed or mismatched reply over TCP (UDP ones are ignored, see _exchange).
         return _Outcome(error=f"bad reply for {what}: {exc}", rank=_SERVER_TROUBLE)
