@@ -146,7 +146,7 @@ async def _ask(
     used: list[str] = []
     try:
         response = await _exchange(query, server=server, tcp=tcp, lifetime=lifetime, used=used)
-    except dns.exception.Timeout:
+    except (dns.exception.Timeout, TimeoutError):
         over = " then ".join(used)
         return _Outcome(
             error=f"no answer within {lifetime:g}s for {what} ({over})", rank=_SERVER_TROUBLE
