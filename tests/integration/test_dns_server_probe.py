@@ -181,6 +181,25 @@ async def test_a_lost_datagram_is_sent_again(dns_server: LoopbackDnsServer) -> N
     assert 1.9 < result.duration < 3.2
 
 
+async def test_a_forged_datagram_does_not_replace_the_answer(
+    dns_server: LoopbackDnsServer,
+) -> None:
+    """A reply with the wrong query id arriving first is ignored, not taken or failed on."""
+    dns_server.forge_udp = 1
+    result = await probe(dns_server, ", family: ipv4, expect: {addresses: ['164.100.1.10']}")
+    assert result.success, result.detail
+    assert len(dns_server.queries) == 1
+
+
+async def test_a_server_on_ipv6_loopback_is_asked() -> None:
+    """`server: "[::1]:PORT"` reaches a resolver over IPv6."""
+    async with LoopbackDnsServer(host="::1") as server:
+        server.add(NAME, "164.100.1.10")
+        assert server.where.startswith("[::1]:")
+        result = await probe(server, ", family: ipv4, expect: {addresses: ['164.100.1.10']}")
+    assert result.success, result.detail
+
+
 async def test_a_refused_tcp_connection_is_a_dns_error() -> None:
     """No server on the port at all (TCP refused): dns_error at once, naming the refusal."""
     with socket.socket() as s:

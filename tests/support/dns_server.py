@@ -63,6 +63,9 @@ class LoopbackDnsServer:
         self.behaviour = Behaviour.ANSWER
         # Drop this many UDP queries before answering (a lost datagram); counts down.
         self.drop_udp = 0
+        # Precede this many UDP answers with a forged one (wrong query id, address
+        # 192.0.2.66), as an off-path attacker would; counts down.
+        self.forge_udp = 0
         self.queries: list[SeenQuery] = []
         self._records: dict[tuple[dns.name.Name, dns.rdatatype.RdataType], list[str]] = {}
         self._udp: asyncio.DatagramTransport | None = None
@@ -217,8 +220,25 @@ class _UdpProtocol(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
         answer = self._server.reply(data, transport="udp")
-        if answer is not None and self._transport is not None:
-            self._transport.sendto(answer, addr)
+        if answer is None or self._transport is None:
+            return
+        if self._server.forge_udp > 0:
+            self._server.forge_udp -= 1
+            self._transport.sendto(_forged(answer), addr)
+        self._transport.sendto(answer, addr)
+
+
+def _forged(answer: bytes) -> bytes:
+    """`answer` with another query id and every address replaced by 192.0.2.66."""
+    message = dns.message.from_wire(answer)
+    message.id = (message.id + 1) % 65536
+    message.answer = [
+        dns.rrset.from_text_list(rrset.name, TTL, dns.rdataclass.IN, rrset.rdtype, ["192.0.2.66"])
+        if rrset.rdtype == dns.rdatatype.A
+        else rrset
+        for rrset in message.answer
+    ]
+    return message.to_wire()
 
 
 def _name(text: str) -> dns.name.Name:
