@@ -8,7 +8,9 @@ can check that a truncated answer was retried over TCP. Example::
     async with LoopbackDnsServer() as dns_server:
         dns_server.add("parichay.nic.in", "203.0.113.10", "2001:db8::10")
         dns_server.behaviour = Behaviour.SERVFAIL
-        target = f"{{kind: dns, host: parichay.nic.in, server: '{dns_server.where}'}}"
+        # a dns target with  server: "127.0.0.1:<port>"  now gets SERVFAIL
+        yaml_target = f"{{name: r, role: control, kind: dns, host: parichay.nic.in, "
+                      f"server: '{dns_server.where}'}}"
 
 Names are matched case-insensitively, with or without the final dot. A name with no records
 of the asked type but some of another is NOERROR with an empty answer (NODATA); an unknown
