@@ -20,6 +20,8 @@ def _secrets_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SMSB_TOKEN", "token-from-env")
     monkeypatch.setenv("SMSB_PIN", "pin-from-env")
     monkeypatch.delenv("SMSB_NOT_SET", raising=False)
+    # A ping URL is a credential; the plain-http one must be refused without being echoed.
+    monkeypatch.setenv("SMSB_PING_URL", "http://hc-ping.example/0f6c-secret-uuid")
 
 
 def _expected(path: Path) -> list[str]:

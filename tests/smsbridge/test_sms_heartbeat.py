@@ -88,9 +88,7 @@ def watchdog(sms: Any, *, status: str = "firing") -> dict[str, Any]:
 
 
 @pytest.fixture
-async def harness(
-    tmp_path: Path, gateway: Any, sms: Any
-) -> AsyncIterator[Callable[..., Any]]:
+async def harness(tmp_path: Path, gateway: Any, sms: Any) -> AsyncIterator[Callable[..., Any]]:
     made: list[Harness] = []
 
     async def make(data: dict[str, Any] | None = None, **heartbeat: Any) -> Harness:
@@ -346,8 +344,7 @@ async def test_each_heartbeat_is_forwarded_to_the_outside_checker(
     gateway.fail_always = True
     await beat(h, sms)
     await sms.poll(
-        lambda: h.metric("parichay_smsbridge_heartbeat_forwards_total", {"result": "failed"})
-        == 1
+        lambda: h.metric("parichay_smsbridge_heartbeat_forwards_total", {"result": "failed"}) == 1
     )
     assert len(gateway.on("/ping/uuid-secret-1234")) == 2
 
