@@ -9,11 +9,12 @@ come back as a `MailResult` with a closed reason; the password never appears in 
 
 from __future__ import annotations
 
+import hashlib
 import smtplib
 import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate
 
 from .config import SmtpConfig
 
@@ -42,7 +43,8 @@ def build_email(
     msg["Subject"] = subject
     msg["Date"] = formatdate(localtime=False)
     domain = config.sender.rpartition("@")[2]
-    msg["Message-ID"] = make_msgid(idstring=f"smsbridge-{message_id}", domain=domain)
+    digest = hashlib.sha256(f"{to}\n{subject}\n{text}".encode()).hexdigest()[:16]
+    msg["Message-ID"] = f"<smsbridge-{message_id}-{digest}@{domain}>"
     msg.set_content(text)
     return msg
 
@@ -52,6 +54,17 @@ def _tls_context(config: SmtpConfig) -> ssl.SSLContext:
     return ssl.create_default_context(
         cafile=str(config.ca_file) if config.ca_file is not None else None
     )
+
+
+def _login(smtp: smtplib.SMTP, username: str, password: str) -> None:
+    # One mechanism, PLAIN when offered: login() would go on to try LOGIN after a
+    # rejected PLAIN, which some relays answer by waiting (a timeout, not "auth").
+    offered = smtp.esmtp_features.get("auth", "").upper().split()
+    if "PLAIN" not in offered:
+        smtp.login(username, password)
+        return
+    smtp.user, smtp.password = username, password  # documented inputs of auth_plain
+    smtp.auth("PLAIN", smtp.auth_plain)
 
 
 def send_email(config: SmtpConfig, message: EmailMessage) -> MailResult:
@@ -70,7 +83,7 @@ def send_email(config: SmtpConfig, message: EmailMessage) -> MailResult:
                 smtp.starttls(context=_tls_context(config))
                 smtp.ehlo()
             if config.username is not None and config.password is not None:
-                smtp.login(config.username, config.password.reveal())
+                _login(smtp, config.username, config.password.reveal())
             smtp.send_message(message)
     except smtplib.SMTPAuthenticationError as exc:
         return MailResult(ok=False, reason="auth", detail=f"SMTP {exc.smtp_code}")

@@ -271,7 +271,7 @@ class Mail:
         import email
         from email.policy import default
 
-        return str(email.message_from_bytes(self.content, policy=default)["Subject"])
+        return str(email.message_from_bytes(self.content, policy=default)["Subject"]).strip()
 
     @property
     def text(self) -> str:
@@ -322,7 +322,7 @@ def _authenticate(
         and auth_data.login == SMTP_USER.encode()
         and auth_data.password == SMTP_PASSWORD.encode()
     )
-    return AuthResult(success=ok)
+    return AuthResult(success=ok, handled=False)
 
 
 @pytest.fixture
