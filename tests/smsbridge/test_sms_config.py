@@ -120,7 +120,8 @@ def test_shipped_example_config_is_valid_once_its_secret_files_exist(
     path = tmp_path / "smsbridge.yml"
     path.write_text(patched, encoding="utf-8")
     config = load_config(path)
+    assert config.heartbeat is not None and config.heartbeat.recipients == ("on-call",)
     assert config.summary() == (
-        "ok: 1 provider(s) (nic), 3 template(s), 2 route(s), 3 recipient number(s), "
-        "listen 0.0.0.0:9470"
+        "ok: 1 provider(s) (nic), 7 template(s), 2 route(s), 3 recipient number(s), "
+        "listen 0.0.0.0:9470, heartbeat silence 300s"
     )
