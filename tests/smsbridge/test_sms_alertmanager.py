@@ -195,7 +195,9 @@ class AlertmanagerProcess:
         async with httpx.AsyncClient(trust_env=False) as client:
             while True:
                 if self.proc.returncode is not None:
-                    pytest.fail(f"alertmanager exited:\n{(self.tmp_path / 'alertmanager.log').read_text()}")
+                    pytest.fail(
+                        f"alertmanager exited:\n{(self.tmp_path / 'alertmanager.log').read_text()}"
+                    )
                 try:
                     if (await client.get(f"{self.url}/-/ready")).status_code == 200:
                         return
@@ -273,14 +275,20 @@ async def test_real_alertmanager_watchdog_heartbeat_then_silence_then_recovery(
         return registry.get_sample_value("parichay_smsbridge_heartbeats_total") or 0.0
 
     def ids(*wanted: str) -> list[str]:
-        return [r.form["dlt_template_id"] for r in gateway.delivered if r.form["dlt_template_id"] in wanted]
+        return [
+            r.form["dlt_template_id"]
+            for r in gateway.delivered
+            if r.form["dlt_template_id"] in wanted
+        ]
 
     broken = ("1107160000000000011", "1107160000000000012")
     restored = ("1107160000000000013", "1107160000000000014")
     try:
         await am.start()
         async with httpx.AsyncClient(trust_env=False) as client:
-            assert (await client.post(f"{am.url}/api/v2/alerts", json=[watchdog])).status_code == 200
+            assert (
+                await client.post(f"{am.url}/api/v2/alerts", json=[watchdog])
+            ).status_code == 200
         await sms.poll(lambda: beats() >= 3, within=20)
         await asyncio.sleep(4.0)  # longer than the silence while Alertmanager calls
         assert gateway.requests == []
@@ -297,15 +305,20 @@ async def test_real_alertmanager_watchdog_heartbeat_then_silence_then_recovery(
 
         await am.start()
         async with httpx.AsyncClient(trust_env=False) as client:
-            assert (await client.post(f"{am.url}/api/v2/alerts", json=[watchdog])).status_code == 200
+            assert (
+                await client.post(f"{am.url}/api/v2/alerts", json=[watchdog])
+            ).status_code == 200
         await sms.poll(lambda: len(ids(*restored)) == 2, within=20)
         await asyncio.sleep(4.0)
         assert sorted(ids(*restored)) == sorted(restored)
         assert len(gateway.delivered) == 4
         assert registry.get_sample_value("parichay_smsbridge_heartbeat_missing") == 0
-        assert registry.get_sample_value(
-            "parichay_smsbridge_webhooks_total", {"result": "unauthorized"}
-        ) == 0
+        assert (
+            registry.get_sample_value(
+                "parichay_smsbridge_webhooks_total", {"result": "unauthorized"}
+            )
+            == 0
+        )
     finally:
         await am.kill()
         await service.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import email
+import ssl
 from pathlib import Path
 from typing import Any
 
@@ -128,3 +129,36 @@ async def test_the_sender_delivers_the_broken_and_recovery_emails(
         assert registry.get_sample_value("parichay_smsbridge_emails_sent_total") == 2
     finally:
         await service.stop()
+
+
+async def test_implicit_tls_relay_with_a_verified_certificate(tmp_path: Path) -> None:
+    """`tls: implicit` (port 465 style) speaks TLS from the first byte (a plain client
+    could not talk to this server at all), and verifies the certificate."""
+    from aiosmtpd.controller import Controller
+
+    from tests.smsbridge.conftest import SmtpServer, socket_port
+
+    ca = trustme.CA()
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_ctx)
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    with socket_port() as port:
+        pass
+    box = SmtpServer(port=port, ca_file=ca_file)
+    controller = Controller(box, hostname="127.0.0.1", port=port, ssl_context=server_ctx)
+    controller.start()
+    try:
+        config = _smtp(box, tls="implicit", username=None, password=None)
+        result = await asyncio.to_thread(send_email, config, _mail(config))
+        assert result.ok, result
+        assert len(box.received()) == 1
+        # The same relay under another CA is refused: the handshake really is verified.
+        other = tmp_path / "other.pem"
+        trustme.CA().cert_pem.write_to_path(str(other))
+        refused = _smtp(box, tls="implicit", username=None, password=None, ca_file=other)
+        result = await asyncio.to_thread(send_email, refused, _mail(refused))
+        assert (result.ok, result.reason) == (False, "tls_error")
+        assert len(box.received()) == 1
+    finally:
+        controller.stop()

@@ -181,7 +181,9 @@ async def test_dead_mans_switch_texts_and_emails_once_then_recovers_once(
     ok_ids = {"1107160000000000013", "1107160000000000014"}
 
     def texts(ids: set[str]) -> list[str]:
-        return [r.form["dlt_template_id"] for r in gateway.delivered if r.form["dlt_template_id"] in ids]
+        return [
+            r.form["dlt_template_id"] for r in gateway.delivered if r.form["dlt_template_id"] in ids
+        ]
 
     async def heartbeats(port: int, seconds: float) -> float:
         """Send heartbeats every 0.5 s for `seconds`; the time the last one was answered."""
@@ -198,15 +200,23 @@ async def test_dead_mans_switch_texts_and_emails_once_then_recovers_once(
         port = await bridge.wait_listening()
         stopped = await heartbeats(port, 4.0)  # longer than the silence: held off
         assert gateway.requests == [] and smtp_server.received() == []
-        await sms.poll(lambda: len(texts(broken_ids)) == 2 and len(smtp_server.received()) == 1, within=15)
+        await sms.poll(
+            lambda: len(texts(broken_ids)) == 2 and len(smtp_server.received()) == 1, within=15
+        )
         took = time.monotonic() - stopped
         # Not before the silence (less the HTTP round trip), at most one check
         # interval (0.75 s) later, plus sender and scheduling slack on a loaded machine.
         assert 2.9 <= took <= 3.0 + 0.75 + 2.5, took
         (mail,) = smtp_server.received()
-        assert mail.subject.startswith("[ITDA] FIRING: monitoring chain broken - no heartbeat since ")
+        assert mail.subject.startswith(
+            "[ITDA] FIRING: monitoring chain broken - no heartbeat since "
+        )
         assert (mail.tls, mail.authenticated) == (True, True)
-        english = next(r.form["message"] for r in gateway.delivered if r.form["dlt_template_id"] == "1107160000000000011")
+        english = next(
+            r.form["message"]
+            for r in gateway.delivered
+            if r.form["dlt_template_id"] == "1107160000000000011"
+        )
         assert english.startswith("ITDA ALERT: monitoring chain broken: no heartbeat since ")
         assert english.endswith("IST (limit 3s). Alerts may not reach you. -ITDA")
         await asyncio.sleep(4.0)  # more than another silence: no second 'broken'
@@ -216,11 +226,15 @@ async def test_dead_mans_switch_texts_and_emails_once_then_recovers_once(
         assert "parichay_smsbridge_heartbeat_missing 1.0" in metrics
 
         await heartbeats(port, 4.0)
-        await sms.poll(lambda: len(texts(ok_ids)) == 2 and len(smtp_server.received()) == 2, within=10)
+        await sms.poll(
+            lambda: len(texts(ok_ids)) == 2 and len(smtp_server.received()) == 2, within=10
+        )
         await asyncio.sleep(1.0)
         assert sorted(texts(ok_ids)) == sorted(ok_ids)
         assert len(gateway.delivered) == 4
-        assert smtp_server.received()[1].subject.startswith("[ITDA] RESOLVED: monitoring chain restored at ")
+        assert smtp_server.received()[1].subject.startswith(
+            "[ITDA] RESOLVED: monitoring chain restored at "
+        )
         metrics = await _metrics(port)
         assert "parichay_smsbridge_heartbeat_missing 0.0" in metrics
         assert "parichay_smsbridge_heartbeat_silence_seconds 3.0" in metrics
@@ -240,7 +254,9 @@ def _watchdog(sms: Any) -> dict[str, Any]:
 async def _post_to(port: int, path: str, body: Any, token: str) -> httpx.Response:
     async with httpx.AsyncClient(trust_env=False) as client:
         return await client.post(
-            f"http://127.0.0.1:{port}{path}", json=body, headers={"Authorization": f"Bearer {token}"}
+            f"http://127.0.0.1:{port}{path}",
+            json=body,
+            headers={"Authorization": f"Bearer {token}"},
         )
 
 
