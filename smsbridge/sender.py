@@ -183,6 +183,7 @@ class Sender:
             )
             return
         attempt = row.attempts + 1
+        what = "email" if row.kind == "email" else "sms"
         cfg = self.config.sender
         next_at = now + backoff_delay(
             attempt, initial=cfg.retry_initial, maximum=cfg.retry_max, rng=self.rng
@@ -194,7 +195,7 @@ class Sender:
             )
             self.metrics.dead.labels("max_age").inc()
             log.error(
-                "sms given up after max_age",
+                f"{what} given up after max_age",
                 extra={"message_id": row.id, "attempts": attempt, "error": error},
             )
             return
@@ -203,7 +204,7 @@ class Sender:
         )
         self.metrics.retries.inc()
         log.warning(
-            "sms delivery failed, will retry",
+            f"{what} delivery failed, will retry",
             extra={
                 "message_id": row.id,
                 "attempt": attempt,
