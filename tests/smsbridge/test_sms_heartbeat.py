@@ -361,3 +361,27 @@ async def test_each_heartbeat_is_forwarded_to_the_outside_checker(
 def test_silence_is_written_in_the_config_grammar(seconds: float, text: str) -> None:
     """The {silence} placeholder reads like the config value."""
     assert format_silence(seconds) == text
+
+
+async def test_reload_applies_a_new_silence_and_a_bad_file_keeps_the_old_one(
+    tmp_path: Path, harness: Callable[..., Any], gateway: Any, sms: Any
+) -> None:
+    """SIGHUP's reload: a valid file's `silence` counts from the next check; a file with a
+    broken heartbeat section is rejected and the running silence stays."""
+    from smsbridge.cli import reload_from_file
+
+    data = _config(tmp_path, gateway, sms, silence="5m")
+    h = await harness(data)
+    await beat(h, sms)
+    path = sms.write_config(tmp_path, {**data, "heartbeat": {**data["heartbeat"], "silence": "1m"}})
+    assert reload_from_file(h.service, str(path)) is True
+    assert h.metric("parichay_smsbridge_heartbeat_silence_seconds") == 60
+    bad = sms.write_config(
+        tmp_path, {**data, "heartbeat": {**data["heartbeat"], "templates": ["alert_en"]}}
+    )
+    assert reload_from_file(h.service, str(bad)) is False
+    assert h.metric("parichay_smsbridge_config_last_reload_successful") == 0
+    assert h.metric("parichay_smsbridge_heartbeat_silence_seconds") == 60
+    h.clock.advance(60)
+    assert await h.service.watch.check() is True
+    assert "(limit 1m)" in h.rows("heartbeat")[0][4]
