@@ -105,7 +105,7 @@ def _path_what(
     hindi = [f"{f} से {h}" for _, h in bases for f in forms]
     count = len(vantages)
     fallback_en = f"{bases[-1][0]} from {count} site{'s' if count != 1 else ''}"
-    fallback_hi = f"{count} स्थानों से {bases[-1][1]}"
+    fallback_hi = f"{count} {'स्थानों' if count != 1 else 'स्थान'} से {bases[-1][1]}"
     return (
         next((t for t in english if fits(t)), fallback_en),
         next((t for t in hindi if fits(t)), fallback_hi),
