@@ -16,6 +16,7 @@ from collections import Counter as Tally
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from types import MappingProxyType
+from typing import Final
 from zoneinfo import ZoneInfo
 
 from .clock import Clock
@@ -26,6 +27,8 @@ from .payload import Alert, WebhookMessage
 from .render import dedup_key, format_time, group_values, render
 
 log = logging.getLogger("smsbridge.bridge")
+# Alerts that exist only to prove the chain works; see heartbeat.py.
+HEARTBEAT_ALERTS: Final = frozenset({"Watchdog"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -60,8 +63,31 @@ def route_subset(message: WebhookMessage, route: Route) -> WebhookMessage | None
     )
 
 
+def without_heartbeats(message: WebhookMessage) -> WebhookMessage | None:
+    """The group minus any `Watchdog` alert (None if nothing else is left).
+
+    The always-firing Watchdog belongs on /heartbeat; if a route sends it to
+    /alertmanager by mistake it must never be texted (it would page every repeat).
+    """
+    alerts = tuple(a for a in message.alerts if a.labels.get("alertname") not in HEARTBEAT_ALERTS)
+    if not alerts:
+        return None
+    if len(alerts) == len(message.alerts):
+        return message
+    return replace(
+        message,
+        alerts=alerts,
+        common_labels=MappingProxyType(_common(alerts, "labels")),
+        common_annotations=MappingProxyType(_common(alerts, "annotations")),
+    )
+
+
 def plan_deliveries(message: WebhookMessage, *, config: Config) -> list[Delivery]:
     """Every SMS this webhook asks for, before resolved policy and rate limits (pure)."""
+    kept = without_heartbeats(message)
+    if kept is None:
+        return []
+    message = kept
     tz = ZoneInfo(config.messages.timezone)
     seen: set[tuple[str, str]] = set()
     out: list[Delivery] = []
@@ -69,7 +95,7 @@ def plan_deliveries(message: WebhookMessage, *, config: Config) -> list[Delivery
         subset = route_subset(message, route)
         if subset is None:
             continue
-        values = group_values(subset, tz=tz)
+        values = group_values(subset, tz=tz, max_var_chars=config.messages.max_var_chars)
         for template_name in route.templates:
             template = config.templates[template_name]
             filled = render(template, values, max_parts=config.messages.max_parts)
@@ -130,6 +156,11 @@ class Acceptor:
     async def accept(self, message: WebhookMessage) -> AcceptResult:
         """Enqueue durably (raises OutboxUnavailable); duplicates are dropped."""
         deliveries = plan_deliveries(message, config=self.config)
+        if without_heartbeats(message) is None:
+            log.warning(
+                "Watchdog alert posted to /alertmanager ignored; route it to /heartbeat",
+                extra={"group_key": message.group_key},
+            )
         now = self.clock.now()
         tally: Tally[str] = Tally()
         limit = self.config.rate_limit

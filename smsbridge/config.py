@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Final, Literal, cast
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -36,6 +37,12 @@ _DLT_ID: Final = re.compile(r"^\d{10,25}$")
 ResolvedPolicy = Literal["always", "if_fired", "never"]
 RESOLVED_POLICIES: Final = ("always", "if_fired", "never")
 SUMMARY_FIELDS: Final = frozenset({"limit", "until"})
+HEARTBEAT_FIELDS: Final = frozenset({"since", "ended", "silence"})
+SmtpTls = Literal["starttls", "implicit", "none"]
+SMTP_TLS: Final = ("starttls", "implicit", "none")
+_SMTP_PORTS: Final = {"starttls": 587, "implicit": 465, "none": 25}
+_EMAIL: Final = re.compile(r"^[^@\s<>,;]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
+_LOOPBACK: Final = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -85,6 +92,38 @@ class RateLimitConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SmtpConfig:
+    """An SMTP relay for the dead man's switch's emails; TLS is verified."""
+
+    host: str
+    port: int
+    tls: SmtpTls = "starttls"
+    username: str | None = None
+    password: Secret | None = None
+    sender: str
+    ca_file: Path | None = None
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HeartbeatConfig:
+    """The dead man's switch: /heartbeat must be called at least every `silence`."""
+
+    silence: float = 300.0
+    reminder: float | None = None
+    recipients: tuple[str, ...] = ("on-call",)
+    templates: tuple[str, ...]
+    recovery_templates: tuple[str, ...]
+    email_to: tuple[str, ...] = ()
+    forward_url: Secret | None = None
+
+    @property
+    def check_interval(self) -> float:
+        """How often silence is checked: a few times per `silence`, at most every 10 s."""
+        return max(0.05, min(10.0, self.silence / 4))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Recipient:
     name: str
     number: str
@@ -121,14 +160,19 @@ class Config:
     templates: Mapping[str, CompiledTemplate]
     recipients: Mapping[str, tuple[Recipient, ...]]
     routes: tuple[Route, ...]
+    heartbeat: HeartbeatConfig | None = None
+    smtp: SmtpConfig | None = None
 
     def summary(self) -> str:
         """One line for check-config and the start-up log."""
         numbers = {r.number for group in self.recipients.values() for r in group}
+        heartbeat = ""
+        if self.heartbeat is not None:
+            heartbeat = f", heartbeat silence {int(self.heartbeat.silence)}s"
         return (
             f"ok: {len(self.providers)} provider(s) ({', '.join(self.providers)}), "
             f"{len(self.templates)} template(s), {len(self.routes)} route(s), "
-            f"{len(numbers)} recipient number(s), listen {self.listen}"
+            f"{len(numbers)} recipient number(s), listen {self.listen}{heartbeat}"
         )
 
 
@@ -192,6 +236,8 @@ class _Builder:
         templates = self._templates(messages)
         recipients = self._recipients(provider_map)
         routes = self._routes(templates, recipients)
+        smtp = self._smtp()
+        heartbeat = self._heartbeat(templates, recipients, smtp)
         if rate_limit is not None and rate_limit.summary_template is not None:
             summary = templates.get(rate_limit.summary_template)
             defined = root.data.get("templates")
@@ -223,6 +269,8 @@ class _Builder:
             templates=MappingProxyType(templates),
             recipients=MappingProxyType(recipients),
             routes=tuple(routes),
+            heartbeat=heartbeat,
+            smtp=smtp,
         )
 
     def _auth(self) -> AuthConfig | None:
@@ -457,7 +505,13 @@ class _Builder:
         return routes
 
     def _names(
-        self, node: Node, key: str, known: Mapping[str, object], what: str
+        self,
+        node: Node,
+        key: str,
+        known: Mapping[str, object],
+        what: str,
+        *,
+        section: str | None = None,
     ) -> tuple[str, ...]:
         raw = node.raw(key)
         if isinstance(raw, str):
@@ -465,9 +519,128 @@ class _Builder:
         if not isinstance(raw, list) or not raw or not all(isinstance(x, str) for x in raw):
             node.error(key, f"expected a {what} name or a non-empty list of them")
             return ()
-        defined = self.root.data.get(key)
+        defined = self.root.data.get(section or key)
         for item in raw:
             # Only report a dangling reference when the referenced section itself parsed.
             if item not in known and isinstance(defined, dict) and item not in defined:
                 node.error(key, f"unknown {what} {item!r}")
         return tuple(cast(list[str], raw))
+
+    def _smtp(self) -> SmtpConfig | None:
+        node = self.root.child("smtp")
+        if node is None:
+            return None
+        host = node.text("host", required=True)
+        tls = cast(SmtpTls, node.choice("tls", SMTP_TLS, "starttls"))
+        port = node.integer("port", _SMTP_PORTS[tls], minimum=1, maximum=65535)
+        username = node.text("username")
+        password = node.secret("password", required=username is not None)
+        if password is not None and username is None:
+            node.error("username", "required when a password is set")
+        sender = node.text("from", required=True)
+        if sender is not None and not _EMAIL.match(sender):
+            node.error("from", f"expected an email address, got {sender!r}")
+        ca_file = node.text("ca_file")
+        if ca_file is not None and not Path(ca_file).is_file():
+            node.error("ca_file", "file not found")
+        timeout = node.duration("timeout", 10.0)
+        if tls == "none" and username is not None:
+            node.error(
+                "tls",
+                "none would send the SMTP password in clear; use starttls or implicit",
+            )
+        node.finish()
+        if host is None or sender is None:
+            return None
+        return SmtpConfig(
+            host=host,
+            port=port,
+            tls=tls,
+            username=username,
+            password=password,
+            sender=sender,
+            ca_file=Path(ca_file) if ca_file else None,
+            timeout=timeout,
+        )
+
+    def _heartbeat(
+        self,
+        templates: Mapping[str, CompiledTemplate],
+        recipients: Mapping[str, tuple[Recipient, ...]],
+        smtp: SmtpConfig | None,
+    ) -> HeartbeatConfig | None:
+        node = self.root.child("heartbeat")
+        if node is None:
+            return None
+        silence = node.duration("silence", 300.0)
+        reminder: float | None = None
+        if node.has("reminder"):
+            reminder = node.duration("reminder", 0.0) or None
+            if reminder is not None and reminder < silence:
+                node.error("reminder", "must not be shorter than silence")
+        else:
+            node.raw("reminder")
+        if node.has("recipients"):
+            groups = self._names(node, "recipients", recipients, "recipient group")
+        else:
+            node.raw("recipients")
+            groups = ("on-call",)
+            if isinstance(self.root.data.get("recipients"), dict) and "on-call" not in recipients:
+                node.error(
+                    "recipients", "required: there is no recipient group 'on-call' to default to"
+                )
+        broken = self._names(node, "templates", templates, "template")
+        recovered = self._names(
+            node, "recovery_templates", templates, "template", section="templates"
+        )
+        for key, names in (("templates", broken), ("recovery_templates", recovered)):
+            for name in names:
+                template = templates.get(name)
+                if template is not None and not template.fields <= HEARTBEAT_FIELDS:
+                    extra = ", ".join(
+                        sorted("{" + f + "}" for f in template.fields - HEARTBEAT_FIELDS)
+                    )
+                    node.error(
+                        key,
+                        f"template {name!r} uses {extra}; a heartbeat SMS only knows "
+                        "{since}, {ended} and {silence}",
+                    )
+        email_to: list[str] = []
+        for path, raw in node.elements("email_to"):
+            if not isinstance(raw, str) or not _EMAIL.match(raw.strip()):
+                self.errors.append(f"{path}: expected an email address, got {raw!r}")
+                continue
+            email_to.append(raw.strip())
+        if email_to and smtp is None and not self.root.has("smtp"):
+            node.error("email_to", "needs an smtp section (the relay to send through)")
+        forward_url = node.secret("forward_url", required=False)
+        if forward_url is not None:
+            problem = _ping_url_problem(forward_url.reveal())
+            if problem:
+                key = "forward_url_file" if node.has("forward_url_file") else "forward_url_env"
+                # The URL itself is a credential (a ping UUID): never echoed.
+                node.error(key, problem)
+        node.finish()
+        return HeartbeatConfig(
+            silence=silence,
+            reminder=reminder,
+            recipients=groups,
+            templates=broken,
+            recovery_templates=recovered,
+            email_to=tuple(email_to),
+            forward_url=forward_url,
+        )
+
+
+def _ping_url_problem(url: str) -> str | None:
+    """Why `url` cannot be a heartbeat forward target (None if it can)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        return "not a valid URL"
+    if parts.scheme == "https" and host:
+        return None
+    if parts.scheme == "http" and host in _LOOPBACK:
+        return None
+    return "expected an https:// URL (http:// only to a loopback host)"

@@ -26,9 +26,12 @@ WEBHOOK_RESULTS: Final = (
     "unauthorized",
     "too_large",
     "unavailable",
+    "heartbeat",
+    "heartbeat_resolved",
 )
 DEAD_REASONS: Final = ("expired", "max_age")
 SUPPRESSED_REASONS: Final = ("rate_limited", "resolved_policy")
+EMAIL_FAILURES: Final = ("connect_error", "timeout", "tls_error", "auth", "rejected", "no_relay")
 
 
 class BridgeMetrics:
@@ -80,7 +83,7 @@ class BridgeMetrics:
         )
         for result in WEBHOOK_RESULTS:
             self.webhooks.labels(result)
-        for kind in ("alert", "summary"):
+        for kind in ("alert", "summary", "heartbeat", "email"):
             self.queued.labels(kind)
         for reason in DEAD_REASONS:
             self.dead.labels(reason)
@@ -96,6 +99,45 @@ class BridgeMetrics:
             "When the running configuration was loaded.",
             registry=registry,
         )
+        self.heartbeats = Counter(
+            PREFIX + "heartbeats",
+            "Authorised, well-formed heartbeats received on /heartbeat.",
+            registry=registry,
+        )
+        self.last_heartbeat = Gauge(
+            PREFIX + "last_heartbeat_timestamp_seconds",
+            "When the last heartbeat arrived (0 before any); survives restarts.",
+            registry=registry,
+        )
+        self.heartbeat_missing = Gauge(
+            PREFIX + "heartbeat_missing",
+            "1 while the monitoring chain is considered broken (no heartbeat for the silence).",
+            registry=registry,
+        )
+        self.heartbeat_silence = Gauge(
+            PREFIX + "heartbeat_silence_seconds",
+            "Heartbeat silence that counts as a broken chain (0 when the switch is off).",
+            registry=registry,
+        )
+        self.forwarded = Counter(
+            PREFIX + "heartbeat_forwards",
+            "Heartbeats forwarded to the outside checker (heartbeat.forward_url), by result.",
+            ["result"],
+            registry=registry,
+        )
+        self.emails_sent = Counter(
+            PREFIX + "emails_sent", "Emails accepted by the SMTP relay.", registry=registry
+        )
+        self.email_failures = Counter(
+            PREFIX + "email_failures",
+            "Failed email attempts by reason.",
+            ["reason"],
+            registry=registry,
+        )
+        for result in ("ok", "failed"):
+            self.forwarded.labels(result)
+        for reason in EMAIL_FAILURES:
+            self.email_failures.labels(reason)
         self.add_providers(providers)
 
     def add_providers(self, providers: Iterable[str]) -> None:

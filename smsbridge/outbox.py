@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal, TypeVar
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -45,13 +45,19 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, next_attempt_at);
 CREATE INDEX IF NOT EXISTS outbox_number ON outbox (number, kind, created_at);
 CREATE TABLE IF NOT EXISTS dedup (key TEXT PRIMARY KEY, seen_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS heartbeat (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    last_at REAL, broken_at REAL, silent_since REAL, reminded_at REAL
+);
 CREATE TABLE IF NOT EXISTS fired (
     route TEXT NOT NULL, group_key TEXT NOT NULL, number TEXT NOT NULL, at REAL NOT NULL,
     PRIMARY KEY (route, group_key, number)
 );
 """
 
-Kind = Literal["alert", "summary"]
+# `heartbeat` rows are the dead man's switch's own SMS (never rate limited); `email` rows
+# carry an address in `number` and "subject\n\nbody" in `body`, and go out over SMTP.
+Kind = Literal["alert", "summary", "heartbeat", "email"]
 T = TypeVar("T")
 
 
@@ -73,9 +79,20 @@ class NewMessage:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class HeartbeatState:
+    """The dead man's switch's durable memory (all epoch seconds, None = never)."""
+
+    last_at: float | None = None
+    broken_at: float | None = None
+    silent_since: float | None = None
+    reminded_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PendingMessage:
     id: int
     created_at: float
+    kind: str
     attempts: int
     number: str
     route: str
@@ -119,6 +136,23 @@ class Transaction:
             (route, group_key, number),
         ).fetchone()
         return row is not None
+
+    def heartbeat_state(self) -> HeartbeatState:
+        row = self._conn.execute(
+            "SELECT last_at, broken_at, silent_since, reminded_at FROM heartbeat WHERE id = 1"
+        ).fetchone()
+        if row is None:
+            return HeartbeatState()
+        return HeartbeatState(
+            last_at=row[0], broken_at=row[1], silent_since=row[2], reminded_at=row[3]
+        )
+
+    def set_heartbeat_state(self, state: HeartbeatState) -> None:
+        self._conn.execute(
+            "INSERT OR REPLACE INTO heartbeat (id, last_at, broken_at, silent_since, reminded_at)"
+            " VALUES (1, ?, ?, ?, ?)",
+            (state.last_at, state.broken_at, state.silent_since, state.reminded_at),
+        )
 
     def add(self, message: NewMessage) -> int:
         cursor = self._conn.execute(
@@ -237,13 +271,21 @@ class Outbox:
 
         return self._run(action, write=True)
 
+    def transact(self, *, now: float, action: Callable[[Transaction], T]) -> T:
+        """Run `action` in one write transaction (the dead man's switch's state changes)."""
+        return self._run(lambda conn: action(Transaction(conn, now)), write=True)
+
+    def heartbeat_state(self) -> HeartbeatState:
+        """The stored heartbeat state (read-only)."""
+        return self._run(lambda conn: Transaction(conn, 0.0).heartbeat_state(), write=False)
+
     def due(self, *, now: float, limit: int) -> list[PendingMessage]:
         """Pending rows whose next attempt is due, oldest first."""
 
         def action(conn: sqlite3.Connection) -> list[PendingMessage]:
             rows = conn.execute(
                 "SELECT id, created_at, attempts, number, route, template, dlt_template_id,"
-                " body, parts FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?"
+                " body, parts, kind FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?"
                 " ORDER BY next_attempt_at, id LIMIT ?",
                 (now, limit),
             ).fetchall()
@@ -258,6 +300,7 @@ class Outbox:
                     dlt_template_id=r[6],
                     body=r[7],
                     parts=r[8],
+                    kind=r[9],
                 )
                 for r in rows
             ]

@@ -25,6 +25,7 @@ _SCOPE_HI: Final = {
     "central": "केंद्रीय",
     "app": "ऐप",
     "local": "स्थानीय",
+    "path": "मार्ग",
     "config": "कॉन्फ़िगरेशन",
     "monitoring": "निगरानी",
 }
@@ -62,19 +63,76 @@ def _annotation(message: WebhookMessage, alerts: tuple[Alert, ...], name: str) -
     return alerts[0].annotations.get(name, "")
 
 
-def _what(alertname: str, labels: Mapping[str, str], scope: str) -> tuple[str, str]:
-    role = labels.get("role", "")
-    target = labels.get("target", "")
-    vantage = labels.get("vantage", "")
-    if alertname == "VantageNetworkDown" or scope == "local":
-        return (f"network of {vantage}".strip(), f"{vantage} नेटवर्क".strip())
+def _service(alertname: str, role: str, scope: str, target: str) -> tuple[str, str] | None:
     if role == "sso" or alertname.startswith("Parichay") or scope == "central":
         return ("Parichay", "परिचय")
     if role == "app" or alertname.startswith("EOffice") or scope == "app":
         suffix = f" {target}" if target else ""
         return (f"e-Office{suffix}", f"ई-ऑफिस{suffix}")
+    return None
+
+
+def _short_site(vantage: str) -> str:
+    """``district-haridwar`` -> ``haridwar``: the place, without the kind of office."""
+    return vantage.rsplit("-", 1)[-1]
+
+
+def _path_what(
+    service: tuple[str, str], target: str, vantages: list[str], max_chars: int
+) -> tuple[str, str]:
+    """Name the failing sites as fully as the DLT variable limit allows.
+
+    Tries full vantage names, then the short place names, then a terser form, and
+    finally a count: ``Parichay from district-haridwar, secretariat-dehradun`` ->
+    ``Parichay from haridwar, dehradun`` -> ``Parichay: haridwar, dehradun`` ->
+    ``Parichay from 2 sites``. English and Hindi are chosen independently.
+    """
+    en, hi = service
+    bases = [(en, hi)]
+    if target and en.endswith(f" {target}"):
+        # e-Office's target name is the first thing to drop: the alertname says e-Office.
+        bases.append((en.removesuffix(f" {target}"), hi.removesuffix(f" {target}")))
+    forms = [", ".join(vantages)]
+    short = [_short_site(v) for v in vantages]
+    if len(set(short)) == len(short) and short != vantages:
+        forms.append(", ".join(short))
+
+    def fits(text: str) -> bool:
+        return max_chars <= 0 or len(text) <= max_chars
+
+    english = [f"{b} from {f}" for b, _ in bases for f in forms]
+    english += [f"{b}: {f}" for b, _ in bases for f in forms[1:]]
+    hindi = [f"{f} से {h}" for _, h in bases for f in forms]
+    count = len(vantages)
+    fallback_en = f"{bases[-1][0]} from {count} site{'s' if count != 1 else ''}"
+    fallback_hi = f"{count} {'स्थानों' if count != 1 else 'स्थान'} से {bases[-1][1]}"
+    return (
+        next((t for t in english if fits(t)), fallback_en),
+        next((t for t in hindi if fits(t)), fallback_hi),
+    )
+
+
+def _what(
+    alertname: str,
+    labels: Mapping[str, str],
+    scope: str,
+    *,
+    vantages: list[str] | None = None,
+    max_chars: int = 0,
+) -> tuple[str, str]:
+    role = labels.get("role", "")
+    target = labels.get("target", "")
+    vantage = labels.get("vantage", "")
+    service = _service(alertname, role, scope, target)
+    if scope == "path" and service is not None and vantages:
+        return _path_what(service, target, vantages, max_chars)
+    if alertname == "VantageNetworkDown" or scope == "local":
+        return (f"network of {vantage}".strip(), f"{vantage} नेटवर्क".strip())
+    if service is not None:
+        return service
     if scope == "monitoring":
-        suffix = f" {vantage}" if vantage else ""
+        where = vantage or labels.get("job", "")
+        suffix = f" {where}" if where else ""
         return (f"monitoring{suffix}", f"निगरानी{suffix}")
     return (alertname, alertname)
 
@@ -101,16 +159,23 @@ def format_time(moment: datetime, tz: ZoneInfo) -> str:
     return f"{local.day:02d} {_MONTHS[local.month - 1]} {local.hour:02d}:{local.minute:02d}"
 
 
-def group_values(message: WebhookMessage, *, tz: ZoneInfo) -> dict[str, str]:
-    """Placeholder values for every template field (see templates.FIELDS)."""
+def group_values(
+    message: WebhookMessage, *, tz: ZoneInfo, max_var_chars: int = 0
+) -> dict[str, str]:
+    """Placeholder values for every template field (see templates.FIELDS).
+
+    `max_var_chars` (the DLT per-variable limit, 0 = none) lets `what` for a `path`
+    alert pick a list of sites that fits rather than one cut off mid-name.
+    """
     alerts = counted_alerts(message)
     labels = {
         name: _label(message, name)
-        for name in ("alertname", "severity", "scope", "target", "vantage", "role")
+        for name in ("alertname", "severity", "scope", "target", "vantage", "role", "job")
     }
     alertname = labels["alertname"] or alerts[0].labels.get("alertname", "alert")
     scope = labels["scope"]
-    what, what_hi = _what(alertname, labels, scope)
+    vantages = sorted({a.labels["vantage"] for a in alerts if a.labels.get("vantage")})
+    what, what_hi = _what(alertname, labels, scope, vantages=vantages, max_chars=max_var_chars)
     count = len(alerts) + (message.truncated_alerts if message.status == "firing" else 0)
     since = min(a.starts_at for a in alerts)
     ends = [a.ends_at for a in alerts if a.ends_at is not None]

@@ -21,6 +21,7 @@ import httpx
 
 from .clock import Clock
 from .config import Config
+from .mailer import MailResult, build_email, send_email, split_stored
 from .metrics import BridgeMetrics
 from .outbox import Outbox, OutboxUnavailable, PendingMessage
 from .providers import FailureReason, OutgoingSms, Provider, SendResult
@@ -142,19 +143,29 @@ class Sender:
                 extra={"message_id": row.id, "age_seconds": round(now - row.created_at)},
             )
             return
-        sms = OutgoingSms(
-            message_id=row.id,
-            number=row.number,
-            text=row.body,
-            dlt_template_id=row.dlt_template_id,
-            unicode=encoding_of(row.body) is Encoding.UCS2,
-        )
-        result, provider_name = await self._try_providers(sms)
+        if row.kind == "email":
+            result, provider_name = await self._send_email(row), "smtp"
+        else:
+            sms = OutgoingSms(
+                message_id=row.id,
+                number=row.number,
+                text=row.body,
+                dlt_template_id=row.dlt_template_id,
+                unicode=encoding_of(row.body) is Encoding.UCS2,
+            )
+            result, provider_name = await self._try_providers(sms)
         now = self.clock.now()
         if result.ok:
             await asyncio.to_thread(
                 self.outbox.mark_sent, row.id, now=now, gateway_ref=result.gateway_ref
             )
+            if row.kind == "email":
+                self.metrics.emails_sent.inc()
+                log.info(
+                    "email sent",
+                    extra={"message_id": row.id, "attempt": row.attempts + 1, "route": row.route},
+                )
+                return
             self.metrics.sent.labels(provider_name).inc()
             self.metrics.parts.inc(row.parts)
             log.info(
@@ -172,18 +183,19 @@ class Sender:
             )
             return
         attempt = row.attempts + 1
+        what = "email" if row.kind == "email" else "sms"
         cfg = self.config.sender
         next_at = now + backoff_delay(
             attempt, initial=cfg.retry_initial, maximum=cfg.retry_max, rng=self.rng
         )
-        error = f"{result.reason}: {result.detail}"[:500]
+        error = (f"{result.reason}: {result.detail}" if result.reason else result.detail)[:500]
         if next_at - row.created_at > max_age:
             await asyncio.to_thread(
                 self.outbox.mark_dead, row.id, now=now, error=error, attempted=True
             )
             self.metrics.dead.labels("max_age").inc()
             log.error(
-                "sms given up after max_age",
+                f"{what} given up after max_age",
                 extra={"message_id": row.id, "attempts": attempt, "error": error},
             )
             return
@@ -192,15 +204,31 @@ class Sender:
         )
         self.metrics.retries.inc()
         log.warning(
-            "sms delivery failed, will retry",
+            f"{what} delivery failed, will retry",
             extra={
                 "message_id": row.id,
                 "attempt": attempt,
-                "reason": str(result.reason),
+                "reason": str(result.reason or row.kind),
                 "retry_in_seconds": round(next_at - now, 3),
                 "detail": result.detail,
             },
         )
+
+    async def _send_email(self, row: PendingMessage) -> SendResult:
+        """One attempt at an email row through the configured SMTP relay."""
+        smtp = self.config.smtp
+        if smtp is None:
+            mail = MailResult(ok=False, reason="no_relay", detail="no smtp section in the config")
+        else:
+            subject, text = split_stored(row.body)
+            message = build_email(
+                config=smtp, to=row.number, subject=subject, text=text, message_id=row.id
+            )
+            mail = await asyncio.to_thread(send_email, smtp, message)
+        if mail.ok:
+            return SendResult(ok=True)
+        self.metrics.email_failures.labels(mail.reason).inc()
+        return SendResult(ok=False, detail=f"{mail.reason}: {mail.detail}")
 
     async def _try_providers(self, sms: OutgoingSms) -> tuple[SendResult, str]:
         result = SendResult(ok=False, reason=FailureReason.TRANSPORT_ERROR, detail="no provider")

@@ -1,9 +1,12 @@
-"""The HTTP face of the bridge (aiohttp): POST /alertmanager, GET /metrics, GET /healthz.
+"""The HTTP face of the bridge (aiohttp): POST /alertmanager, POST /heartbeat,
+GET /metrics, GET /healthz.
 
-The webhook handler checks credentials first (401), then reads at most
-`max_body_bytes` (413), decodes JSON and validates the payload (400 with the reason),
-and answers 200 only after the outbox transaction has committed; if the outbox cannot
-be written it answers 503 so Alertmanager retries. Nothing here logs headers or bodies.
+Both POST handlers check credentials first (401), then read at most `max_body_bytes`
+(413), decode JSON and validate the payload as an Alertmanager webhook (400 with the
+reason), and answer 200 only after the outbox transaction has committed; if the outbox
+cannot be written they answer 503 so Alertmanager retries. /heartbeat records a
+heartbeat for the dead man's switch and never texts (404 when it is not configured).
+Nothing here logs headers or bodies.
 """
 
 from __future__ import annotations
@@ -21,12 +24,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from .bridge import Acceptor
 from .config import AuthConfig
+from .heartbeat import HeartbeatWatch
 from .metrics import BridgeMetrics
 from .outbox import Outbox, OutboxUnavailable
-from .payload import PayloadError, parse_webhook
+from .payload import PayloadError, WebhookMessage, parse_webhook
 
 log = logging.getLogger("smsbridge.server")
 WEBHOOK_PATH: Final = "/alertmanager"
+HEARTBEAT_PATH: Final = "/heartbeat"
 
 
 def authorised(header: str | None, auth: AuthConfig) -> bool:
@@ -64,22 +69,26 @@ def build_app(
     metrics: BridgeMetrics,
     on_accepted: Callable[[], None],
     sender_alive: Callable[[], bool] = lambda: True,
+    heartbeat: Callable[[], HeartbeatWatch | None] = lambda: None,
 ) -> web.Application:
     """The aiohttp application; `on_accepted` wakes the sender, `sender_alive` feeds /healthz.
-    `auth` returns the current credentials (a reload swaps them)."""
+    `auth` returns the current credentials and `heartbeat` the dead man's switch, or None
+    while it is not configured (a reload swaps both)."""
 
-    async def webhook(request: web.Request) -> web.Response:
+    def _unauthorised(request: web.Request, credentials: AuthConfig) -> web.Response:
+        metrics.webhooks.labels("unauthorized").inc()
+        log.warning(
+            "webhook rejected: missing or wrong credentials",
+            extra={"path": request.path, "remote": request.remote or ""},
+        )
+        challenge = 'Bearer realm="smsbridge"' if credentials.token else 'Basic realm="smsbridge"'
+        return _error(401, "missing or invalid credentials", **{"WWW-Authenticate": challenge})
+
+    async def _read(request: web.Request) -> WebhookMessage | web.Response:
+        """Authorise, size-check, decode and validate a webhook; a Response on failure."""
         credentials = auth()
         if not authorised(request.headers.get("Authorization"), credentials):
-            metrics.webhooks.labels("unauthorized").inc()
-            log.warning(
-                "webhook rejected: missing or wrong credentials",
-                extra={"remote": request.remote or ""},
-            )
-            challenge = (
-                'Bearer realm="smsbridge"' if credentials.token else 'Basic realm="smsbridge"'
-            )
-            return _error(401, "missing or invalid credentials", **{"WWW-Authenticate": challenge})
+            return _unauthorised(request, credentials)
         if request.content_length is not None and request.content_length > max_body_bytes:
             metrics.webhooks.labels("too_large").inc()
             return _error(413, f"body larger than {max_body_bytes} bytes")
@@ -95,11 +104,44 @@ def build_app(
             metrics.webhooks.labels("bad_request").inc()
             return _error(400, f"invalid JSON: {exc}")
         try:
-            message = parse_webhook(data)
+            return parse_webhook(data)
         except PayloadError as exc:
             metrics.webhooks.labels("bad_request").inc()
-            log.warning("webhook rejected: bad payload", extra={"reason": str(exc)})
+            log.warning(
+                "webhook rejected: bad payload", extra={"path": request.path, "reason": str(exc)}
+            )
             return _error(400, str(exc))
+
+    async def heartbeat_handler(request: web.Request) -> web.Response:
+        watch = heartbeat()
+        if watch is None:
+            credentials = auth()
+            if not authorised(request.headers.get("Authorization"), credentials):
+                return _unauthorised(request, credentials)
+            # Loud on purpose: Alertmanager counts this as a failed notification.
+            return _error(404, "the heartbeat is not configured on this bridge (heartbeat:)")
+        message = await _read(request)
+        if isinstance(message, web.Response):
+            return message
+        if not any(a.status == "firing" for a in message.alerts):
+            # A resolved Watchdog means Prometheus stopped sending it: the opposite of a
+            # heartbeat. Answer 200 so Alertmanager does not retry, but do not count it.
+            metrics.webhooks.labels("heartbeat_resolved").inc()
+            log.warning("resolved Watchdog on /heartbeat not counted as a heartbeat")
+            return web.json_response({"status": "ignored", "queued": 0})
+        try:
+            await watch.beat()
+        except OutboxUnavailable as exc:
+            metrics.webhooks.labels("unavailable").inc()
+            log.error("outbox unavailable; heartbeat not recorded", extra={"error": str(exc)})
+            return _error(503, "outbox unavailable")
+        metrics.webhooks.labels("heartbeat").inc()
+        return web.json_response({"status": "heartbeat", "queued": 0})
+
+    async def webhook(request: web.Request) -> web.Response:
+        message = await _read(request)
+        if isinstance(message, web.Response):
+            return message
         try:
             result = await acceptor.accept(message)
         except OutboxUnavailable as exc:
@@ -131,6 +173,7 @@ def build_app(
 
     app = web.Application(client_max_size=max_body_bytes + 1)
     app.router.add_post(WEBHOOK_PATH, webhook)
+    app.router.add_post(HEARTBEAT_PATH, heartbeat_handler)
     app.router.add_get("/metrics", metrics_page)
     app.router.add_get("/healthz", healthz)
     return app

@@ -22,6 +22,7 @@ from . import __version__, providers
 from .bridge import Acceptor
 from .clock import Clock, SystemClock
 from .config import Config, parse_listen
+from .heartbeat import HeartbeatWatch
 from .metrics import BridgeMetrics, OutboxCollector
 from .outbox import Outbox
 from .secret import Secret
@@ -42,6 +43,10 @@ def config_secrets(config: Config) -> tuple[Secret, ...]:
         found.append(config.auth.token)
     if config.auth.basic is not None:
         found.append(config.auth.basic.password)
+    if config.smtp is not None and config.smtp.password is not None:
+        found.append(config.smtp.password)
+    if config.heartbeat is not None and config.heartbeat.forward_url is not None:
+        found.append(config.heartbeat.forward_url)
     for name, provider_config in config.providers.items():
         found.extend(providers.create(name=name, config=provider_config).secrets())
     return tuple(found)
@@ -91,12 +96,24 @@ class BridgeService:
         self.acceptor = Acceptor(
             config=config, outbox=self.outbox, clock=self.clock, metrics=self.metrics
         )
+        self.watch = HeartbeatWatch(
+            config=config,
+            outbox=self.outbox,
+            clock=self.clock,
+            metrics=self.metrics,
+            client=self.client,
+            on_queued=self.sender.wake,
+        )
         self._runner: web.AppRunner | None = None
         self._sender_task: asyncio.Task[None] | None = None
+        self._watch_task: asyncio.Task[None] | None = None
         self.port = 0
 
-    async def start(self, *, run_sender: bool = True) -> None:
+    async def start(self, *, run_sender: bool = True, run_watch: bool = True) -> None:
+        """Open the outbox, listen, and start the sender and the heartbeat watch (tests
+        with an injected clock drive those themselves with `run_*=False`)."""
         await asyncio.to_thread(self.outbox.open)
+        await self.watch.load()
         self.registry.register(OutboxCollector(self.outbox, self.clock.now))
         app = build_app(
             auth=lambda: self.config.auth,
@@ -107,6 +124,7 @@ class BridgeService:
             metrics=self.metrics,
             on_accepted=self.sender.wake,
             sender_alive=self._sender_alive,
+            heartbeat=lambda: self.watch if self.config.heartbeat is not None else None,
         )
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
@@ -118,6 +136,8 @@ class BridgeService:
         self.port = int(sockets[0].getsockname()[1]) if sockets else port
         if run_sender:
             self._sender_task = asyncio.create_task(self.sender.run(), name="smsbridge-sender")
+        if run_watch:
+            self._watch_task = asyncio.create_task(self.watch.run(), name="smsbridge-heartbeat")
         log.info(
             "sms bridge listening",
             extra={"host": host, "port": self.port, "outbox": str(self.config.outbox.path)},
@@ -125,10 +145,11 @@ class BridgeService:
 
     def reload(self, config: Config) -> None:
         """Apply `config` (already validated) from the next webhook and the next send on:
-        credentials, routes, recipients, templates, rate limit, providers and sender
-        settings. SMS already in the outbox stay there and go out through the new
-        providers. The listener, the outbox file and the body limit need a restart: a
-        config changing them raises `ReloadRefused` and nothing changes."""
+        credentials, routes, recipients, templates, rate limit, providers, sender
+        settings, the heartbeat (dead man's switch) and the SMTP relay. SMS already in
+        the outbox stay there and go out through the new providers. The listener, the
+        outbox file and the body limit need a restart: a config changing them raises
+        `ReloadRefused` and nothing changes."""
         old = self.config
         fixed = (
             ("listen", old.listen, config.listen),
@@ -150,6 +171,7 @@ class BridgeService:
         self.sender.config = config
         self.sender.providers = tuple(new_providers)
         self.acceptor.config = config
+        self.watch.apply_config(config)
         self.metrics.add_providers(config.providers)
         self._mark_loaded()
 
@@ -158,18 +180,19 @@ class BridgeService:
         self.metrics.reload_time.set(time.time())
 
     def _sender_alive(self) -> bool:
-        task = self._sender_task
-        return task is None or not task.done()
+        return all(t is None or not t.done() for t in (self._sender_task, self._watch_task))
 
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-        if self._sender_task is not None:
-            self._sender_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sender_task
-            self._sender_task = None
+        for task in (self._sender_task, self._watch_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._sender_task = self._watch_task = None
+        await self.watch.stop()
         if self._own_client:
             await self.client.aclose()
         await asyncio.to_thread(self.outbox.close)

@@ -48,6 +48,7 @@ FIELDS: Final = frozenset(
         "summary_hi",
         "until",
         "limit",
+        "silence",
     }
 )
 _PLACEHOLDER: Final = re.compile(r"\{([a-z_][a-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?)\}")

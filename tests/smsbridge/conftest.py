@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -11,11 +13,40 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 import yaml
 from aiohttp import web
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 TOKEN = "am-webhook-token-5f1c"
 PIN = "Nic#Pin-7731"
+SMTP_USER = "smsbridge"
+SMTP_PASSWORD = "smtp-Pass-9d2e"
+
+# The dead man's switch templates, as registered on the DLT portal (see config/smsbridge.yml).
+HEARTBEAT_TEMPLATES: dict[str, dict[str, str]] = {
+    "chain_broken_en": {
+        "dlt_template_id": "1107160000000000011",
+        "dlt_text": "ITDA ALERT: monitoring chain broken: no heartbeat since {#var#} IST (limit {#var#}). Alerts may not reach you. -ITDA",
+        "text": "ITDA ALERT: monitoring chain broken: no heartbeat since {since} IST (limit {silence}). Alerts may not reach you. -ITDA",
+    },
+    "chain_broken_hi": {
+        "dlt_template_id": "1107160000000000012",
+        "dlt_text": "ITDA चेतावनी: निगरानी श्रृंखला टूटी: {#var#} IST से कोई हार्टबीट नहीं। -ITDA",
+        "text": "ITDA चेतावनी: निगरानी श्रृंखला टूटी: {since} IST से कोई हार्टबीट नहीं। -ITDA",
+    },
+    "chain_ok_en": {
+        "dlt_template_id": "1107160000000000013",
+        "dlt_text": "ITDA OK: monitoring chain restored at {#var#} IST; no heartbeat from {#var#} IST. -ITDA",
+        "text": "ITDA OK: monitoring chain restored at {ended} IST; no heartbeat from {since} IST. -ITDA",
+    },
+    "chain_ok_hi": {
+        "dlt_template_id": "1107160000000000014",
+        "dlt_text": "ITDA सूचना: निगरानी श्रृंखला {#var#} IST पर बहाल; {#var#} IST से हार्टबीट नहीं थी। -ITDA",
+        "text": "ITDA सूचना: निगरानी श्रृंखला {ended} IST पर बहाल; {since} IST से हार्टबीट नहीं थी। -ITDA",
+    },
+}
 
 
 @dataclass
@@ -193,6 +224,148 @@ def base_config(tmp_path: Path, *, gateway_url: str, provider: str = "nic") -> d
     }
 
 
+def with_heartbeat(
+    data: dict[str, Any],
+    *,
+    silence: str = "5m",
+    smtp: SmtpServer | None = None,
+    tmp_path: Path | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """Add the dead man's switch (and, given an SMTP server, its relay) to a config dict."""
+    data["templates"].update(HEARTBEAT_TEMPLATES)
+    data["heartbeat"] = {
+        "silence": silence,
+        "recipients": ["on-call"],
+        "templates": ["chain_broken_en", "chain_broken_hi"],
+        "recovery_templates": ["chain_ok_en", "chain_ok_hi"],
+        **extra,
+    }
+    if smtp is not None:
+        assert tmp_path is not None
+        (tmp_path / "smtp-password").write_text(SMTP_PASSWORD + "\n")
+        data["smtp"] = {
+            "host": "127.0.0.1",
+            "port": smtp.port,
+            "tls": "starttls",
+            "username": SMTP_USER,
+            "password_file": str(tmp_path / "smtp-password"),
+            "from": "monitoring@itda.example.in",
+            "ca_file": str(smtp.ca_file),
+            "timeout": "5s",
+        }
+        data["heartbeat"]["email_to"] = ["oncall@itda.example.in"]
+    return data
+
+
+@dataclass
+class Mail:
+    sender: str
+    recipients: list[str]
+    content: bytes
+    authenticated: bool
+    tls: bool
+
+    @property
+    def subject(self) -> str:
+        import email
+        from email.policy import default
+
+        return str(email.message_from_bytes(self.content, policy=default)["Subject"]).strip()
+
+    @property
+    def text(self) -> str:
+        import email
+        from email.message import EmailMessage
+        from email.policy import default
+
+        msg = email.message_from_bytes(self.content, policy=default)
+        assert isinstance(msg, EmailMessage)
+        body = msg.get_body(("plain",))
+        assert body is not None
+        return str(body.get_content())  # type: ignore[attr-defined]
+
+
+@dataclass
+class SmtpServer:
+    """A real SMTP server (aiosmtpd) on loopback: STARTTLS with a trustme certificate
+    required before AUTH, and only the test user's password accepted."""
+
+    port: int
+    ca_file: Path
+    mails: list[Mail] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        with self.lock:
+            self.mails.append(
+                Mail(
+                    sender=str(envelope.mail_from),
+                    recipients=list(envelope.rcpt_tos),
+                    content=bytes(envelope.original_content or b""),
+                    authenticated=bool(session.authenticated),
+                    tls=session.ssl is not None,
+                )
+            )
+        return "250 OK"
+
+    def received(self) -> list[Mail]:
+        with self.lock:
+            return list(self.mails)
+
+
+def _authenticate(
+    server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
+) -> AuthResult:
+    ok = (
+        isinstance(auth_data, LoginPassword)
+        and auth_data.login == SMTP_USER.encode()
+        and auth_data.password == SMTP_PASSWORD.encode()
+    )
+    return AuthResult(success=ok, handled=False)
+
+
+@pytest.fixture
+def smtp_server(tmp_path: Path) -> Any:
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(server_ctx)
+    ca_file = tmp_path / "smtp-ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    with socket_port() as port:
+        pass
+    box = SmtpServer(port=port, ca_file=ca_file)
+    controller = Controller(
+        box,
+        hostname="127.0.0.1",
+        port=port,
+        tls_context=server_ctx,
+        require_starttls=True,
+        auth_require_tls=True,
+        authenticator=_authenticate,
+    )
+    controller.start()
+    try:
+        yield box
+    finally:
+        controller.stop()
+
+
+class socket_port:
+    """A free loopback port (closed again before use)."""
+
+    def __enter__(self) -> int:
+        import socket
+
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        return int(self._sock.getsockname()[1])
+
+    def __exit__(self, *exc: object) -> None:
+        self._sock.close()
+
+
 def write_config(tmp_path: Path, data: dict[str, Any], name: str = "smsbridge.yml") -> Path:
     path = tmp_path / name
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
@@ -283,6 +456,9 @@ def sms() -> Callable[..., Any]:
         PIN = PIN
         base_config = staticmethod(base_config)
         write_config = staticmethod(write_config)
+        with_heartbeat = staticmethod(with_heartbeat)
+        HEARTBEAT_TEMPLATES = HEARTBEAT_TEMPLATES
+        SMTP_PASSWORD = SMTP_PASSWORD
         alert = staticmethod(alert)
         payload = staticmethod(payload)
         poll = staticmethod(poll)

@@ -160,3 +160,165 @@ async def test_real_alertmanager_page_becomes_sms_then_resolved(
         "parichay_smsbridge_webhooks_total", {"result": "accepted"}
     )
     assert sample == 2
+
+
+class AlertmanagerProcess:
+    """prometheus-alertmanager on a loopback port, startable again on the same data."""
+
+    def __init__(self, tmp_path: Path, config: dict[str, Any]) -> None:
+        binary = shutil.which(BINARY)
+        if binary is None:
+            pytest.fail(
+                f"{BINARY} not found on PATH: install the Debian package prometheus-alertmanager"
+            )
+        self.binary = binary
+        self.tmp_path = tmp_path
+        (tmp_path / "alertmanager.yml").write_text(yaml.safe_dump(config))
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        log = (self.tmp_path / "alertmanager.log").open("ab")
+        self.proc = await asyncio.create_subprocess_exec(
+            self.binary,
+            f"--config.file={self.tmp_path / 'alertmanager.yml'}",
+            f"--storage.path={self.tmp_path / 'am-data'}",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+            "--cluster.listen-address=",
+            "--log.level=warn",
+            stdout=log,
+            stderr=log,
+        )
+        log.close()
+        deadline = time.monotonic() + 20
+        async with httpx.AsyncClient(trust_env=False) as client:
+            while True:
+                if self.proc.returncode is not None:
+                    pytest.fail(
+                        f"alertmanager exited:\n{(self.tmp_path / 'alertmanager.log').read_text()}"
+                    )
+                try:
+                    if (await client.get(f"{self.url}/-/ready")).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    pytest.fail("alertmanager did not become ready in 20s")
+                await asyncio.sleep(0.05)
+
+    async def kill(self) -> None:
+        """SIGKILL: the chain breaks the way a crash breaks it."""
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.kill()
+            await self.proc.wait()
+
+
+async def test_real_alertmanager_watchdog_heartbeat_then_silence_then_recovery(
+    tmp_path: Path, gateway: Any, sms: Any
+) -> None:
+    """A real Alertmanager routes an always-firing Watchdog to /heartbeat (bearer token,
+    repeat_interval 1s): the bridge counts heartbeats and texts nothing; killing
+    Alertmanager makes the bridge text the on-call within silence + 2 s, once;
+    starting it again (Prometheus re-sends the alert) brings exactly one recovery."""
+    data = sms.with_heartbeat(sms.base_config(tmp_path, gateway_url=gateway.url), silence="3s")
+    registry = CollectorRegistry()
+    service = BridgeService(parse_config(data), registry=registry)
+    await service.start()
+    (tmp_path / "am-token").write_text(sms.TOKEN + "\n")
+    webhook = {
+        "send_resolved": False,
+        "http_config": {
+            "authorization": {"type": "Bearer", "credentials_file": str(tmp_path / "am-token")}
+        },
+    }
+    config = {
+        "route": {
+            "receiver": "sms",
+            "group_by": ["alertname"],
+            "group_wait": "200ms",
+            "group_interval": "1s",
+            "repeat_interval": "4h",
+            "routes": [
+                {
+                    "receiver": "heartbeat",
+                    "matchers": ['alertname="Watchdog"'],
+                    "group_wait": "0s",
+                    "group_interval": "1s",
+                    "repeat_interval": "1s",
+                }
+            ],
+        },
+        "receivers": [
+            {
+                "name": "sms",
+                "webhook_configs": [
+                    {"url": f"http://127.0.0.1:{service.port}/alertmanager", **webhook}
+                ],
+            },
+            {
+                "name": "heartbeat",
+                "webhook_configs": [
+                    {"url": f"http://127.0.0.1:{service.port}/heartbeat", **webhook}
+                ],
+            },
+        ],
+    }
+    am = AlertmanagerProcess(tmp_path, config)
+    watchdog = {
+        "labels": {"alertname": "Watchdog", "severity": "none", "scope": "monitoring"},
+        "annotations": {"summary": "The monitoring chain works (always firing)."},
+        "startsAt": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+    }
+
+    def beats() -> float:
+        return registry.get_sample_value("parichay_smsbridge_heartbeats_total") or 0.0
+
+    def ids(*wanted: str) -> list[str]:
+        return [
+            r.form["dlt_template_id"]
+            for r in gateway.delivered
+            if r.form["dlt_template_id"] in wanted
+        ]
+
+    broken = ("1107160000000000011", "1107160000000000012")
+    restored = ("1107160000000000013", "1107160000000000014")
+    try:
+        await am.start()
+        async with httpx.AsyncClient(trust_env=False) as client:
+            assert (
+                await client.post(f"{am.url}/api/v2/alerts", json=[watchdog])
+            ).status_code == 200
+        await sms.poll(lambda: beats() >= 3, within=20)
+        await asyncio.sleep(4.0)  # longer than the silence while Alertmanager calls
+        assert gateway.requests == []
+        assert registry.get_sample_value("parichay_smsbridge_heartbeat_missing") == 0
+
+        await am.kill()
+        killed = time.monotonic()
+        await sms.poll(lambda: len(ids(*broken)) == 2, within=15)
+        took = time.monotonic() - killed
+        assert took <= 3.0 + 2.0, took
+        assert registry.get_sample_value("parichay_smsbridge_heartbeat_missing") == 1
+        await asyncio.sleep(4.0)
+        assert sorted(ids(*broken)) == sorted(broken)  # once, not once per check
+
+        await am.start()
+        async with httpx.AsyncClient(trust_env=False) as client:
+            assert (
+                await client.post(f"{am.url}/api/v2/alerts", json=[watchdog])
+            ).status_code == 200
+        await sms.poll(lambda: len(ids(*restored)) == 2, within=20)
+        await asyncio.sleep(4.0)
+        assert sorted(ids(*restored)) == sorted(restored)
+        assert len(gateway.delivered) == 4
+        assert registry.get_sample_value("parichay_smsbridge_heartbeat_missing") == 0
+        assert (
+            registry.get_sample_value(
+                "parichay_smsbridge_webhooks_total", {"result": "unauthorized"}
+            )
+            == 0
+        )
+    finally:
+        await am.kill()
+        await service.stop()

@@ -20,6 +20,8 @@ def _secrets_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SMSB_TOKEN", "token-from-env")
     monkeypatch.setenv("SMSB_PIN", "pin-from-env")
     monkeypatch.delenv("SMSB_NOT_SET", raising=False)
+    # A ping URL is a credential; the plain-http one must be refused without being echoed.
+    monkeypatch.setenv("SMSB_PING_URL", "http://hc-ping.example/0f6c-secret-uuid")
 
 
 def _expected(path: Path) -> list[str]:
@@ -118,7 +120,8 @@ def test_shipped_example_config_is_valid_once_its_secret_files_exist(
     path = tmp_path / "smsbridge.yml"
     path.write_text(patched, encoding="utf-8")
     config = load_config(path)
+    assert config.heartbeat is not None and config.heartbeat.recipients == ("on-call",)
     assert config.summary() == (
-        "ok: 1 provider(s) (nic), 3 template(s), 2 route(s), 3 recipient number(s), "
-        "listen 0.0.0.0:9470"
+        "ok: 1 provider(s) (nic), 7 template(s), 2 route(s), 3 recipient number(s), "
+        "listen 0.0.0.0:9470, heartbeat silence 300s"
     )

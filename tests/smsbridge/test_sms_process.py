@@ -162,3 +162,104 @@ def test_run_with_a_bad_config_exits_1_without_a_traceback(tmp_path: Path) -> No
     assert "listen: expected HOST:PORT, got 'nowhere'" in result.stderr
     assert "auth: required" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+async def test_dead_mans_switch_texts_and_emails_once_then_recovers_once(
+    tmp_path: Path, gateway: Any, smtp_server: Any, sms: Any
+) -> None:
+    """The real process with a 3 s silence: heartbeats keep it quiet; when they stop the
+    gateway gets the English and Hindi 'chain broken' SMS and the SMTP server one email,
+    within the silence plus a margin, once; when they resume, exactly one recovery."""
+    data = sms.with_heartbeat(
+        sms.base_config(tmp_path, gateway_url=gateway.url),
+        silence="3s",
+        smtp=smtp_server,
+        tmp_path=tmp_path,
+    )
+    bridge = BridgeProcess(sms.write_config(tmp_path, data), tmp_path / "bridge.log")
+    broken_ids = {"1107160000000000011", "1107160000000000012"}
+    ok_ids = {"1107160000000000013", "1107160000000000014"}
+
+    def texts(ids: set[str]) -> list[str]:
+        return [
+            r.form["dlt_template_id"] for r in gateway.delivered if r.form["dlt_template_id"] in ids
+        ]
+
+    async def heartbeats(port: int, seconds: float) -> float:
+        """Send heartbeats every 0.5 s for `seconds`; the time the last one was answered."""
+        deadline = time.monotonic() + seconds
+        last = 0.0
+        while time.monotonic() < deadline:
+            response = await _post_to(port, "/heartbeat", _watchdog(sms), sms.TOKEN)
+            assert response.status_code == 200, response.text
+            last = time.monotonic()
+            await asyncio.sleep(0.5)
+        return last
+
+    try:
+        port = await bridge.wait_listening()
+        stopped = await heartbeats(port, 4.0)  # longer than the silence: held off
+        assert gateway.requests == [] and smtp_server.received() == []
+        await sms.poll(
+            lambda: len(texts(broken_ids)) == 2 and len(smtp_server.received()) == 1, within=15
+        )
+        took = time.monotonic() - stopped
+        # Not before the silence (less the HTTP round trip), at most one check
+        # interval (0.75 s) later, plus sender and scheduling slack on a loaded machine.
+        assert 2.9 <= took <= 3.0 + 0.75 + 2.5, took
+        (mail,) = smtp_server.received()
+        assert mail.subject.startswith(
+            "[ITDA] FIRING: monitoring chain broken - no heartbeat since "
+        )
+        assert (mail.tls, mail.authenticated) == (True, True)
+        english = next(
+            r.form["message"]
+            for r in gateway.delivered
+            if r.form["dlt_template_id"] == "1107160000000000011"
+        )
+        assert english.startswith("ITDA ALERT: monitoring chain broken: no heartbeat since ")
+        assert english.endswith("IST (limit 3s). Alerts may not reach you. -ITDA")
+        await asyncio.sleep(4.0)  # more than another silence: no second 'broken'
+        assert sorted(texts(broken_ids)) == sorted(broken_ids)
+        assert len(smtp_server.received()) == 1
+        metrics = await _metrics(port)
+        assert "parichay_smsbridge_heartbeat_missing 1.0" in metrics
+
+        await heartbeats(port, 4.0)
+        await sms.poll(
+            lambda: len(texts(ok_ids)) == 2 and len(smtp_server.received()) == 2, within=10
+        )
+        await asyncio.sleep(1.0)
+        assert sorted(texts(ok_ids)) == sorted(ok_ids)
+        assert len(gateway.delivered) == 4
+        assert smtp_server.received()[1].subject.startswith(
+            "[ITDA] RESOLVED: monitoring chain restored at "
+        )
+        metrics = await _metrics(port)
+        assert "parichay_smsbridge_heartbeat_missing 0.0" in metrics
+        assert "parichay_smsbridge_heartbeat_silence_seconds 3.0" in metrics
+        bridge.proc.send_signal(signal.SIGTERM)
+        assert await bridge.wait_exit() == 0
+    finally:
+        bridge.kill()
+    assert sms.SMTP_PASSWORD not in (tmp_path / "bridge.log").read_text()
+
+
+def _watchdog(sms: Any) -> dict[str, Any]:
+    alert = sms.alert(alertname="Watchdog", severity="none", scope="monitoring")
+    alert["labels"] = {"alertname": "Watchdog", "severity": "none", "scope": "monitoring"}
+    return sms.payload([alert], group_key='{}:{alertname="Watchdog"}')
+
+
+async def _post_to(port: int, path: str, body: Any, token: str) -> httpx.Response:
+    async with httpx.AsyncClient(trust_env=False) as client:
+        return await client.post(
+            f"http://127.0.0.1:{port}{path}",
+            json=body,
+            headers={"Authorization": f"Bearer {token}"},
+        )
+
+
+async def _metrics(port: int) -> str:
+    async with httpx.AsyncClient(trust_env=False) as client:
+        return (await client.get(f"http://127.0.0.1:{port}/metrics")).text

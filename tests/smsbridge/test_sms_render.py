@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from smsbridge.bridge import plan_deliveries
 from smsbridge.config import parse_config
 from smsbridge.payload import parse_webhook
@@ -92,3 +94,120 @@ def test_a_route_only_counts_the_alerts_it_matches(tmp_path: Path, sms: Any) -> 
     assert texts[0] == (
         "ITDA ALERT FIRING: Parichay - ParichayDown (central scope) since 25 Nov 09:42 IST. -ITDA"
     )
+
+
+def _path_alerts(sms: Any, vantages: list[str], *, app: bool = False) -> list[dict[str, Any]]:
+    """One PartiallyUnreachable alert per failing vantage, as Alertmanager groups them."""
+    alerts = []
+    for i, vantage in enumerate(vantages):
+        a = sms.alert(
+            alertname="EOfficePartiallyUnreachable" if app else "ParichayPartiallyUnreachable",
+            scope="path",
+            vantage=vantage,
+            target="eoffice-uk" if app else "parichay",
+            fingerprint=f"p{i}",
+        )
+        a["labels"]["role"] = "app" if app else "sso"
+        a["labels"]["kind"] = "http"
+        alerts.append(a)
+    return alerts
+
+
+@pytest.mark.parametrize(
+    ("vantages", "limit", "what", "what_hi"),
+    [
+        pytest.param(
+            ["secretariat-dehradun", "district-haridwar"],
+            0,
+            "Parichay from district-haridwar, secretariat-dehradun",
+            "district-haridwar, secretariat-dehradun से परिचय",
+            id="no-limit-full-names",
+        ),
+        pytest.param(
+            ["district-haridwar", "secretariat-dehradun"],
+            32,
+            "Parichay from haridwar, dehradun",
+            "haridwar, dehradun से परिचय",
+            id="short-place-names",
+        ),
+        pytest.param(
+            ["district-haridwar", "secretariat-dehradun"],
+            30,
+            "Parichay: haridwar, dehradun",
+            "haridwar, dehradun से परिचय",
+            id="dlt-limit-30",
+        ),
+        pytest.param(
+            ["district-haridwar", "district-almora", "secretariat-dehradun"],
+            30,
+            "Parichay from 3 sites",
+            "3 स्थानों से परिचय",
+            id="too-many-to-name",
+        ),
+        pytest.param(
+            ["district-haridwar"],
+            30,
+            "Parichay from haridwar",
+            "district-haridwar से परिचय",
+            id="one-site",
+        ),
+    ],
+)
+def test_path_scope_names_the_failing_sites_within_the_dlt_limit(
+    sms: Any, vantages: list[str], limit: int, what: str, what_hi: str
+) -> None:
+    """A path alert group (one alert per failing vantage) says which sites cannot reach
+    the service, as fully as `max_var_chars` allows, then falls back to a count."""
+    body = sms.payload(_path_alerts(sms, vantages))
+    values = group_values(parse_webhook(body), tz=IST, max_var_chars=limit)
+    assert (values["what"], values["what_hi"]) == (what, what_hi)
+    assert (values["scope"], values["scope_hi"]) == ("path", "मार्ग")
+    if limit:
+        assert len(values["what"]) <= limit and len(values["what_hi"]) <= limit
+
+
+def test_path_scope_for_e_office_drops_the_target_before_the_sites(sms: Any) -> None:
+    """EOfficePartiallyUnreachable keeps the site name and drops the target name when
+    both do not fit in 30 characters."""
+    body = sms.payload(_path_alerts(sms, ["district-haridwar"], app=True))
+    values = group_values(parse_webhook(body), tz=IST, max_var_chars=30)
+    assert values["what"] == "e-Office from haridwar"
+    assert values["what_hi"] == "haridwar से ई-ऑफिस eoffice-uk"
+
+
+def test_a_path_page_as_texted_names_the_sites(tmp_path: Path, sms: Any) -> None:
+    """The shipped-style English and Hindi templates carry the site names to the phone."""
+    config = parse_config(sms.base_config(tmp_path, gateway_url="http://127.0.0.1:9"))
+    body = sms.payload(_path_alerts(sms, ["district-haridwar", "secretariat-dehradun"]))
+    deliveries = plan_deliveries(parse_webhook(body), config=config)
+    assert [d.text for d in deliveries] == [
+        "ITDA ALERT FIRING: Parichay: haridwar, dehradun - ParichayPartiallyUnreachable"
+        " (path scope) since 25 Nov 09:42 IST (+1 more). -ITDA"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("labels", "what"),
+    [
+        pytest.param(
+            {"alertname": "SMSDeliveryFailing", "job": "smsbridge"},
+            "monitoring smsbridge",
+            id="sms",
+        ),
+        pytest.param(
+            {"alertname": "ConfigReloadFailed", "job": "exporter", "vantage": "district-haridwar"},
+            "monitoring district-haridwar",
+            id="reload",
+        ),
+        pytest.param({"alertname": "PrometheusRuleFailures"}, "monitoring", id="bare"),
+    ],
+)
+def test_monitoring_alerts_render_as_the_monitoring_chain(
+    sms: Any, labels: dict[str, str], what: str
+) -> None:
+    """Self-monitoring alerts say 'monitoring' and where, never 'Parichay'."""
+    a = sms.alert(scope="monitoring", severity="page")
+    a["labels"] = {"severity": "page", "scope": "monitoring", **labels}
+    values = group_values(parse_webhook(sms.payload([a])), tz=IST, max_var_chars=30)
+    assert values["what"] == what
+    assert values["scope_hi"] == "निगरानी"

@@ -40,7 +40,7 @@ def _compile(text: str = EN_TEXT, dlt: str = EN_DLT, max_var: int = 30):  # type
             "ITDA ALERT {status}: {wat} since {since} IST. -ITDA",
             EN_DLT,
             "unknown placeholder(s) {wat}; known: alertname, count, ended, limit, more, "
-            "more_hi, scope, scope_hi, severity, since, status, status_hi, summary, "
+            "more_hi, scope, scope_hi, severity, silence, since, status, status_hi, summary, "
             "summary_hi, target, until, vantage, what, what_hi, label.<name>",
             id="unknown-placeholder",
         ),
