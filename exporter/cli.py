@@ -66,6 +66,8 @@ def format_result(result: ProbeResult, *, role: str, kind: str, vantage: str) ->
         lines.append(f"cert expires: {when} ({days:.0f} days)")
     for st in result.steps:
         mark = "ok" if st.success else "FAILED"
+        if st.cleanup:
+            mark += "  (clean-up, not in duration or phases)"
         lines.append(
             f"  step {st.name:<20} {st.duration * 1000:8.1f} ms  HTTP {st.http_status}  {mark}"
         )

@@ -5,7 +5,8 @@ One run = one httpx client and one cookie jar, the declared steps in order, each
 step decides the reason: its network reason, `http_5xx`, a matching `reject` rule
 (`login_rejected` / `otp_rejected`), or `login_flow_broken` for anything else that is not
 as declared (status, final host, text, a field or token to extract). `always_run` steps
-(logout) run afterwards whatever happened, outside the measured duration.
+(logout) run afterwards whatever happened, outside the measured duration and its phases
+(their time is only in their own step gauge), so the phases add up to the duration.
 
 Account protection lives here too: rejections in a row pause the target (the scheduler
 skips it, `parichay_login_suspended` is 1) for `suspend_for` or until a config reload; a
@@ -18,6 +19,7 @@ every detail string.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import os
@@ -461,7 +463,7 @@ async def probe(target: LoginTarget, ctx: ProbeContext) -> ProbeResult:
                     result, _, _ = await run.step(cleanup)
             except TimeoutError:
                 result = StepResult(name=cleanup.name, duration=_CLEANUP_TIMEOUT, success=False)
-            steps.append(result)
+            steps.append(dataclasses.replace(result, cleanup=True))
         _keep_cookies(target, state, client.cookies)
     _account_protection(target, ctx, state, reason)
     if failed:
