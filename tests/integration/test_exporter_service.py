@@ -20,6 +20,9 @@ from exporter.app import Exporter
 from exporter.config import load_config
 from exporter.simulator import Simulator
 
+ADMIN_TOKEN = "admin-token-for-tests-0123456789"
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -80,7 +83,9 @@ async def wait_for(check, timeout: float = 10.0):  # type: ignore[no-untyped-def
 async def running(sim: Simulator, ca_file: str, tmp_path: Path) -> AsyncIterator[Exporter]:
     cfg = tmp_path / "exporter.yml"
     write_config(cfg, sim, ca_file)
-    exp = Exporter(config=load_config(cfg), config_path=cfg)
+    token = tmp_path / "admin-token"
+    token.write_text(ADMIN_TOKEN + "\n")
+    exp = Exporter(config=load_config(cfg), config_path=cfg, admin_token_file=str(token))
     await exp.start(listen="127.0.0.1:0")
     try:
         yield exp
@@ -157,7 +162,7 @@ async def test_bad_reload_keeps_the_old_config_and_a_good_one_applies(
                 "kind: http\n    url: " + sim.app_url, "kind: http\n    url: ftp://nowhere"
             )
         )
-        r = await c.post("/-/reload")
+        r = await c.post("/-/reload", headers=ADMIN)
         assert r.status_code == 400
         assert 'targets[1].url: not an http(s) URL: "ftp://nowhere/"' in r.text
         text = (await c.get("/metrics")).text
@@ -174,7 +179,7 @@ async def test_bad_reload_keeps_the_old_config_and_a_good_one_applies(
             "  - name: parichay\n", "  - name: sso-page\n"
         )
         running.config_path.write_text(cfg)
-        r = await c.post("/-/reload")
+        r = await c.post("/-/reload", headers=ADMIN)
         assert r.status_code == 200, r.text
 
         async def swapped() -> bool:
