@@ -11,11 +11,12 @@ a library or a server may quote what we sent:
 - as written;
 - percent-encoded, as in a URL (`%20`) or a form body (`+` for a space), with upper- or
   lower-case hex, whichever characters the encoder chose to escape;
-- JSON-escaped (`\\"`, `\\\\`, `\\/`, `\\n`, `\\uXXXX` for any character, surrogate pairs);
+- JSON-escaped (`\\"`, `\\\\`, `\\/`, `\\n`, `\\uXXXX` for any character, surrogate pairs),
+  also twice (a JSON reply quoted inside a JSON log line);
 - base64, alone (standard or URL-safe alphabet) or inside a longer value such as the
-  `Authorization: Basic base64(user:password)` header; there the whole base64 word is
-  replaced. Inside a longer value the secret must be at least 8 bytes long to be
-  recognised at every alignment (shorter values are still caught alone).
+  `Authorization: Basic base64(user:password)` header (the part that encodes the secret
+  and its group boundaries is replaced). Inside a longer value the secret must be at
+  least 8 bytes long to be recognised at every alignment (shorter ones are caught alone).
 
 Example::
 
@@ -39,7 +40,7 @@ REDACTED: Final = "<secret>"
 MIN_LENGTH: Final = 3
 # A base64 fragment shorter than this could be an ordinary word.
 _MIN_B64_CORE: Final = 8
-_B64_WORD: Final = r"[A-Za-z0-9+/_-]*"
+_B64_EDGE: Final = r"[A-Za-z0-9+/_-]{0,3}"
 _JSON_SHORT: Final = {'"': '\\"', "\\": "\\\\", "/": "\\/", "\b": "\\b", "\f": "\\f",
                       "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
@@ -114,7 +115,10 @@ def _char_pattern(char: str) -> str:
     alternatives.append("".join(_hex_class(b) for b in char.encode("utf-8")))
     if char == " ":
         alternatives.append(r"\+")
-    alternatives.extend(re.escape(f) for f in _json_escapes(char))
+    escaped = _json_escapes(char)
+    alternatives.extend(re.escape(f) for f in escaped)
+    # A JSON string inside another JSON document (a reply quoted in a JSON log line).
+    alternatives.extend(re.escape(f.replace("\\", "\\\\").replace('"', '\\"')) for f in escaped)
     return "(?:" + "|".join(dict.fromkeys(alternatives)) + ")"
 
 
@@ -142,14 +146,10 @@ def _patterns(value: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
     """(encoded text forms, base64 words) of one secret value."""
     text = re.compile("".join(_char_pattern(c) for c in value))
     cores = sorted(_base64_cores(value.encode("utf-8")), key=len, reverse=True)
+    # The core plus the few characters around it that partly depend on the secret (the
+    # group boundaries); never the whole word, which may run into neighbouring text.
     b64 = re.compile(
-        "(?<![A-Za-z0-9+/_-])"
-        + _B64_WORD
-        + "(?:"
-        + "|".join(re.escape(c) for c in cores)
-        + ")"
-        + _B64_WORD
-        + "=*"
+        _B64_EDGE + "(?:" + "|".join(re.escape(c) for c in cores) + ")" + _B64_EDGE + "=*"
     )
     return text, b64
 
@@ -163,9 +163,9 @@ def redact(text: str, secrets: Iterable[Secret | str]) -> str:
     )
     values = [v for v in values if len(v) >= MIN_LENGTH]
     for value in values:
-        _, b64 = _patterns(value)
-        text = b64.sub(REDACTED, text)
-    for value in values:
         plain, _ = _patterns(value)
         text = plain.sub(REDACTED, text)
+    for value in values:
+        _, b64 = _patterns(value)
+        text = b64.sub(REDACTED, text)
     return text
