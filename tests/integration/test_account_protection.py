@@ -251,3 +251,43 @@ async def test_resume_command_over_http_needs_the_token(running: Exporter, tmp_p
     assert "HTTP 200" in out.stdout
     assert is_suspended(running) == 0
     assert TOKEN not in out.stdout + out.stderr
+
+
+async def test_the_token_file_flag_wins_and_is_re_read_on_reload(
+    suspended: Path, tmp_path: Path
+) -> None:
+    """--admin-token-file overrides admin.token_file; a rotated file applies at the next reload."""
+    flag_file = tmp_path / "flag-token"
+    flag_file.write_text("flag-token-first-0123456789\n")
+    exp = Exporter(
+        config=load_config(suspended), config_path=suspended, admin_token_file=str(flag_file)
+    )
+    await exp.start(listen="127.0.0.1:0")
+    first = {"Authorization": "Bearer flag-token-first-0123456789"}
+    second = {"Authorization": "Bearer flag-token-second-0123456789"}
+    try:
+        async with httpx.AsyncClient(base_url=exp.url) as c:
+            assert (await c.post("/-/reload", headers=ADMIN)).status_code == 401
+            assert (await c.post("/-/reload", headers=first)).status_code == 200
+            flag_file.write_text("flag-token-second-0123456789\n")
+            assert (await c.post("/-/reload", headers=first)).status_code == 200
+            assert (await c.post("/-/reload", headers=first)).status_code == 401
+            assert (await c.post("/-/reload", headers=second)).status_code == 200
+        assert is_suspended(exp) == 1
+    finally:
+        await exp.stop()
+
+
+def test_run_refuses_a_missing_or_short_token_file(tmp_path: Path) -> None:
+    """`run --admin-token-file` names the flag and the problem, exits 1, no traceback."""
+    cfg = tmp_path / "c.yml"
+    cfg.write_text("vantage: v\ntargets:\n  - {name: d, role: control, kind: dns, host: localhost}\n")
+    short = tmp_path / "short"
+    short.write_text("abc\n")
+    for path, message in [
+        (tmp_path / "missing", "--admin-token-file: file not found"),
+        (short, "--admin-token-file: the admin token must be at least 16 characters"),
+    ]:
+        out = _exporter("run", "--config", str(cfg), "--admin-token-file", str(path))
+        assert out.returncode == 1
+        assert message in out.stderr and "Traceback" not in out.stderr
