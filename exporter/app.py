@@ -179,7 +179,7 @@ class Exporter:
                 # Scrypt digests: off the event loop.
                 if await asyncio.to_thread(recheck_pause, target, self.ctx):
                     notes.append(f"{target.name}: credentials changed, login suspension lifted")
-                pause = pause_of(target, self.ctx)
+                pause = await asyncio.to_thread(pause_of, target, self.ctx)
                 self.store.set_suspension(target.name, pause)
                 if pause is not None:
                     notes.append(
