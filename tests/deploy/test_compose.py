@@ -494,3 +494,18 @@ def test_each_production_service_gets_exactly_the_secret_files_its_config_reads(
     assert set(secret_targets(svcs["exporter"])) == reads
     for name, wanted in SECRETS_BY_SERVICE.items():
         assert set(secret_targets(svcs[name]).values()) == wanted, name
+
+
+def test_the_image_contains_every_package_the_distribution_ships() -> None:
+    """Each package of pyproject's find list is in the build context and copied (servicekit too)."""
+    pyproject = (REPO / "pyproject.toml").read_text(encoding="utf-8")
+    include = re.search(r"\[tool\.setuptools\.packages\.find\]\ninclude = \[([^\]]*)\]", pyproject)
+    assert include is not None
+    packages = [p.strip().strip('"').rstrip("*") for p in include.group(1).split(",")]
+    assert "servicekit" in packages
+    dockerfile = (REPO / "Dockerfile").read_text(encoding="utf-8")
+    ignore = (REPO / ".dockerignore").read_text(encoding="utf-8").splitlines()
+    for package in packages:
+        assert f"COPY {package} ./{package}" in dockerfile, package
+        assert f"!{package}/" in ignore, package
+
