@@ -1,12 +1,17 @@
-"""Demo profile only: generate every demo secret at random into the demo-secrets volume.
+"""Demo profile only: generate every demo secret at random, once.
 
 Run once (as root) before the other demo services; existing files are kept, so a restart
 does not change them. Nothing generated here is committed anywhere: the SMS bridge token
 (shared by Alertmanager's credentials_file and the bridge), the SMTP password
 Alertmanager would use if the mail catcher offered AUTH, the Grafana admin password, and
 the simulator's test account (user name, password, TOTP secret) that the exporter's
-synthetic login uses. Files are world-readable because Alertmanager (nobody), Grafana
-(uid 472) and the exporter (uid 10001) all read them; that is acceptable for throw-away
+synthetic login uses.
+
+`demo_init.py DIR` writes all of them into DIR (tests, a developer's machine);
+`demo_init.py --split ROOT` writes each consumer's files into ROOT/<consumer>/ (compose
+mounts one volume per consumer there, see CONSUMERS), so Grafana never sees an SMS or a
+login secret. Files are world-readable because the containers run as different users
+(Alertmanager nobody, Grafana 472, the exporter 10001); that is acceptable for throw-away
 demo values and never done for production secrets (see docs/deployment.md).
 """
 
@@ -33,22 +38,63 @@ def generators() -> dict[str, str]:
     }
 
 
-def main(directory: str) -> int:
-    root = Path(directory)
-    root.mkdir(parents=True, exist_ok=True)
-    if os.geteuid() == 0:  # in the container; a developer's test run keeps its own uid
-        os.chown(root, OWNER_UID, OWNER_UID)
-    root.chmod(0o755)
-    for name, value in generators().items():
-        path = root / name
+# consumer (a demo volume) -> the files it gets. `login` is shared by the simulator (the
+# fake SSO checks that account, and writes its CA there) and the demo exporter.
+CONSUMERS: dict[str, tuple[str, ...]] = {
+    "login": ("sim_username", "sim_password", "sim_totp_secret"),
+    "alertmanager": ("smtp_password", "smsbridge_token"),
+    "smsbridge": ("smsbridge_token",),
+    "grafana": ("grafana_admin_password",),
+}
+
+
+def _prepare(directory: Path, *, owner: bool) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    if owner and os.geteuid() == 0:  # in the container; a test run keeps its own uid
+        os.chown(directory, OWNER_UID, OWNER_UID)
+    directory.chmod(0o755)
+
+
+def _write(directory: Path, values: dict[str, str]) -> None:
+    for name, value in values.items():
+        path = directory / name
         if not path.exists():
             path.write_text(value + "\n", encoding="utf-8")
         path.chmod(0o644)
-    password = (root / "grafana_admin_password").read_text(encoding="utf-8").strip()
+
+
+def _existing(root: Path, name: str) -> str | None:
+    """A value already generated for another consumer (so shared tokens stay equal)."""
+    for consumer, names in CONSUMERS.items():
+        path = root / consumer / name
+        if name in names and path.exists():
+            return path.read_text(encoding="utf-8").strip()
+    return None
+
+
+def main(directory: str, *, split: bool = False) -> int:
+    root = Path(directory)
+    values = generators()
+    if split:
+        for name in values:
+            values[name] = _existing(root, name) or values[name]
+        for consumer, names in CONSUMERS.items():
+            target = root / consumer
+            _prepare(target, owner=consumer == "login")
+            _write(target, {n: values[n] for n in names})
+        password_file = root / "grafana" / "grafana_admin_password"
+    else:
+        _prepare(root, owner=True)
+        _write(root, values)
+        password_file = root / "grafana_admin_password"
+    password = password_file.read_text(encoding="utf-8").strip()
     print(f"demo secrets ready in {root}")
     print(f"Grafana (demo): http://127.0.0.1:3000  user admin  password {password}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "/run/secrets"))
+    args = sys.argv[1:]
+    split = "--split" in args
+    rest = [a for a in args if a != "--split"]
+    sys.exit(main(rest[0] if rest else "/run/secrets", split=split))

@@ -2,9 +2,15 @@
 
 `Exporter` owns the current `Config` and swaps it atomically on reload: the new file is
 parsed and validated completely first; if it is rejected the old config keeps running, the
-errors are logged and `parichay_config_last_reload_successful` drops to 0. Endpoints:
-`/metrics`, `/healthz`, `POST /-/reload`, the bilingual status page at `/` and
-`/status.json`. No endpoint takes a URL or a target definition from the caller.
+errors are logged and `parichay_config_last_reload_successful` drops to 0. A reload keeps
+every login suspension whose credentials did not change.
+
+Endpoints: reading is open (`/metrics`, `/healthz`, the bilingual status page at `/`,
+`/status.json`); the admin actions `POST /-/reload` and `POST /-/resume/<target>` need
+`Authorization: Bearer <token>`, the token read from `admin.token_file` (config) or
+`--admin-token-file`. Without a configured token they answer 403 and say how to enable
+them (as Prometheus gates `/-/reload` behind `--web.enable-lifecycle`); SIGHUP still
+reloads. No endpoint takes a URL or a target definition from the caller.
 """
 
 from __future__ import annotations
@@ -20,13 +26,20 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from exporter import statuspage
 from exporter.collector import make_registry
-from exporter.config import Config, ConfigError, Target, load_config
-from exporter.probes import ProbeContext, lift_pause
+from exporter.config import Config, ConfigError, Target, load_config, read_admin_token_file
+from exporter.probes import ProbeContext, pause_of, recheck_pause, resume
 from exporter.result import ProbeResult
 from exporter.scheduler import Scheduler
+from exporter.secrets import Secret
 from exporter.store import Store
 
 log = logging.getLogger("exporter")
+
+ADMIN_DISABLED = (
+    "admin endpoints are disabled: set admin.token_file in the config (or start with "
+    "--admin-token-file FILE), then send 'Authorization: Bearer <token>'; "
+    "SIGHUP also reloads the config\n"
+)
 
 
 def split_listen(listen: str) -> tuple[str, int]:
@@ -41,9 +54,14 @@ class Exporter:
         config: Config,
         config_path: str | Path | None = None,
         ctx: ProbeContext | None = None,
+        admin_token_file: str | None = None,
     ) -> None:
         self.config = config
         self.config_path = Path(config_path) if config_path else None
+        # `--admin-token-file` wins over the config's admin.token_file; re-read on reload.
+        self.admin_token_file = admin_token_file
+        self._flag_token = read_admin_token_file(admin_token_file) if admin_token_file else None
+        self.last_reload_notes: list[str] = []
         self.ctx = ctx or ProbeContext()
         self.store = Store(vantage=config.vantage)
         self.store.set_targets(config.targets)
@@ -62,6 +80,10 @@ class Exporter:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self, *, listen: str | None = None) -> None:
+        for target in self.config.targets:
+            # A pause stored by the previous run shows at once, not after the first slot.
+            pause = await asyncio.to_thread(pause_of, target, self.ctx)
+            self.store.set_suspension(target.name, pause)
         self._sched_task = asyncio.create_task(
             self.scheduler.run(self.config.targets), name="scheduler"
         )
@@ -70,6 +92,7 @@ class Exporter:
         app.router.add_get("/metrics", self._metrics)
         app.router.add_get("/healthz", self._healthz)
         app.router.add_post("/-/reload", self._reload)
+        app.router.add_post("/-/resume/{target}", self._resume)
         app.router.add_get("/", self._status_page)
         app.router.add_get("/status.json", self._status_json)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -130,6 +153,11 @@ class Exporter:
                 return ["this exporter was started without a config file; nothing to reload"]
             try:
                 new = await asyncio.to_thread(load_config, self.config_path)
+                flag_token = (
+                    await asyncio.to_thread(read_admin_token_file, self.admin_token_file)
+                    if self.admin_token_file
+                    else None
+                )
             except ConfigError as exc:
                 self.store.reload_ok = False
                 for err in exc.errors:
@@ -144,13 +172,38 @@ class Exporter:
                     "listen address changes need a restart; still on %s", self.config.listen
                 )
             self.config = new
-            for target in new.targets:
-                lift_pause(target, self.ctx)
+            self._flag_token = flag_token
             self.store.set_targets(new.targets, vantage=new.vantage)
+            notes = []
+            for target in new.targets:
+                # Scrypt digests: off the event loop.
+                if await asyncio.to_thread(recheck_pause, target, self.ctx):
+                    notes.append(f"{target.name}: credentials changed, login suspension lifted")
+                pause = await asyncio.to_thread(pause_of, target, self.ctx)
+                self.store.set_suspension(target.name, pause)
+                if pause is not None:
+                    notes.append(
+                        f"{target.name}: still suspended ({pause.reason}); the credentials "
+                        "did not change. Fix them, or resume explicitly: "
+                        f"POST /-/resume/{target.name}"
+                    )
+                    log.warning("target=%s %s", target.name, pause.describe(target=target.name))
             self.scheduler.reconcile(new.targets)
             self.store.reload_ok = True
+            self.last_reload_notes = notes
             log.info("config reloaded from %s: %d targets", self.config_path, len(new.targets))
             return []
+
+    def resume_target(self, name: str) -> bool | None:
+        """Lift `name`'s login suspension; None if there is no such target."""
+        target = self.config.target(name)
+        if target is None:
+            return None
+        lifted = resume(target, self.ctx)
+        self.store.set_suspension(name, pause_of(target, self.ctx))
+        if lifted:
+            log.warning("target=%s login suspension lifted by an operator (resume)", name)
+        return lifted
 
     # ------------------------------------------------------------------ handlers
 
@@ -164,12 +217,53 @@ class Exporter:
             text="ok\n" if alive else "scheduler stopped\n", status=200 if alive else 503
         )
 
+    @property
+    def admin_token(self) -> Secret | None:
+        return self._flag_token or self.config.admin_token
+
+    def _refuse(self, request: web.Request) -> web.Response | None:
+        """None if the request carries the admin token, else the 401/403 answer."""
+        token = self.admin_token
+        if token is None:
+            return web.Response(text=ADMIN_DISABLED, status=403)
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.matches(given.strip()):
+            log.warning(
+                "admin request %s %s refused: missing or wrong bearer token (from %s)",
+                request.method,
+                request.path,
+                request.remote,
+            )
+            return web.Response(
+                text="401 Unauthorized: send 'Authorization: Bearer <admin token>'\n",
+                status=401,
+                headers={"WWW-Authenticate": 'Bearer realm="parichay-exporter"'},
+            )
+        return None
+
     async def _reload(self, request: web.Request) -> web.Response:
+        refused = self._refuse(request)
+        if refused is not None:
+            return refused
         errors = await self.reload()
         if errors:
             text = "config rejected; the previous config keeps running:\n" + "\n".join(errors)
             return web.Response(text=text + "\n", status=400)
-        return web.Response(text=f"config reloaded: {len(self.config.targets)} targets\n")
+        lines = [f"config reloaded: {len(self.config.targets)} targets", *self.last_reload_notes]
+        return web.Response(text="\n".join(lines) + "\n")
+
+    async def _resume(self, request: web.Request) -> web.Response:
+        refused = self._refuse(request)
+        if refused is not None:
+            return refused
+        name = request.match_info["target"]
+        lifted = self.resume_target(name)
+        if lifted is None:
+            return web.Response(text="no such target in the running config\n", status=404)
+        if not lifted:
+            return web.Response(text=f"{name}: not suspended; nothing to do\n")
+        text = f"{name}: login suspension lifted; logins resume at the next slot\n"
+        return web.Response(text=text)
 
     async def _status_page(self, request: web.Request) -> web.Response:
         page = statuspage.render_html(self.store, now=self.ctx.clock.time())
@@ -205,8 +299,12 @@ class Exporter:
             )
 
 
-async def serve(config_path: str, *, listen: str | None = None) -> None:
+async def serve(
+    config_path: str, *, listen: str | None = None, admin_token_file: str | None = None
+) -> None:
     config = await asyncio.to_thread(load_config, config_path)
-    exporter = Exporter(config=config, config_path=config_path)
+    exporter = Exporter(config=config, config_path=config_path, admin_token_file=admin_token_file)
+    if exporter.admin_token is None:
+        log.info("admin endpoints disabled (no admin.token_file); SIGHUP reloads the config")
     with contextlib.suppress(asyncio.CancelledError):
         await exporter.run_forever(listen=listen)

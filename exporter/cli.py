@@ -1,4 +1,4 @@
-"""Command line: `parichay-exporter run | check-config | probe | simulate | demo`.
+"""Command line: `parichay-exporter run | check-config | probe | resume | simulate | demo`.
 
 Every command reports bad input as plain lines naming the YAML path, and exits non-zero;
 no traceback reaches the user for a config or network problem.
@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 
 from exporter import __version__
-from exporter.config import ConfigError, load_config
+from exporter.config import Config, ConfigError, Target, load_config, read_admin_token_file
 from exporter.result import PHASES, ProbeResult
 
 LOG_FORMAT = "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
@@ -66,29 +66,121 @@ def format_result(result: ProbeResult, *, role: str, kind: str, vantage: str) ->
         lines.append(f"cert expires: {when} ({days:.0f} days)")
     for st in result.steps:
         mark = "ok" if st.success else "FAILED"
+        if st.cleanup:
+            mark += "  (clean-up, not in duration or phases)"
         lines.append(
             f"  step {st.name:<20} {st.duration * 1000:8.1f} ms  HTTP {st.http_status}  {mark}"
         )
     return "\n".join(lines)
 
 
-def _cmd_probe(args: argparse.Namespace) -> int:
-    from exporter.probes import ProbeContext, run_probe
+EXIT_SUSPENDED = 3
 
+
+def _load_target(config: str, name: str) -> tuple[Config, Target] | None:
     try:
-        cfg = load_config(args.config)
+        cfg = load_config(config)
     except ConfigError as exc:
         for err in exc.errors:
-            print(f"{args.config}: {err}", file=sys.stderr)
-        return 2
-    target = cfg.target(args.target)
+            print(f"{config}: {err}", file=sys.stderr)
+        return None
+    target = cfg.target(name)
     if target is None:
         names = ", ".join(t.name for t in cfg.targets)
-        print(f"no target named {args.target!r}; targets: {names}", file=sys.stderr)
+        print(f"no target named {name!r}; targets: {names}", file=sys.stderr)
+        return None
+    return cfg, target
+
+
+def _cmd_probe(args: argparse.Namespace) -> int:
+    from exporter.probes import ProbeContext, pause_of, run_probe
+
+    loaded = _load_target(args.config, args.target)
+    if loaded is None:
         return 2
-    result = asyncio.run(run_probe(target, ProbeContext()))
+    cfg, target = loaded
+    ctx = ProbeContext()
+    if target.kind == "login":
+        if not getattr(target, "state_file", None):
+            print(
+                f"note: {target.name} has no state_file, so a suspension or used TOTP code "
+                "of a running exporter is not visible here",
+                file=sys.stderr,
+            )
+        pause = pause_of(target, ctx)
+        if pause is not None and not args.ignore_suspension:
+            print(f"refused: {pause.describe(target=target.name)}", file=sys.stderr)
+            print(
+                "Probing anyway submits the password again; Parichay asks for a captcha "
+                "after 3 wrong passwords. Only if you are sure: --ignore-suspension",
+                file=sys.stderr,
+            )
+            return EXIT_SUSPENDED
+        if pause is not None:
+            print(
+                f"WARNING: {target.name} is suspended ({pause.reason}); probing anyway as "
+                "asked. Another rejection brings the account closer to Parichay's captcha "
+                "(3 wrong passwords).",
+                file=sys.stderr,
+            )
+    result = asyncio.run(run_probe(target, ctx))
     print(format_result(result, role=str(target.role), kind=target.kind, vantage=cfg.vantage))
     return 0 if result.success else 1
+
+
+def _cmd_resume(args: argparse.Namespace) -> int:
+    loaded = _load_target(args.config, args.target)
+    if loaded is None:
+        return 2
+    _, target = loaded
+    if args.url:
+        return _resume_over_http(args, target.name)
+    from exporter.probes import ProbeContext, pause_of, resume
+
+    if target.kind != "login" or not getattr(target, "state_file", None):
+        print(
+            f"{target.name} has no state_file: only a running exporter holds its suspension; "
+            "use --url http://HOST:PORT with --admin-token-file",
+            file=sys.stderr,
+        )
+        return 2
+    ctx = ProbeContext()
+    pause = pause_of(target, ctx)
+    if pause is None or not resume(target, ctx):
+        print(f"{target.name}: not suspended; nothing to do")
+        return 0
+    print(
+        f"{target.name}: suspension ({pause.reason}) removed from its state file. "
+        "A running exporter keeps its own copy: resume it with --url, or restart it."
+    )
+    return 0
+
+
+def _resume_over_http(args: argparse.Namespace, name: str) -> int:
+    import httpx
+
+    from exporter.config import read_admin_token_file
+
+    if not args.admin_token_file:
+        print("--url needs --admin-token-file (the exporter's admin token)", file=sys.stderr)
+        return 2
+    try:
+        token = read_admin_token_file(args.admin_token_file)
+    except ConfigError as exc:
+        for err in exc.errors:
+            print(err, file=sys.stderr)
+        return 2
+    url = args.url.rstrip("/") + f"/-/resume/{name}"
+    try:
+        resp = httpx.post(
+            url, headers={"Authorization": f"Bearer {token.reveal()}"}, timeout=10
+        )
+    except httpx.HTTPError as exc:
+        print(f"cannot reach {args.url}: {type(exc).__name__}", file=sys.stderr)
+        return 1
+    out = sys.stdout if resp.status_code == 200 else sys.stderr
+    print(f"HTTP {resp.status_code}: {resp.text.strip()}", file=out)
+    return 0 if resp.status_code == 200 else 1
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -100,8 +192,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
         for err in exc.errors:
             print(f"{args.config}: {err}", file=sys.stderr)
         return 1
+    if args.admin_token_file:
+        try:
+            read_admin_token_file(args.admin_token_file)
+        except ConfigError as exc:
+            for err in exc.errors:
+                print(f"{args.admin_token_file}: {err}", file=sys.stderr)
+            return 1
     try:
-        asyncio.run(serve(args.config, listen=args.listen))
+        asyncio.run(serve(args.config, listen=args.listen, admin_token_file=args.admin_token_file))
     except KeyboardInterrupt:
         pass
     except OSError as exc:
@@ -133,11 +232,29 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="probe on schedule and serve /metrics")
     r.add_argument("--config", required=True, help="YAML config file")
     r.add_argument("--listen", help="HOST:PORT, overrides the config's listen")
+    r.add_argument(
+        "--admin-token-file",
+        help="file with the bearer token for POST /-/reload and /-/resume/TARGET "
+        "(overrides admin.token_file; without either, those endpoints are disabled)",
+    )
     c = sub.add_parser("check-config", help="validate a config file and exit")
     c.add_argument("file")
     pr = sub.add_parser("probe", help="run one probe once and print the result")
     pr.add_argument("--config", required=True)
     pr.add_argument("target", help="target name")
+    pr.add_argument(
+        "--ignore-suspension",
+        action="store_true",
+        help="probe a suspended login target anyway (risks Parichay's captcha lock-out)",
+    )
+    rs = sub.add_parser(
+        "resume",
+        help="lift a login target's suspension (state file, or a running exporter with --url)",
+    )
+    rs.add_argument("--config", required=True)
+    rs.add_argument("target", help="target name")
+    rs.add_argument("--url", help="a running exporter, e.g. http://127.0.0.1:9469")
+    rs.add_argument("--admin-token-file", help="the exporter's admin token (with --url)")
     sub.add_parser(
         "simulate",
         help="run the Parichay + e-Office simulator (see simulate --help)",
@@ -163,6 +280,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "run": _cmd_run,
         "check-config": _cmd_check,
         "probe": _cmd_probe,
+        "resume": _cmd_resume,
         "demo": _cmd_demo,
     }
     return handlers[args.command](args)

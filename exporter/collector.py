@@ -77,6 +77,17 @@ class StoreCollector(Collector):
             "1 while synthetic logins are paused to protect the monitoring account",
             labels=["target", "vantage"],
         )
+        suspension_info = GaugeMetricFamily(
+            f"{PREFIX}login_suspension_info",
+            "1 while logins are paused, with the rejection that paused them "
+            "(reason: login_rejected or otp_rejected)",
+            labels=["target", "vantage", "reason"],
+        )
+        suspended_until = GaugeMetricFamily(
+            f"{PREFIX}login_suspended_until_timestamp_seconds",
+            "When a paused login target may try again by itself (present while paused)",
+            labels=["target", "vantage"],
+        )
         last_run = GaugeMetricFamily(
             f"{PREFIX}probe_last_run_timestamp_seconds",
             "Wall-clock start of the last scheduled probe",
@@ -97,6 +108,9 @@ class StoreCollector(Collector):
                 total.add_metric([t.name, role, v, result], count)
             if t.kind == "login":
                 suspended.add_metric([t.name, v], 1.0 if st.suspended else 0.0)
+                if st.suspension is not None:
+                    suspension_info.add_metric([t.name, v, st.suspension.reason], 1.0)
+                    suspended_until.add_metric([t.name, v], st.suspension.until)
             if r is None:
                 continue
             success.add_metric([t.name, role, t.kind, v], 1.0 if r.success else 0.0)
@@ -132,6 +146,8 @@ class StoreCollector(Collector):
             cert,
             step,
             suspended,
+            suspension_info,
+            suspended_until,
             last_run,
             reload_ok,
             build,

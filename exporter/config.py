@@ -48,6 +48,7 @@ DEFAULT_MAX_CONCURRENCY = 16
 DNS_PORT = 53
 # Login targets must not hammer a real account: never more often than this.
 MIN_LOGIN_INTERVAL = 60.0
+MIN_ADMIN_TOKEN_LENGTH = 16
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 _LABEL_VALUE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -190,6 +191,8 @@ class Config:
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY
     targets: tuple[Target, ...] = ()
     source: str = ""
+    # Bearer token of the admin endpoints (/-/reload, /-/resume); None: they are disabled.
+    admin_token: Secret | None = None
 
     def target(self, name: str) -> Target | None:
         return next((t for t in self.targets if t.name == name), None)
@@ -777,6 +780,40 @@ def _validate_listen(value: Any, path: str, errs: _Errors) -> str | None:
     return text
 
 
+def check_admin_token(token: Secret, path: str, errs: _Errors) -> Secret | None:
+    """An admin token must be long enough not to be guessed over the network."""
+    if len(token.reveal()) < MIN_ADMIN_TOKEN_LENGTH:
+        errs.add(
+            path,
+            f"the admin token must be at least {MIN_ADMIN_TOKEN_LENGTH} characters; "
+            "generate one with: head -c 32 /dev/urandom | base64",
+        )
+        return None
+    return token
+
+
+def _parse_admin(node: Any, path: str, errs: _Errors) -> Secret | None:
+    m = _mapping(node, path, errs, allowed={"token", "token_file", "token_env"})
+    if m is None:
+        return None
+    token = _secret_from(m, path, errs, stem="token")
+    if token is None:
+        return None
+    p = _join(path, "token_file" if "token_file" in m else "token_env")
+    return check_admin_token(token, p, errs)
+
+
+def read_admin_token_file(path: str) -> Secret:
+    """The token file given by `--admin-token-file`; raises ConfigError naming the flag."""
+    errs = _Errors()
+    token = _secret_file(path, "--admin-token-file", errs)
+    if token is not None:
+        token = check_admin_token(token, "--admin-token-file", errs)
+    if token is None:
+        raise ConfigError(errs.items, source=path)
+    return token
+
+
 def parse_config(data: Any, *, source: str = "") -> Config:
     """Turn a YAML document (already loaded) into a Config, or raise ConfigError."""
     errs = _Errors()
@@ -784,7 +821,7 @@ def parse_config(data: Any, *, source: str = "") -> Config:
         data,
         "",
         errs,
-        allowed={"vantage", "listen", "defaults", "max_concurrency", "targets"},
+        allowed={"vantage", "listen", "defaults", "max_concurrency", "targets", "admin"},
         required={"vantage", "targets"},
     )
     if root is None:
@@ -806,6 +843,7 @@ def parse_config(data: Any, *, source: str = "") -> Config:
                 val = _duration(d[key], f"defaults.{key}", errs)
                 if val is not None:
                     defaults[key] = val
+    admin_token = _parse_admin(root["admin"], "admin", errs) if "admin" in root else None
     targets: list[Target] = []
     raw_targets = root.get("targets")
     if "targets" in root and (not isinstance(raw_targets, list) or not raw_targets):
@@ -834,6 +872,7 @@ def parse_config(data: Any, *, source: str = "") -> Config:
         max_concurrency=max_conc or DEFAULT_MAX_CONCURRENCY,
         targets=tuple(targets),
         source=source,
+        admin_token=admin_token,
     )
 
 

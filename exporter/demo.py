@@ -2,8 +2,10 @@
 
 The embedded config below is the same shape a real deployment uses (see
 config/exporter.yml), pointed at the simulator on loopback with HTTPS from a throw-away
-CA. It is written to a temporary file so `POST /-/reload` works as in production; the
-printed lines say where everything is and how to inject a fault.
+CA. It is written to a temporary file so `POST /-/reload` works as in production, with a
+random admin token in a file beside it; the printed lines say where everything is, how to
+reload (`-H "Authorization: Bearer $(cat FILE)"`, the token itself is never printed) and
+how to inject a fault.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import signal
 import sys
 import tempfile
@@ -175,7 +178,14 @@ async def run_demo(
             # The generated account is a simulator-only test value, passed the way real
             # credentials are: through the environment.
             os.environ.update(demo_environment(sim))
-            exporter = Exporter(config=load_config(cfg_path), config_path=cfg_path)
+            # Admin endpoints need a bearer token, in the demo too: a random one in a 0600
+            # file of the temporary directory. Only the file's path is ever printed.
+            token_file = Path(tmp) / "admin-token"
+            token_file.touch(mode=0o600)
+            token_file.write_text(secrets.token_urlsafe(32) + "\n", encoding="utf-8")
+            exporter = Exporter(
+                config=load_config(cfg_path), config_path=cfg_path, admin_token_file=str(token_file)
+            )
             await exporter.start()
             try:
                 base = exporter.url
@@ -189,6 +199,12 @@ Parichay & e-Office monitoring demo
   simulator app   {sim.app_url}/
   fault control   {sim.control_url}/_sim/faults
   config in use   {cfg_path}
+  admin token     {token_file}
+
+Edit the config, then reload it (admin actions need the token; reading does not):
+  curl -X POST -H "Authorization: Bearer $(cat {token_file})" {base}/-/reload
+After a login_reject fault the login pauses; resume it explicitly with:
+  curl -X POST -H "Authorization: Bearer $(cat {token_file})" {base}/-/resume/eoffice-login
 
 Try a Parichay outage, then recover:
   curl -X POST -d '{{"mode":"http_503"}}' {sim.control_url}/_sim/faults/sso

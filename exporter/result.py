@@ -44,6 +44,8 @@ class StepResult:
     duration: float
     success: bool
     http_status: int = 0
+    # An always-run clean-up step (logout): timed on its own, outside the probe duration.
+    cleanup: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -127,6 +129,10 @@ class PhaseTimer:
         self.end: float | None = None
 
     def mark(self, phase: str) -> None:
+        if self.end is not None:
+            # Finished: later work (a login's always-run logout) is outside the duration,
+            # so it must stay outside the phases too, or they would not add up.
+            return
         t = self._now()
         self.phases[phase] += t - self._mark
         self._mark = t
@@ -137,6 +143,7 @@ class PhaseTimer:
 
     def restart(self) -> None:
         """Start counting now (after set-up work that is not part of the probe)."""
+        self.end = None
         self.start = self._mark = self._now()
         self.phases = dict.fromkeys(PHASES, 0.0)
         self.pending = "resolve"

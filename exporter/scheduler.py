@@ -16,7 +16,7 @@ import random
 from collections.abc import Awaitable, Callable
 
 from exporter.config import Target
-from exporter.probes import ProbeContext, paused_until, run_probe
+from exporter.probes import ProbeContext, pause_of, run_probe
 from exporter.result import PHASES, ProbeResult, Reason
 from exporter.store import Store
 
@@ -114,9 +114,9 @@ class Scheduler:
             next_at = max(now, next_at + self._rng.uniform(-spread, spread))
 
     def _update_pause(self, target: Target) -> float | None:
-        until = paused_until(target, self._ctx)
-        self._store.set_suspended(target.name, until is not None, until=until)
-        return until
+        pause = pause_of(target, self._ctx)
+        self._store.set_suspension(target.name, pause)
+        return None if pause is None else pause.until
 
     async def _run_one(self, target: Target) -> ProbeResult | None:
         started = self._ctx.clock.time()

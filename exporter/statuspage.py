@@ -132,6 +132,14 @@ def status_json(store: Store) -> dict[str, Any]:
                 "last_run": None if r is None else r.started_at,
                 "duration_seconds": None if r is None else round(r.duration, 4),
                 "login_suspended": s.suspended,
+                "suspension": None
+                if s.suspension is None
+                else {
+                    "reason": s.suspension.reason,
+                    "since": s.suspension.since,
+                    "until": s.suspension.until,
+                    "step": s.suspension.step,
+                },
             }
         )
     return {
@@ -175,10 +183,14 @@ def render_html(store: Store, *, now: float) -> str:
             state = '<span class="dn">Down / बंद</span>'
             en, hi = REASON_TEXT.get(str(r.reason), (str(r.reason), str(r.reason)))
             why = f"{e(en)}<br><small>{e(hi)}</small>"
-        if s.suspended:
+        if s.suspension is not None:
+            sus_en, sus_hi = REASON_TEXT.get(s.suspension.reason, (s.suspension.reason,) * 2)
+            until = e(_ist(s.suspension.until))
             why += (
                 "<br><small>login checks paused to protect the account / "
-                "खाते की सुरक्षा हेतु लॉगिन जाँच रोकी गई</small>"
+                "खाते की सुरक्षा हेतु लॉगिन जाँच रोकी गई: "
+                f"{e(sus_en)} / {e(sus_hi)}, {e(_ist(s.suspension.since))}; "
+                f"until {until} / {until} तक</small>"
             )
         rows.append(
             f"<tr><td>{e(s.target.name)}</td><td>{e(role_en)}<br><small>{e(role_hi)}</small></td>"

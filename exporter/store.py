@@ -9,9 +9,13 @@ targets whose name survives, dropped for removed ones, so a removed target disap
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from exporter.config import Target
 from exporter.result import SUCCESS, ProbeResult, Reason
+
+if TYPE_CHECKING:
+    from exporter.probes.login import Suspension
 
 # Web latency from a few milliseconds (a cached page on the LAN) to 30 s (a login).
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0)
@@ -28,8 +32,16 @@ class TargetState:
     latency_count: int = 0
     # Wall time at which the current up/down state began (for "down since 09:42").
     since: float | None = None
-    suspended: bool = False
-    suspended_until: float | None = None
+    # Why and until when logins are paused (None: not paused).
+    suspension: Suspension | None = None
+
+    @property
+    def suspended(self) -> bool:
+        return self.suspension is not None
+
+    @property
+    def suspended_until(self) -> float | None:
+        return None if self.suspension is None else self.suspension.until
 
 
 class Store:
@@ -46,9 +58,9 @@ class Store:
         for t in targets:
             prev = old.get(t.name)
             if prev is not None and prev.target.kind == t.kind and prev.target.role == t.role:
+                # The suspension is kept: only changed credentials or an explicit resume
+                # lift it (the caller re-checks and calls set_suspension).
                 prev.target = t
-                # A reload lifts a login suspension: the operator has fixed the account.
-                prev.suspended, prev.suspended_until = False, None
                 self._states[t.name] = prev
             else:
                 self._states[t.name] = TargetState(target=t)
@@ -73,7 +85,7 @@ class Store:
             if result.duration <= bound:
                 st.buckets[i] += 1
 
-    def set_suspended(self, name: str, suspended: bool, *, until: float | None = None) -> None:
+    def set_suspension(self, name: str, suspension: Suspension | None) -> None:
         st = self._states.get(name)
         if st is not None:
-            st.suspended, st.suspended_until = suspended, until if suspended else None
+            st.suspension = suspension

@@ -10,13 +10,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from exporter.clock import Clock
 from exporter.config import Target
 from exporter.result import ProbeResult
+
+if TYPE_CHECKING:
+    from exporter.probes.login import Suspension
 
 log = logging.getLogger("exporter.probes")
 
@@ -41,21 +44,37 @@ def _registry() -> dict[str, ProbeFn]:
     return {"http": http.probe, "tcp": tcp.probe, "dns": dns.probe, "login": login.probe}
 
 
-def paused_until(target: Target, ctx: ProbeContext) -> float | None:
-    """Wall time until which `target` must not be probed (a suspended login), or None."""
+def pause_of(target: Target, ctx: ProbeContext) -> Suspension | None:
+    """Why and until when `target` must not be probed (a suspended login), or None."""
     if target.kind != "login":
         return None
     from exporter.probes import login
 
-    return login.suspended_until(ctx, target)  # type: ignore[arg-type]
+    return login.suspension(ctx, target)  # type: ignore[arg-type]
 
 
-def lift_pause(target: Target, ctx: ProbeContext) -> None:
-    """Forget a suspension (called on config reload)."""
-    if target.kind == "login":
-        from exporter.probes import login
+def paused_until(target: Target, ctx: ProbeContext) -> float | None:
+    """Wall time until which `target` must not be probed (a suspended login), or None."""
+    pause = pause_of(target, ctx)
+    return None if pause is None else pause.until
 
-        login.lift_suspension(ctx, target)  # type: ignore[arg-type]
+
+def recheck_pause(target: Target, ctx: ProbeContext) -> bool:
+    """After a reload: lift a pause only if the target's credentials changed."""
+    if target.kind != "login":
+        return False
+    from exporter.probes import login
+
+    return login.recheck_credentials(ctx, target)  # type: ignore[arg-type]
+
+
+def resume(target: Target, ctx: ProbeContext) -> bool:
+    """An operator's explicit resume; True if a pause was lifted."""
+    if target.kind != "login":
+        return False
+    from exporter.probes import login
+
+    return login.lift_suspension(ctx, target)  # type: ignore[arg-type]
 
 
 PROBES: dict[str, ProbeFn] = {}

@@ -133,5 +133,7 @@ async def probe(target: HttpTarget, ctx: ProbeContext) -> ProbeResult:
     return ProbeResult.measured(
         target.name, timer, started_at=started, reason=reason,
         detail=redact(detail, target.secrets()),
-        http_status=status, final_url=final_url, cert_not_after=rec.cert_not_after,
+        http_status=status,
+        final_url=None if final_url is None else redact(final_url, target.secrets()),
+        cert_not_after=rec.cert_not_after,
     )

@@ -1,6 +1,7 @@
 """docker-compose.yml: valid for the Debian docker-compose with every profile, mounts
 exactly the repository config files the test suites load, at the paths those configs
-expect, and the demo profile needs no secret at all."""
+expect, gives each service only the secrets it reads, keeps demo and production volumes
+apart, and the demo profile needs no secret at all."""
 
 from __future__ import annotations
 
@@ -92,6 +93,40 @@ def repo_mounts() -> dict[str, set[str]]:
     return out
 
 
+def secret_targets(svc: dict[str, Any]) -> dict[str, str]:
+    """Container path -> Compose secret name, for the service's `secrets:` list."""
+    out = {}
+    for item in svc.get("secrets", []):
+        name, target = (item, None) if isinstance(item, str) else (item["source"], item.get("target"))
+        out[target or f"/run/secrets/{name}"] = name
+    return out
+
+
+# Who reads which production secret (docs/deployment.md has the same table).
+SECRETS_BY_SERVICE: dict[str, set[str]] = {
+    "prometheus": set(),
+    "alertmanager-1": {"smtp_password", "smsbridge_token"},
+    "alertmanager-2": {"smtp_password", "smsbridge_token"},
+    "grafana": {"grafana_admin_password"},
+    "exporter": {
+        "exporter_admin_token",
+        "parichay_monitor_username",
+        "parichay_monitor_password",
+        "parichay_monitor_totp",
+    },
+    "smsbridge": {"smsbridge_token", "nic_sms_pin"},
+}
+SMS_AND_LOGIN_SECRETS = {
+    "smsbridge_token",
+    "nic_sms_pin",
+    "smtp_password",
+    "exporter_admin_token",
+    "parichay_monitor_username",
+    "parichay_monitor_password",
+    "parichay_monitor_totp",
+}
+
+
 def mount_of(svc: dict[str, Any], source: str) -> str:
     (target,) = [t for s, t in mounts(svc) if s.rstrip("/") == source]
     return target
@@ -141,13 +176,15 @@ def test_docker_compose_config_is_valid(profile: str | None, tmp_path: Path) -> 
 def test_compose_mounts_exactly_the_config_files_the_tests_use() -> None:
     """Every mounted repository file exists and is the path a test suite loads."""
     mounted = set(repo_mounts())
-    # ./secrets is the site's own secret directory (prod profile), never a repository file.
-    assert "secrets" in mounted
+    # ./secrets is the site's own secret directory (Compose secrets of the prod profile),
+    # never a repository file, and never bind-mounted whole.
+    assert not any(m == "secrets" or m.startswith("secrets/") for m in mounted)
+    for name, spec in compose()["secrets"].items():
+        assert default(spec["file"]) == f"./secrets/{name}", name
     ignored = subprocess.run(
         ["git", "check-ignore", "-q", "secrets/smtp_password"], cwd=REPO, check=False
     )
     assert ignored.returncode == 0, "secrets/ must stay ignored by git"
-    mounted.discard("secrets")
     mounted |= {
         default(f)[2:] for svc in compose()["services"].values() for f in svc.get("env_file", [])
     }
@@ -214,7 +251,7 @@ def test_alertmanager_templates_and_secrets_are_mounted_where_the_config_reads_t
     """templates/*.tmpl and every *_file of alertmanager.yml lie under a mount."""
     cfg_text = (REPO / "alertmanager" / "alertmanager.yml").read_text(encoding="utf-8")
     cfg = yaml.safe_load(cfg_text)
-    for name in ("alertmanager-1", "alertmanager-2"):
+    for name in ("alertmanager-1", "alertmanager-2", "alertmanager-1-demo", "alertmanager-2-demo"):
         svc = compose()["services"][name]
         config_dir = PurePosixPath(mount_of(svc, "./alertmanager/alertmanager.yml")).parent
         templates = PurePosixPath(mount_of(svc, "./alertmanager/templates"))
@@ -224,7 +261,9 @@ def test_alertmanager_templates_and_secrets_are_mounted_where_the_config_reads_t
         files = _files_in(cfg)
         assert files, "alertmanager.yml reads no secret file?"
         for f in files:
-            assert any(PurePosixPath(f).parent == t for t in targets), (name, f)
+            assert f in secret_targets(svc) or any(
+                PurePosixPath(f).parent == t for t in targets
+            ), (name, f)
         # Both members know each other: one gossip cluster.
         peers = [a for a in svc["command"] if a.startswith("--cluster.peer=")]
         assert sorted(peers) == [
@@ -249,7 +288,9 @@ def test_secret_files_of_every_config_are_inside_the_secrets_mount() -> None:
         cfg = yaml.safe_load((REPO / source[2:]).read_text(encoding="utf-8"))
         targets = [PurePosixPath(t) for _, t in mounts(svc)]
         for f in _files_in(cfg):
-            assert any(t in PurePosixPath(f).parents for t in targets), (service, f)
+            assert f in secret_targets(svc) or any(
+                t in PurePosixPath(f).parents for t in targets
+            ), (service, f)
 
 
 def test_grafana_is_provisioned_from_the_repository() -> None:
@@ -291,8 +332,10 @@ def test_grafana_admin_password_comes_from_the_env_file() -> None:
         if line.strip() and not line.startswith("#")
     )
     assert "GF_SECURITY_ADMIN_PASSWORD" not in env, "no literal password in a committed file"
-    password_file = PurePosixPath(env["GF_SECURITY_ADMIN_PASSWORD__FILE"])
-    assert any(PurePosixPath(t) == password_file.parent for _, t in mounts(svc))
+    password_file = env["GF_SECURITY_ADMIN_PASSWORD__FILE"]
+    assert secret_targets(svc) == {password_file: "grafana_admin_password"}
+    demo = compose()["services"]["grafana-demo"]
+    assert any(PurePosixPath(t) == PurePosixPath(password_file).parent for _, t in mounts(demo))
 
 
 def test_demo_profile_needs_no_secret() -> None:
@@ -300,8 +343,74 @@ def test_demo_profile_needs_no_secret() -> None:
     for name, svc in services("demo").items():
         for source, _ in mounts(svc):
             assert not source.startswith("./secrets"), name
+        assert not secret_targets(svc), f"{name} would need ./secrets files"
         for f in svc.get("env_file", []):
             assert default(f).endswith(".example"), name
+
+
+def test_demo_and_production_share_no_volume_and_every_service_has_one_profile() -> None:
+    """Running the demo on a production host never touches production data."""
+    demo = {s for svc in services("demo").values() for s, _ in mounts(svc) if not s.startswith("./")}
+    prod = {s for svc in services("prod").values() for s, _ in mounts(svc) if not s.startswith("./")}
+    assert demo and prod and not demo & prod, demo & prod
+    assert all(v.startswith("demo-") for v in demo)
+    for name, svc in compose()["services"].items():
+        assert svc.get("profiles") in (["demo"], ["prod"]), name
+
+
+def _demo_volume_files() -> dict[str, set[str]]:
+    """Demo secret volume -> the files demo-init writes into it."""
+    init = compose()["services"]["demo-init"]
+    assert init["entrypoint"][-2:] == ["--split", "/demo"]
+    consumers = _demo_init().CONSUMERS
+    out = {}
+    for source, target in mounts(init):
+        if source.startswith("demo-"):
+            consumer = PurePosixPath(target).relative_to("/demo").as_posix()
+            out[source] = set(consumers[consumer])
+    return out
+
+
+def _demo_init() -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("demo_init", REPO / "deploy" / "demo_init.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_grafana_is_given_no_sms_or_login_secret_in_either_profile() -> None:
+    """Production: only grafana_admin_password; demo: only the volume holding that file."""
+    prod = compose()["services"]["grafana"]
+    assert set(secret_targets(prod).values()) == {"grafana_admin_password"}
+    assert not [s for s, _ in mounts(prod) if "secret" in s]
+    demo = compose()["services"]["grafana-demo"]
+    files = _demo_volume_files()
+    given = set().union(*(files.get(s, set()) for s, _ in mounts(demo)))
+    assert given == {"grafana_admin_password"}
+    assert not given & SMS_AND_LOGIN_SECRETS
+
+
+def test_each_demo_service_gets_only_its_demo_secrets() -> None:
+    """Demo volumes: the bridge gets its token, Alertmanager SMTP + token, Grafana its password."""
+    files = _demo_volume_files()
+    expected = {
+        "grafana-demo": {"grafana_admin_password"},
+        "alertmanager-1-demo": {"smtp_password", "smsbridge_token"},
+        "alertmanager-2-demo": {"smtp_password", "smsbridge_token"},
+        "smsbridge-demo": {"smsbridge_token"},
+        "exporter-demo": {"sim_username", "sim_password", "sim_totp_secret"},
+        "simulator": {"sim_username", "sim_password", "sim_totp_secret"},
+        "prometheus-demo": set(),
+        "sms-gateway": set(),
+        "mailcatcher": set(),
+    }
+    for name, want in expected.items():
+        svc = compose()["services"][name]
+        given = set().union(*(files.get(s, set()) for s, _ in mounts(svc)))
+        assert given == want, name
 
 
 def test_data_lives_in_named_volumes_and_every_service_is_health_checked() -> None:
@@ -356,7 +465,47 @@ def test_production_settings_example_gives_a_valid_prod_stack(tmp_path: Path) ->
     assert "COMPOSE_PROFILES=prod\n" in text
     # docker-compose 1.29 prints every service; the profile decides which ones run.
     assert resolved["exporter"]["profiles"] == resolved["smsbridge"]["profiles"] == ["prod"]
-    secrets = str(REPO / "secrets")
-    for name in ("exporter", "smsbridge", "alertmanager-1", "alertmanager-2", "grafana"):
-        sources = [v.split(":")[0] for v in resolved[name]["volumes"]]
-        assert secrets in sources, (name, sources)
+    secrets_dir = REPO / "secrets"
+    for name, wanted in SECRETS_BY_SERVICE.items():
+        given = {s["source"] for s in resolved[name].get("secrets", [])}
+        assert given == wanted, (name, given)
+        for vol in resolved[name]["volumes"]:
+            assert "secret" not in vol.split(":")[0], (name, vol)
+    files = yaml.safe_load(proc.stdout)["secrets"]
+    for name, spec in files.items():
+        assert spec["file"] == str(secrets_dir / name), name
+    assert not set(SECRETS_BY_SERVICE["grafana"]) & SMS_AND_LOGIN_SECRETS
+
+
+def test_each_production_service_gets_exactly_the_secret_files_its_config_reads() -> None:
+    """Bridge and Alertmanager: given secrets == the *_file paths of their configs; the
+    exporter's are its admin token plus the login credentials of the documented login."""
+    svcs = compose()["services"]
+    for name, cfg_path in [
+        ("smsbridge", "config/smsbridge.yml"),
+        ("alertmanager-1", "alertmanager/alertmanager.yml"),
+        ("alertmanager-2", "alertmanager/alertmanager.yml"),
+    ]:
+        cfg = yaml.safe_load((REPO / cfg_path).read_text(encoding="utf-8"))
+        assert set(secret_targets(svcs[name])) == set(_files_in(cfg)), name
+    exporter_text = (REPO / "config" / "exporter.yml").read_text(encoding="utf-8")
+    reads = set(_files_in(yaml.safe_load(exporter_text)))
+    reads |= set(re.findall(r"_file: (/run/secrets/\S+)", exporter_text))  # commented login
+    assert set(secret_targets(svcs["exporter"])) == reads
+    for name, wanted in SECRETS_BY_SERVICE.items():
+        assert set(secret_targets(svcs[name]).values()) == wanted, name
+
+
+def test_the_image_contains_every_package_the_distribution_ships() -> None:
+    """Each package of pyproject's find list is in the build context and copied (servicekit too)."""
+    pyproject = (REPO / "pyproject.toml").read_text(encoding="utf-8")
+    include = re.search(r"\[tool\.setuptools\.packages\.find\]\ninclude = \[([^\]]*)\]", pyproject)
+    assert include is not None
+    packages = [p.strip().strip('"').rstrip("*") for p in include.group(1).split(",")]
+    assert "servicekit" in packages
+    dockerfile = (REPO / "Dockerfile").read_text(encoding="utf-8")
+    ignore = (REPO / ".dockerignore").read_text(encoding="utf-8").splitlines()
+    for package in packages:
+        assert f"COPY {package} ./{package}" in dockerfile, package
+        assert f"!{package}/" in ignore, package
+

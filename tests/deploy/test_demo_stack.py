@@ -86,6 +86,27 @@ def test_demo_init_generates_every_demo_secret_once(tmp_path: Path) -> None:
     assert (other / "smsbridge_token").read_text() != first["smsbridge_token"]
 
 
+def test_demo_init_split_gives_each_consumer_only_its_files(tmp_path: Path) -> None:
+    """--split: one directory per demo volume with exactly its files; the SMS token is the
+    same for Alertmanager and the bridge, and a second run changes nothing."""
+    subprocess.run(
+        [sys.executable, str(DEPLOY / "demo_init.py"), "--split", str(tmp_path)],
+        capture_output=True, text=True, timeout=30, check=True,
+    )
+    consumers = script("demo_init.py").CONSUMERS
+    files = {d.name: {f.name for f in d.iterdir()} for d in tmp_path.iterdir()}
+    assert files == {c: set(names) for c, names in consumers.items()}
+    assert files["grafana"] == {"grafana_admin_password"}
+    token = (tmp_path / "smsbridge" / "smsbridge_token").read_text()
+    assert (tmp_path / "alertmanager" / "smsbridge_token").read_text() == token
+    before = {p: p.read_text() for p in tmp_path.rglob("*") if p.is_file()}
+    subprocess.run(
+        [sys.executable, str(DEPLOY / "demo_init.py"), "--split", str(tmp_path)],
+        capture_output=True, text=True, timeout=30, check=True,
+    )
+    assert {p: p.read_text() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
 def demo_config_for(
     tmp: Path, *, secrets: Path, sso: int = 8443, app: int = 8444, control: int = 8090
 ) -> Path:

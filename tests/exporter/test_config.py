@@ -37,6 +37,7 @@ def test_bad_config_is_rejected_with_its_yaml_path(
     # Credentials the login examples need so that only the intended mistake remains.
     monkeypatch.setenv("PARICHAY_TEST_USER", "monitor@uk.gov.in")
     monkeypatch.setenv("PARICHAY_TEST_PW", "pw-for-tests-only")
+    monkeypatch.setenv("PARICHAY_TEST_SHORT_TOKEN", "too-short")
     monkeypatch.delenv("PARICHAY_TEST_UNSET_PASSWORD", raising=False)
     with pytest.raises(ConfigError) as info:
         load_config(path)

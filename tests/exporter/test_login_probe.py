@@ -232,3 +232,45 @@ def test_form_fields_reads_hidden_inputs() -> None:
         'type="hidden" value="eOfficeUK"><input name="password" type="password">'
     )
     assert form_fields(html) == {"csrf_token": "x1", "sid": "eOfficeUK", "password": ""}
+
+
+async def test_a_reload_lifts_a_pause_only_when_the_credentials_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """recheck_pause: same credentials keep the pause (reason, step kept); a new password lifts it."""
+    from exporter.probes import pause_of, recheck_pause
+
+    clock = FakeClock()
+    sso = FakeSSO(clock)
+    sso.reject_password = True
+    state = tmp_path / "login.json"
+    target = login_target(f"    state_file: {state}\n")
+    ctx = ctx_for(sso, clock)
+    await run_probe(target, ctx)
+    pause = pause_of(target, ctx)
+    assert pause is not None and (pause.reason, pause.step) == ("login_rejected", "password")
+    assert pause.since == clock.time()
+    for _ in range(3):
+        assert recheck_pause(login_target(f"    state_file: {state}\n"), ctx) is False
+        assert pause_of(target, ctx) == pause
+    saved = state.read_text()
+    assert PASSWORD not in saved and SECRET not in saved and "monitor@uk.gov.in" not in saved
+    monkeypatch.setenv("T_PW", "A-different-password-1")
+    assert recheck_pause(login_target(f"    state_file: {state}\n"), ctx) is True
+    assert pause_of(target, ctx) is None
+    assert json.loads(state.read_text())["suspended_until"] is None
+
+
+async def test_a_state_file_without_a_digest_keeps_its_pause(tmp_path: Path) -> None:
+    """A state file written before digests existed: the pause holds until it expires or a resume."""
+    from exporter.probes import pause_of, recheck_pause, resume
+
+    clock = FakeClock()
+    state = tmp_path / "old.json"
+    state.write_text(json.dumps({"suspended_until": clock.time() + 600, "last_totp_counter": 1}))
+    target = login_target(f"    state_file: {state}\n")
+    ctx = ctx_for(FakeSSO(clock), clock)
+    pause = pause_of(target, ctx)
+    assert pause is not None and pause.reason == "login_rejected"
+    assert recheck_pause(target, ctx) is False and pause_of(target, ctx) is not None
+    assert resume(target, ctx) is True and pause_of(target, ctx) is None

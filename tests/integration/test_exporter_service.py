@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -19,6 +20,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from exporter.app import Exporter
 from exporter.config import load_config
 from exporter.simulator import Simulator
+
+ADMIN_TOKEN = "admin-token-for-tests-0123456789"
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 def free_port() -> int:
@@ -80,7 +84,9 @@ async def wait_for(check, timeout: float = 10.0):  # type: ignore[no-untyped-def
 async def running(sim: Simulator, ca_file: str, tmp_path: Path) -> AsyncIterator[Exporter]:
     cfg = tmp_path / "exporter.yml"
     write_config(cfg, sim, ca_file)
-    exp = Exporter(config=load_config(cfg), config_path=cfg)
+    token = tmp_path / "admin-token"
+    token.write_text(ADMIN_TOKEN + "\n")
+    exp = Exporter(config=load_config(cfg), config_path=cfg, admin_token_file=str(token))
     await exp.start(listen="127.0.0.1:0")
     try:
         yield exp
@@ -157,7 +163,7 @@ async def test_bad_reload_keeps_the_old_config_and_a_good_one_applies(
                 "kind: http\n    url: " + sim.app_url, "kind: http\n    url: ftp://nowhere"
             )
         )
-        r = await c.post("/-/reload")
+        r = await c.post("/-/reload", headers=ADMIN)
         assert r.status_code == 400
         assert 'targets[1].url: not an http(s) URL: "ftp://nowhere/"' in r.text
         text = (await c.get("/metrics")).text
@@ -174,7 +180,7 @@ async def test_bad_reload_keeps_the_old_config_and_a_good_one_applies(
             "  - name: parichay\n", "  - name: sso-page\n"
         )
         running.config_path.write_text(cfg)
-        r = await c.post("/-/reload")
+        r = await c.post("/-/reload", headers=ADMIN)
         assert r.status_code == 200, r.text
 
         async def swapped() -> bool:
@@ -270,8 +276,10 @@ async def test_sighup_reload_and_no_secret_anywhere(
 
 
 def test_demo_serves_metrics_for_the_simulator_within_ten_seconds() -> None:
-    """`parichay-exporter demo` prints its URLs and has probe results within 10 s."""
+    """`parichay-exporter demo` prints its URLs, has probe results within 10 s, and prints a
+    reload command that works (bearer token from a file; the token itself is never printed)."""
     port = free_port()
+    banner, token = "", "token not read"
     proc = subprocess.Popen(
         _exporter_cmd("demo", "--listen", f"127.0.0.1:{port}"),
         stdout=subprocess.PIPE,
@@ -294,9 +302,29 @@ def test_demo_serves_metrics_for_the_simulator_within_ten_seconds() -> None:
             if not ok:
                 time.sleep(0.2)
         assert ok, "no successful probes of the simulator targets within 10 s"
+        assert proc.stdout is not None
+        banner = ""
+        while "Press Ctrl-C" not in banner:
+            banner += proc.stdout.readline()
+        match = re.search(r"Bearer \$\(cat (\S+)\)", banner)
+        assert match is not None, banner
+        token = Path(match.group(1)).read_text().strip()
+        base = f"http://127.0.0.1:{port}"
+        assert httpx.post(f"{base}/-/reload", timeout=5).status_code == 401
+        reload = httpx.post(
+            f"{base}/-/reload", headers={"Authorization": f"Bearer {token}"}, timeout=5
+        )
+        assert reload.status_code == 200, reload.text
     finally:
         proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=15)
+        rest, _ = proc.communicate(timeout=15)
+    out = banner + rest
+    assert token not in out
     assert f"http://127.0.0.1:{port}/metrics" in out
     assert "Traceback" not in out
+    # How to reload: the token file's path in a curl command, never the token itself.
+    match = re.search(r'curl -X POST -H "Authorization: Bearer \$\(cat (\S+)\)" (\S+)/-/reload', out)
+    assert match is not None, out
+    assert match.group(2) == f"http://127.0.0.1:{port}"
+    assert not Path(match.group(1)).exists(), "the demo's temporary directory is removed"
     assert proc.returncode == 0

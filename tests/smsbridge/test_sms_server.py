@@ -275,6 +275,8 @@ async def test_logs_never_contain_the_pin_or_the_token(
             await client.post("/alertmanager", json=sms.payload())
             await gateway.wait_for(3)
             await sms.poll(lambda: service.outbox.stats().depth == 0)
+            # The sender logs "sms sent" just after the outbox row is done: wait for both.
+            await sms.poll(lambda: stream.getvalue().count('"msg": "sms sent"') >= 2)
         finally:
             for lg, (handlers, level, propagate) in zip(loggers, saved, strict=True):
                 lg.handlers[:] = handlers
