@@ -142,7 +142,10 @@ async def test_stop_is_prompt_and_quiet_with_hanging_requests(
 async def test_slow_delays_every_response_accurately(
     sim: Simulator, delay_ms: int, expected_s: float
 ) -> None:
-    """slow delays each response by delay_ms (200 ms when 0), measured within 10%."""
+    """slow delays each response by delay_ms (200 ms when 0): never less, and never doubled.
+
+    The upper bound leaves room for a loaded CI machine; what it must catch is a delay applied
+    twice (per chunk, or on both hops), which would be at least twice the injected one."""
     sim.set_fault("app", "slow", delay_ms=delay_ms)
     assert sim.fault("app") == ("slow", int(expected_s * 1000))
     async with client_for(sim) as client:
@@ -151,7 +154,7 @@ async def test_slow_delays_every_response_accurately(
         resp = await client.get(f"{sim.app_url}/eoffice/")
         elapsed = time.perf_counter() - started
     assert resp.status_code == 200 and APP_MARKER in resp.text
-    assert expected_s * 0.9 <= elapsed <= expected_s * 1.1
+    assert expected_s * 0.95 <= elapsed < expected_s * 1.5
 
 
 @pytest.mark.parametrize(
