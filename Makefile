@@ -20,7 +20,7 @@ test: $(STAMP)
 	$(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check exporter smsbridge grafana deploy bench tests
+	$(BIN)/ruff check exporter smsbridge statuspage grafana deploy bench tests
 	$(BIN)/mypy
 	$(BIN)/mypy --strict --explicit-package-bases bench/*.py deploy/*.py
 
