@@ -1,0 +1,46 @@
+"""`parichay-status` command line: clear errors and exit code 2 for bad input."""
+
+from __future__ import annotations
+
+import pytest
+
+from statuspage.cli import main
+from tests.support.backfill import free_port
+
+
+def test_cli_reports_unreachable_sources_with_exit_code_2(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An unreachable Alertmanager is one line naming it, and exit code 2."""
+    url = f"http://127.0.0.1:{free_port()}"
+    assert main(["maintenance", "list", "--alertmanager-url", url, "--timeout", "2"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err.strip() == f"parichay-status: could not reach Alertmanager at {url}: connection refused"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(
+            ["--start", "tomorrow", "--end", "2030-01-01T10:00"],
+            "--start: expected a time like 2024-09-02T09:40 (IST)",
+            id="bad-start",
+        ),
+        pytest.param(
+            ["--start", "2030-01-01T10:00", "--end", "2030-01-01T09:00"],
+            "--end: must be after --start",
+            id="end-before-start",
+        ),
+    ],
+)
+def test_maintenance_add_rejects_bad_times_before_contacting_anything(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bad times are named by option, exit code 2, and nothing is created."""
+    url = f"http://127.0.0.1:{free_port()}"
+    base = ["maintenance", "add", "--alertmanager-url", url, "--service", "parichay"]
+    code = main([*base, *args, "--note-en", "x", "--note-hi", "y"])
+    assert code == 2
+    assert message in capsys.readouterr().err
