@@ -192,6 +192,30 @@ def sentence(
     )
 
 
+def incident_title(incident: Incident, names: Mapping[str, Name] | None = None) -> Name:
+    """A short plain title of an incident: what failed, and where."""
+    name = incident.alertname
+    eoffice = name.startswith("EOffice")
+    what = (
+        Name("e-Office", "ई-ऑफिस")
+        if eoffice
+        else Name("Parichay (NIC, Delhi)", "परिचय (NIC, दिल्ली)")
+    )
+    if eoffice and incident.targets:
+        listed = ", ".join(incident.targets)
+        what = Name(f"e-Office ({listed})", f"ई-ऑफिस ({listed})")
+    sites = _join([site_name(v, names) for v in incident.vantages])
+    if "Intermittent" in name:
+        return Name(f"{what.en} failing intermittently", f"{what.hi} रुक-रुक कर विफल")
+    if incident.scope in ("central", "app"):
+        return Name(f"{what.en} down", f"{what.hi} बंद")
+    if incident.scope == "path":
+        return Name(f"{what.en} unreachable from {sites.en}", f"{sites.hi} से {what.hi} तक पहुँच नहीं")
+    if incident.scope == "local":
+        return Name(f"Network of {sites.en} down", f"{sites.hi} का नेटवर्क बंद")
+    return Name(name, name)
+
+
 def _key(labels: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((k, v) for k, v in labels.items() if k not in ("alertstate", "__name__")))
 
@@ -423,6 +447,8 @@ def to_json(view: StatusView) -> dict[str, Any]:
         "incidents": [
             {
                 "alertname": i.alertname,
+                "title_en": incident_title(i, view.names).en,
+                "title_hi": incident_title(i, view.names).hi,
                 "scope": i.scope,
                 "start": _iso(i.start),
                 "end": None if i.ongoing else _iso(i.end),

@@ -26,7 +26,14 @@ from prometheus_client.registry import Collector
 from statuspage.history import DayAvailability, format_duration, format_ist
 from statuspage.notices import list_notices
 from statuspage.sources import AlertmanagerClient, PrometheusClient, SourceError
-from statuspage.view import Name, StatusView, build_view, service_name, to_json
+from statuspage.view import (
+    Name,
+    StatusView,
+    build_view,
+    incident_title,
+    service_name,
+    to_json,
+)
 
 # THE default port of the status page (compose, Prometheus's scrape job and the docs
 # repeat it as a literal).
@@ -103,6 +110,7 @@ class StatusService:
             pct=_pct,
             day_title=day_title,
             sname=lambda s: service_name(s, self.names),
+            ititle=lambda i: incident_title(i, self.names),
             state_en=STATE_EN,
             state_hi=STATE_HI,
         )
