@@ -19,7 +19,7 @@ from aiohttp.test_utils import TestServer
 from playwright.async_api import async_playwright
 
 from statuspage.cli import main
-from statuspage.history import format_ist
+from statuspage.history import IST, format_ist
 from statuspage.sources import AlertmanagerClient, PrometheusClient
 from statuspage.web import StatusService, make_app
 from tests.statuspage.conftest import History, now_minute, start_history
@@ -294,3 +294,108 @@ async def test_page_renders_and_names_the_source_it_cannot_read(
     assert response.status_code == 200
     assert f"could not reach Alertmanager at {dead}: connection refused" in response.text
     assert "ITDA is checking." in response.text or "working normally" in response.text
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def partial(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[History]:
+    """90 days ending with Parichay unreachable from district-haridwar only, for the last 12 minutes."""
+    now = now_minute()
+    base = standard_history(now)
+    ongoing = Outage(
+        start=now - timedelta(minutes=12),
+        end=now + timedelta(hours=1),
+        scope="path",
+        vantages=("district-haridwar",),
+    )
+    scenario = Scenario(start=base.start, end=now, events=(*base.events, ongoing))
+    h = await start_history(scenario, tmp_path_factory.mktemp("partial"))
+    try:
+        yield h
+    finally:
+        await h.prometheus.stop()
+
+
+async def test_partial_reachability_names_the_site_and_marks_its_row_down(
+    partial: History, alertmanager: AlertmanagerProcess, tmp_path: Path
+) -> None:
+    """Path fault now: the issue's sentence in both languages, the site's row down since the start, Parichay up."""
+    labels = {
+        "alertname": "ParichayPartiallyUnreachable",
+        "severity": "page",
+        "scope": "path",
+        "target": "parichay-login-page",
+        "role": "sso",
+        "kind": "http",
+        "vantage": "district-haridwar",
+    }
+    fired = partial.now - timedelta(minutes=11)
+    await alertmanager.post_alerts(
+        [
+            {
+                "labels": labels,
+                "startsAt": fired.isoformat(),
+                "endsAt": (fired + timedelta(hours=2)).isoformat(),
+            }
+        ]
+    )
+    async for site in _serve(partial, alertmanager):
+        b = await browse(site.url, tmp_path / "partial.png")
+        body = (await _get(site.url + "status.json")).json()
+        badge_site = await _get(site.url + "badge/site:district-haridwar.svg")
+        badge_sso = await _get(site.url + "badge/parichay.svg")
+        badge_missing = await _get(site.url + "badge/nothing-here.svg")
+    assert b.errors == [] and b.scroll_width <= 360
+    assert (
+        "Parichay cannot be reached from the Haridwar district office; other sites work. ITDA has been alerted."
+        in b.text
+    )
+    assert (
+        "हरिद्वार जिला कार्यालय से परिचय तक नहीं पहुँचा जा सकता; अन्य कार्यालय ठीक काम कर रहे हैं।" in b.text
+    )
+    rows = {r["service"]: r for r in body["services"]}
+    assert rows["parichay"]["state"] == "up"
+    haridwar = rows["site:district-haridwar"]
+    assert haridwar["state"] == "down"
+    assert haridwar["since"] == (partial.now - timedelta(minutes=12)).astimezone(IST).isoformat()
+    assert len(haridwar["days"]) == 90
+    assert "down" in badge_site.text and badge_site.headers["content-type"].startswith(
+        "image/svg+xml"
+    )
+    assert "working" in badge_sso.text
+    assert badge_missing.status_code == 404
+
+
+async def test_an_upcoming_window_is_announced_in_both_languages(live_site: Site) -> None:
+    """A window two days ahead shows as planned maintenance with its IST times; nothing is in maintenance yet."""
+    start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=2)
+    end = start + timedelta(hours=3)
+    code = await asyncio.to_thread(
+        main,
+        [
+            "maintenance",
+            "add",
+            "--alertmanager-url",
+            live_site.am.url,
+            "--service",
+            "eoffice-web",
+            "--start",
+            start.isoformat(),
+            "--end",
+            end.isoformat(),
+            "--note-en",
+            "e-Office upgrade",
+            "--note-hi",
+            "ई-ऑफिस उन्नयन",
+        ],
+    )
+    assert code == 0
+    html = (await _get(live_site.url)).text
+    span = f"{format_ist(start)} &ndash; {format_ist(end)}"
+    assert (
+        f"<strong>Planned maintenance</strong>\n    {span}, e-Office (eoffice-web): e-Office upgrade"
+        in html
+    )
+    assert (
+        f"<strong>नियोजित रखरखाव</strong>\n    {span}, ई-ऑफिस (eoffice-web): ई-ऑफिस उन्नयन" in html
+    )
+    assert "Maintenance now" not in html

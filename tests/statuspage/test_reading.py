@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from statuspage import reading
-from statuspage.history import IST, format_ist, ist_day
+from statuspage.history import IST, day_start, format_ist, ist_day
 from statuspage.sources import PrometheusClient, SourceError
-from tests.statuspage.conftest import History
-from tests.support.backfill import Maintenance, Outage, free_port
+from tests.statuspage.conftest import History, now_minute, start_history
+from tests.support.backfill import Gap, Maintenance, Outage, Scenario, free_port
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -120,3 +121,34 @@ async def test_an_unreachable_prometheus_is_one_clear_error() -> None:
         with pytest.raises(SourceError) as err:
             await reading.list_services(prom, now=datetime.now(IST))
     assert str(err.value) == f"could not reach Prometheus at {url}: connection refused"
+
+
+async def test_a_gap_is_reported_as_a_gap_and_never_counted_as_up(tmp_path: Path) -> None:
+    """Two hours without data: 120 uncovered minutes that day, one gap window, availability over the rest."""
+    now = now_minute()
+    day = ist_day(now) - timedelta(days=3)
+    start = day_start(day) + timedelta(hours=10)
+    outage = day_start(day) + timedelta(hours=15)
+    scenario = Scenario(
+        start=now - timedelta(days=7),
+        end=now,
+        events=(
+            Gap(start=start, end=start + timedelta(hours=2)),
+            Outage(start=outage, end=outage + timedelta(minutes=30), scope="central"),
+        ),
+    )
+    h = await start_history(scenario, tmp_path)
+    try:
+        async with PrometheusClient(url=h.url) as prom:
+            daily = await reading.read_daily(
+                prom, first=day, last=day, now=now, services=["parichay"]
+            )
+            found = await reading.read_gaps(prom, start=now - timedelta(days=6), end=now)
+    finally:
+        await h.prometheus.stop()
+    (d,) = daily["parichay"]
+    assert (d.gap, d.covered, d.down, d.eligible) == (120, 1320, 30, 1320)
+    assert d.availability == pytest.approx(1 - 30 / 1320)
+    assert [(format_ist(g.start), format_ist(g.end)) for g in found] == [
+        (format_ist(start), format_ist(start + timedelta(hours=2)))
+    ]
