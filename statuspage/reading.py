@@ -17,6 +17,7 @@ reports can read the past as if it were the present.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -57,11 +58,16 @@ def category(service: str) -> str:
     return "app"
 
 
+def _regex(values: Sequence[str]) -> str:
+    """An anchored alternation matching exactly these values, quoted for a PromQL string."""
+    alternation = "|".join(re.escape(v) for v in values)
+    return alternation.replace("\\", "\\\\").replace('"', '\\"')
+
+
 def _selector(metric: str, services: Sequence[str] | None) -> str:
     if not services:
         return metric
-    alternatives = "|".join(s.replace("\\", "\\\\").replace(".", "\\\\.") for s in services)
-    return f'{metric}{{service=~"{alternatives}"}}'
+    return f'{metric}{{service=~"{_regex(services)}"}}'
 
 
 def daily_queries(services: Sequence[str] | None = None) -> dict[str, str]:
@@ -208,6 +214,31 @@ async def read_current(
             since=current_since(points, now=end.timestamp()) if value is not None else None,
         )
     return out
+
+
+async def read_reasons(
+    prom: PrometheusClient,
+    *,
+    start: datetime,
+    end: datetime,
+    targets: Sequence[str] = (),
+    vantages: Sequence[str] = (),
+) -> dict[str, float]:
+    """Weight of each failure reason between start and end, largest first.
+
+    Sums the recorded 5-minute failure increases over the period, so the figures compare
+    reasons with each other (the dominant reason of an incident); they are not probe counts.
+    """
+    matchers = []
+    if targets:
+        matchers.append(f'target=~"{_regex(targets)}"')
+    if vantages:
+        matchers.append(f'vantage=~"{_regex(vantages)}"')
+    selector = f"{REASON_METRIC}{{{','.join(matchers)}}}"
+    seconds = max(60, int((end - start).total_seconds()))
+    vector = await prom.query(f"sum by (result) (sum_over_time({selector}[{seconds}s]))", at=end)
+    weights = {s.labels.get("result", ""): s.value for s in vector if s.value > 0}
+    return dict(sorted(weights.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 async def firing_alerts(prom: PrometheusClient, *, now: datetime) -> list[dict[str, str]]:

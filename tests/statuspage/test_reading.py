@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from statuspage import reading
-from statuspage.history import IST, day_start, format_ist, ist_day
+from statuspage.history import IST, day_start, format_ist, ist_day, to_utc
 from statuspage.sources import PrometheusClient, SourceError
 from tests.statuspage.conftest import History, now_minute, start_history
-from tests.support.backfill import Gap, Maintenance, Outage, Scenario, free_port
+from tests.support.backfill import Gap, Maintenance, Outage, Scenario, Topology, free_port
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -152,3 +152,60 @@ async def test_a_gap_is_reported_as_a_gap_and_never_counted_as_up(tmp_path: Path
     assert [(format_ist(g.start), format_ist(g.end)) for g in found] == [
         (format_ist(start), format_ist(start + timedelta(hours=2)))
     ]
+
+
+async def test_the_dominant_reason_of_each_incident_is_read(history: History) -> None:
+    """http_5xx for the central outage (every site), connect_timeout for Haridwar's partial hour."""
+    async with PrometheusClient(url=history.url) as prom:
+        found = await reading.read_incidents(
+            prom, start=history.now - timedelta(days=30), end=history.now
+        )
+        path, central = found
+        central_reasons = await reading.read_reasons(
+            prom, start=to_utc(central.start), end=to_utc(central.end), targets=central.targets
+        )
+        path_reasons = await reading.read_reasons(
+            prom,
+            start=to_utc(path.start),
+            end=to_utc(path.end),
+            targets=path.targets,
+            vantages=path.vantages,
+        )
+    assert list(central_reasons) == ["http_5xx"]
+    assert list(path_reasons) == ["connect_timeout"]
+
+
+async def test_markup_and_regex_characters_in_service_names_are_matched_literally(
+    tmp_path: Path,
+) -> None:
+    """A service named like markup or a regex reads its own figures only."""
+    now = now_minute()
+    odd = "<script>alert(1)</script>"
+    scenario = Scenario(
+        start=now - timedelta(days=2),
+        end=now,
+        events=(
+            Outage(
+                start=now - timedelta(hours=3),
+                end=now - timedelta(hours=2),
+                scope="app",
+                target=odd,
+            ),
+        ),
+        topology=Topology(app_targets=(odd, "eoffice.web")),
+    )
+    h = await start_history(scenario, tmp_path)
+    try:
+        async with PrometheusClient(url=h.url) as prom:
+            daily = await reading.read_daily(
+                prom,
+                first=ist_day(now) - timedelta(days=1),
+                last=ist_day(now),
+                now=now,
+                services=[odd, "eoffice.web"],
+            )
+    finally:
+        await h.prometheus.stop()
+    assert sum(d.down for d in daily[odd]) == 60
+    assert sum(d.down for d in daily["eoffice.web"]) == 0
+    assert sum(d.covered for d in daily[odd]) > 0

@@ -416,7 +416,7 @@ def standard_history(now: datetime, *, days: int = 90, extra: tuple[Event, ...] 
 
     - a 4-hour central outage on a Monday 09:40-13:40 IST (`ParichayDown`);
     - the Wednesday after, 15:00-16:00 IST, Parichay unreachable from district-haridwar
-      only (`ParichayPartiallyUnreachable`, scope path);
+      only (`ParichayPartiallyUnreachable`, scope path, reason `connect_timeout`);
     - the Saturday after, 20:00-23:00 IST, a Parichay maintenance window;
     - that Monday at 17:00 and the Thursday at 11:00 IST, one-minute blips (no page).
     """
@@ -430,6 +430,7 @@ def standard_history(now: datetime, *, days: int = 90, extra: tuple[Event, ...] 
             end=monday + timedelta(days=2, hours=16),
             scope="path",
             vantages=("district-haridwar",),
+            reason="connect_timeout",
         ),
         Maintenance(
             start=monday + timedelta(days=5, hours=20),
