@@ -202,7 +202,9 @@ async def read_current(
         step=timedelta(minutes=1),
     )
     by_service = {s.labels.get("service", ""): s.points for s in result}
-    instant = await prom.query(SERVICE_METRIC, at=now)
+    # Down only after a whole minute of failure, as the alerts wait for two failed probes:
+    # one failed probe never turns a row red.
+    instant = await prom.query(f"max_over_time({SERVICE_METRIC}[1m])", at=now)
     values = {s.labels.get("service", ""): s.value for s in instant}
     out = {}
     for service in services:

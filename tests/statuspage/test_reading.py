@@ -209,3 +209,33 @@ async def test_markup_and_regex_characters_in_service_names_are_matched_literall
     assert sum(d.down for d in daily[odd]) == 60
     assert sum(d.down for d in daily["eoffice.web"]) == 0
     assert sum(d.covered for d in daily[odd]) > 0
+
+
+@pytest.mark.parametrize(
+    ("failing_for", "up"),
+    [
+        pytest.param(timedelta(seconds=20), True, id="one-failed-evaluation-stays-up"),
+        pytest.param(timedelta(minutes=3), False, id="three-minutes-is-down"),
+    ],
+)
+async def test_a_row_turns_down_only_after_a_whole_minute_like_the_alerts(
+    failing_for: timedelta, up: bool, tmp_path: Path
+) -> None:
+    """At 15 s evaluations, one failed evaluation leaves the row up; a sustained failure is down, since its start."""
+    now = now_minute()
+    start = now - failing_for
+    scenario = Scenario(
+        start=now - timedelta(hours=6),
+        end=now,
+        events=(Outage(start=start, end=now + timedelta(hours=1), scope="central"),),
+        step=timedelta(seconds=15),
+    )
+    h = await start_history(scenario, tmp_path)
+    try:
+        async with PrometheusClient(url=h.url) as prom:
+            state = await reading.read_current(prom, now=now, services=["parichay"])
+    finally:
+        await h.prometheus.stop()
+    assert state["parichay"].up is up
+    if not up:
+        assert state["parichay"].since == start.timestamp()

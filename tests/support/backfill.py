@@ -1,7 +1,7 @@
 """Synthetic history for the status page and report tests: a real Prometheus over a backfilled TSDB.
 
 A `Scenario` declares what happened (`Outage`, `Maintenance`, `Gap`) over a period; its
-`openmetrics()` text holds, one sample a minute (at hh:mm:30), exactly the series the rules
+`openmetrics()` text holds, one sample a `step` (a minute by default, at hh:mm:30), exactly the series the rules
 and the status page would have written:
 
 - `service:parichay_up:min{service}` (prometheus/rules/statuspage.yml) per row;
@@ -38,7 +38,7 @@ import socket
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Literal, Self
@@ -46,8 +46,6 @@ from typing import Literal, Self
 import httpx
 
 Scope = Literal["central", "app", "path", "local"]
-STEP = 60
-SAMPLE_OFFSET = 30  # samples at hh:mm:30, never on a minute mark (see statuspage.history)
 
 
 @dataclass(frozen=True)
@@ -132,14 +130,19 @@ class Scenario:
     end: datetime
     events: tuple[Event, ...] = ()
     topology: Topology = field(default_factory=Topology)
+    # One sample a minute keeps 90 days small; production evaluates every 15 s.
+    step: timedelta = timedelta(minutes=1)
 
-    def minutes(self) -> Iterator[datetime]:
-        t = self.start.replace(second=SAMPLE_OFFSET, microsecond=0)
-        if t < self.start:
-            t += timedelta(minutes=1)
+    def samples(self) -> Iterator[datetime]:
+        """Sample times: every `step`, half a step off the grid, so never on a minute mark."""
+        step = self.step.total_seconds()
+        first = (self.start.timestamp() // step) * step + step / 2
+        if first < self.start.timestamp():
+            first += step
+        t = datetime.fromtimestamp(first, UTC)
         while t <= self.end:
             yield t
-            t += timedelta(minutes=1)
+            t += self.step
 
     def outages(self) -> list[Outage]:
         return [e for e in self.events if isinstance(e, Outage)]
@@ -181,8 +184,8 @@ class Scenario:
     def openmetrics(self) -> str:
         """The whole history as OpenMetrics text for promtool."""
         out: list[str] = []
-        times = [t for t in self.minutes() if not self.in_gap(t)]
-        stamps = [f"{t.timestamp():.0f}" for t in times]
+        times = [t for t in self.samples() if not self.in_gap(t)]
+        stamps = [f"{t.timestamp():.3f}" for t in times]
 
         out.append("# TYPE service:parichay_up:min gauge")
         for service in self.topology.services():
