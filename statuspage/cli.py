@@ -1,4 +1,4 @@
-"""`parichay-status`: serve the status page; manage maintenance windows and notices.
+"""`parichay-status`: serve the status page; manage maintenance windows and notices; check.
 
 Exit codes: 0 success, 2 bad input or a source (Prometheus, Alertmanager) that cannot be
 read, with one line saying which and why. Times without a zone are IST.
@@ -19,6 +19,7 @@ from aiohttp import web
 
 from statuspage.history import IST, format_ist
 from statuspage.notices import NotOurs, add_notice, list_notices, remove_notice
+from statuspage.reading import list_services
 from statuspage.sources import AlertmanagerClient, Auth, PrometheusClient, SourceError
 from statuspage.view import Name
 from statuspage.web import DEFAULT_LISTEN, StatusService, make_app
@@ -158,6 +159,21 @@ async def _notice_cmd(args: argparse.Namespace, kind: str) -> int:
         return 0
 
 
+async def _check(args: argparse.Namespace) -> int:
+    """Read both sources once; the first that cannot be read ends it with exit code 2."""
+    prom, am = _clients(args)
+    async with prom, am:
+        now = datetime.now(IST)
+        services = await list_services(prom, now=now)
+        print(f"Prometheus at {prom.public_url}: ok, {len(services)} services with data")
+        silences = await am.silences()
+        alerts = await am.alerts()
+        print(
+            f"Alertmanager at {am.public_url}: ok, {len(alerts)} alerts, {len(silences)} silences"
+        )
+    return 0
+
+
 def _add_source_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--prometheus-url", default=os.environ.get("PARICHAY_PROMETHEUS_URL", DEFAULT_PROMETHEUS)
@@ -181,6 +197,8 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--listen", default=DEFAULT_LISTEN)
     serve.add_argument("--sites", help="YAML file naming the sites in English and Hindi")
     _add_source_options(serve)
+    check = sub.add_parser("check", help="check that Prometheus and Alertmanager can be read")
+    _add_source_options(check)
     for kind in ("maintenance", "notice"):
         p = sub.add_parser(kind, help=f"add, list or remove {kind} windows")
         actions = p.add_subparsers(dest="action", required=True)
@@ -209,6 +227,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return asyncio.run(_serve(args))
+        if args.command == "check":
+            return asyncio.run(_check(args))
         return asyncio.run(_notice_cmd(args, args.command))
     except (UsageError, SourceError) as exc:
         print(f"parichay-status: {exc}", file=sys.stderr)

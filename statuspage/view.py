@@ -232,10 +232,14 @@ def headlines(
 ) -> list[Headline]:
     """The headline sentences, most severe first; `[ok]` when no page alert fires.
 
-    `firing` are Prometheus's firing alerts (None if Prometheus could not be read, then
-    Alertmanager's active alerts stand in); `am_alerts` None if Alertmanager could not be read.
+    `firing` are Prometheus's firing alerts (None if Prometheus could not be read: then
+    Alertmanager's alerts stand in, and with none the headline is `unknown`, never `ok`);
+    `am_alerts` None if Alertmanager could not be read.
     """
     am_by_key = {_key(a.labels): a for a in am_alerts or ()}
+    # Without Prometheus, no page alert in Alertmanager proves nothing (Prometheus is what
+    # sends them), so the page must not say all is well.
+    unknown = firing is None
     if firing is None:
         firing = [dict(a.labels) for a in am_alerts or () if a.state != "unprocessed"]
     pages = [dict(lb) for lb in firing if lb.get("severity") == "page"]
@@ -260,7 +264,7 @@ def headlines(
         out.append(Headline(level, en + tail[0], hi + tail[1], alertname, since, alerted))
     out.sort(key=lambda h: (_ORDER.get(h.level, 9), h.alertname))
     if not out:
-        if firing is None and am_alerts is None:
+        if unknown:
             return [
                 Headline(
                     "unknown",

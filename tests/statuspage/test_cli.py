@@ -44,3 +44,25 @@ def test_maintenance_add_rejects_bad_times_before_contacting_anything(
     code = main([*base, *args, "--note-en", "x", "--note-hi", "y"])
     assert code == 2
     assert message in capsys.readouterr().err
+
+
+def test_check_names_an_unreachable_prometheus_with_exit_code_2(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`check` reads Prometheus first; unreachable: one line naming it, exit code 2, no traceback."""
+    url = f"http://127.0.0.1:{free_port()}"
+    assert main(["check", "--prometheus-url", url, "--timeout", "2"]) == 2
+    captured = capsys.readouterr()
+    assert (
+        captured.err
+        == f"parichay-status: could not reach Prometheus at {url}: connection refused\n"
+    )
+    assert "Traceback" not in captured.out + captured.err
+
+
+def test_credentials_in_a_source_url_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    """A URL carrying a password is bad input (exit 2) and the password is not echoed."""
+    assert main(["check", "--prometheus-url", "http://ops:hunter22@127.0.0.1:9090"]) == 2
+    err = capsys.readouterr().err
+    assert "must not carry credentials; use a password or token file instead" in err
+    assert "hunter22" not in err

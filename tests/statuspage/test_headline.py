@@ -168,3 +168,16 @@ def test_without_prometheus_alertmanagers_active_alerts_stand_in() -> None:
     """Prometheus unreadable: the alerts Alertmanager holds still give the sentence."""
     (h,) = headlines(firing=None, am_alerts=[_am(DOWN)])
     assert h.alertname == "ParichayDown" and h.alerted
+
+
+@pytest.mark.parametrize(
+    "am_alerts",
+    [pytest.param([], id="alertmanager-empty"), pytest.param(None, id="alertmanager-unreachable")],
+)
+def test_without_prometheus_and_no_alert_the_page_never_says_all_is_well(
+    am_alerts: list[AmAlert] | None,
+) -> None:
+    """Prometheus unreadable and no page alert in Alertmanager: 'cannot be read', not 'working normally'."""
+    (h,) = headlines(firing=None, am_alerts=am_alerts)
+    assert h.level == "unknown"
+    assert h.en == "The state of Parichay and e-Office cannot be read right now."

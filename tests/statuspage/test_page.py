@@ -399,3 +399,39 @@ async def test_an_upcoming_window_is_announced_in_both_languages(live_site: Site
         f"<strong>नियोजित रखरखाव</strong>\n    {span}, ई-ऑफिस (eoffice-web): ई-ऑफिस उन्नयन" in html
     )
     assert "Maintenance now" not in html
+
+
+async def test_check_reads_both_sources(
+    history: History, alertmanager: AlertmanagerProcess, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`check` against reachable sources exits 0 and says what it read."""
+    code = await asyncio.to_thread(
+        main, ["check", "--prometheus-url", history.url, "--alertmanager-url", alertmanager.url]
+    )
+    assert code == 0
+    out = capsys.readouterr().out
+    assert f"Prometheus at {history.url}: ok, 6 services with data" in out
+    assert f"Alertmanager at {alertmanager.url}: ok, 0 alerts, 0 silences" in out
+
+
+async def test_with_both_sources_down_the_page_says_so_and_claims_nothing(tmp_path: Path) -> None:
+    """No source: the page renders, names both, and neither says all is well nor that ITDA was alerted."""
+    p_url, a_url = f"http://127.0.0.1:{free_port()}", f"http://127.0.0.1:{free_port()}"
+    service = StatusService(
+        prom=PrometheusClient(url=p_url, timeout=2), am=AlertmanagerClient(url=a_url, timeout=2)
+    )
+    server = TestServer(make_app(service), host="127.0.0.1", port=free_port())
+    await server.start_server()
+    try:
+        url = str(server.make_url("/"))
+        b = await browse(url, tmp_path / "down.png")
+        health = await _get(url + "healthz")
+    finally:
+        await server.close()
+    assert b.errors == [] and b.scroll_width <= 360
+    assert f"could not reach Prometheus at {p_url}: connection refused" in b.text
+    assert f"could not reach Alertmanager at {a_url}: connection refused" in b.text
+    assert "The state of Parichay and e-Office cannot be read right now." in b.text
+    assert "परिचय और ई-ऑफिस की स्थिति अभी पढ़ी नहीं जा सकती।" in b.text
+    assert "working normally" not in b.text and "ITDA has been alerted" not in b.text
+    assert health.status_code == 200
