@@ -174,6 +174,9 @@ async def test_bar_tooltips_mark_the_outage_day_and_the_maintenance_day(healthy_
     assert f'title="{day} · 83.26 % available · 241 min down"' in html
     assert "180 min down" not in html
     assert "maintenance 180 min (not counted)" in html
+    # The same, without hovering (phones, screen readers): the list of days with problems.
+    listed = html.split("<summary>Days with downtime")[1].split("</details>")[0]
+    assert f"<li>{day} · 83.26 % available · 241 min down</li>" in listed
     assert 'http-equiv="refresh"' in html and 'lang="hi"' in html
     assert "http://" not in html.split("<body>")[1].replace('href="status.json"', "")
 
