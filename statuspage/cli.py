@@ -20,7 +20,13 @@ from aiohttp import web
 from statuspage.history import IST, format_ist
 from statuspage.notices import NotOurs, add_notice, list_notices, remove_notice
 from statuspage.reading import list_services
-from statuspage.sources import AlertmanagerClient, Auth, PrometheusClient, SourceError
+from statuspage.sources import (
+    AlertmanagerClient,
+    AlertmanagerCluster,
+    Auth,
+    PrometheusClient,
+    SourceError,
+)
 from statuspage.view import Name
 from statuspage.web import DEFAULT_LISTEN, StatusService, make_app
 
@@ -59,8 +65,10 @@ def _auth(args: argparse.Namespace, prefix: str) -> Auth | None:
         raise UsageError(f"--{prefix}-*: {exc}") from None
 
 
-def _clients(args: argparse.Namespace) -> tuple[PrometheusClient, AlertmanagerClient]:
+def _clients(args: argparse.Namespace) -> tuple[PrometheusClient, AlertmanagerCluster]:
     ca = Path(args.ca_file) if args.ca_file else None
+    # Several --alertmanager-url (or one comma-separated list): members of one cluster.
+    am_urls = [u.strip() for value in args.alertmanager_url for u in value.split(",") if u.strip()]
     try:
         prom = PrometheusClient(
             url=args.prometheus_url,
@@ -68,15 +76,15 @@ def _clients(args: argparse.Namespace) -> tuple[PrometheusClient, AlertmanagerCl
             auth=_auth(args, "prometheus"),
             ca_file=ca,
         )
-        am = AlertmanagerClient(
-            url=args.alertmanager_url,
-            timeout=args.timeout,
-            auth=_auth(args, "alertmanager"),
-            ca_file=ca,
-        )
+        members = [
+            AlertmanagerClient(
+                url=url, timeout=args.timeout, auth=_auth(args, "alertmanager"), ca_file=ca
+            )
+            for url in am_urls or [DEFAULT_ALERTMANAGER]
+        ]
     except (ValueError, OSError) as exc:
         raise UsageError(str(exc)) from None
-    return prom, am
+    return prom, AlertmanagerCluster(members)
 
 
 def load_names(path: str | None) -> dict[str, Name]:
@@ -180,7 +188,8 @@ def _add_source_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--alertmanager-url",
-        default=os.environ.get("PARICHAY_ALERTMANAGER_URL", DEFAULT_ALERTMANAGER),
+        action="append",
+        help="an Alertmanager of the cluster; repeat it (or separate with commas) for each member",
     )
     for prefix in ("prometheus", "alertmanager"):
         p.add_argument(f"--{prefix}-bearer-token-file")
@@ -224,6 +233,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if getattr(args, "alertmanager_url", False) is None:
+        args.alertmanager_url = [os.environ.get("PARICHAY_ALERTMANAGER_URL", DEFAULT_ALERTMANAGER)]
     try:
         if args.command == "serve":
             return asyncio.run(_serve(args))

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from statuspage.reading import SITE_PREFIX, SSO_SERVICE
-from statuspage.sources import AlertmanagerClient, Matcher, Silence
+from statuspage.sources import AlertmanagerAPI, Matcher, Silence
 
 CREATED_BY = "parichay-status"
 COMMENT_PREFIX = "parichay-status:v1 "
@@ -85,7 +85,7 @@ def from_silence(silence: Silence) -> Notice | None:
     )
 
 
-async def list_notices(am: AlertmanagerClient, *, include_expired: bool = False) -> list[Notice]:
+async def list_notices(am: AlertmanagerAPI, *, include_expired: bool = False) -> list[Notice]:
     """Windows and notices held by Alertmanager, soonest first."""
     found = [n for s in await am.silences() if (n := from_silence(s)) is not None]
     if not include_expired:
@@ -94,7 +94,7 @@ async def list_notices(am: AlertmanagerClient, *, include_expired: bool = False)
 
 
 async def add_notice(
-    am: AlertmanagerClient,
+    am: AlertmanagerAPI,
     *,
     kind: str,
     service: str,
@@ -117,7 +117,7 @@ class NotOurs(LookupError):
     """The id names no silence created by parichay-status."""
 
 
-async def remove_notice(am: AlertmanagerClient, *, notice_id: str) -> Notice:
+async def remove_notice(am: AlertmanagerAPI, *, notice_id: str) -> Notice:
     """Expire a window or notice; silences created by anyone else are left alone."""
     for notice in await list_notices(am, include_expired=False):
         if notice.id == notice_id:

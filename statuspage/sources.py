@@ -26,12 +26,12 @@ import json
 import math
 import re
 import ssl
-from collections.abc import AsyncIterator, Generator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal, Protocol, Self, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -45,15 +45,24 @@ USER_AGENT = "parichay-status"
 class SourceError(Exception):
     """Prometheus or Alertmanager could not be read; the message names which and why."""
 
-    def __init__(self, *, source: str, url: str, reason: str, reached: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        source: str,
+        url: str,
+        reason: str,
+        reached: bool = False,
+        message: str | None = None,
+    ) -> None:
         self.source = source
         self.url = url
         self.reason = reason
         self.reached = reached
-        if reached:
-            message = f"{source} at {url} answered with an error: {reason}"
-        else:
-            message = f"could not reach {source} at {url}: {reason}"
+        if message is None:
+            if reached:
+                message = f"{source} at {url} answered with an error: {reason}"
+            else:
+                message = f"could not reach {source} at {url}: {reason}"
         super().__init__(message)
 
 
@@ -560,3 +569,123 @@ class AlertmanagerClient(_Client):
     async def expire_silence(self, silence_id: str) -> None:
         """Expire (end now) a silence; an unknown id is a `SourceError` naming it."""
         await self._request("DELETE", f"/api/v2/silence/{silence_id}")
+
+
+class AlertmanagerAPI(Protocol):
+    """What the page, the notices and the CLI need from Alertmanager (one member or a cluster)."""
+
+    public_url: str
+
+    async def alerts(
+        self,
+        *,
+        active: bool = True,
+        silenced: bool = True,
+        inhibited: bool = True,
+        filters: Sequence[Matcher] = (),
+    ) -> list[AmAlert]: ...
+
+    async def silences(self) -> list[Silence]: ...
+
+    async def create_silence(
+        self,
+        *,
+        matchers: Sequence[Matcher],
+        starts_at: datetime,
+        ends_at: datetime,
+        created_by: str,
+        comment: str,
+    ) -> str: ...
+
+    async def expire_silence(self, silence_id: str) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+T = TypeVar("T")
+
+
+class AlertmanagerCluster:
+    """The members of one Alertmanager cluster: each call goes to the first member that answers.
+
+    Members share silences by gossip and each receives every alert from Prometheus, so any
+    one of them is enough; the page keeps working while one member is down.
+    """
+
+    def __init__(self, members: Sequence[AlertmanagerClient]) -> None:
+        if not members:
+            raise ValueError("an Alertmanager cluster needs at least one member URL")
+        self.members = tuple(members)
+        self.public_url = ", ".join(m.public_url for m in self.members)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        for member in self.members:
+            await member.aclose()
+
+    async def _first(self, call: Callable[[AlertmanagerClient], Awaitable[T]]) -> T:
+        errors: list[SourceError] = []
+        for member in self.members:
+            try:
+                return await call(member)
+            except SourceError as exc:
+                errors.append(exc)
+        if len(errors) == 1:
+            raise errors[0]
+        parts = "; ".join(f"{e.url}: {e.reason}" for e in errors)
+        raise SourceError(
+            source="Alertmanager",
+            url=self.public_url,
+            reason=parts,
+            reached=any(e.reached for e in errors),
+            message=f"could not read any Alertmanager ({parts})",
+        )
+
+    async def alerts(
+        self,
+        *,
+        active: bool = True,
+        silenced: bool = True,
+        inhibited: bool = True,
+        filters: Sequence[Matcher] = (),
+    ) -> list[AmAlert]:
+        return await self._first(
+            lambda m: m.alerts(
+                active=active, silenced=silenced, inhibited=inhibited, filters=filters
+            )
+        )
+
+    async def silences(self) -> list[Silence]:
+        return await self._first(lambda m: m.silences())
+
+    async def create_silence(
+        self,
+        *,
+        matchers: Sequence[Matcher],
+        starts_at: datetime,
+        ends_at: datetime,
+        created_by: str,
+        comment: str,
+    ) -> str:
+        return await self._first(
+            lambda m: m.create_silence(
+                matchers=matchers,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                created_by=created_by,
+                comment=comment,
+            )
+        )
+
+    async def expire_silence(self, silence_id: str) -> None:
+        await self._first(lambda m: m.expire_silence(silence_id))

@@ -24,7 +24,7 @@ from statuspage.history import (
     ist_day,
 )
 from statuspage.notices import Notice, list_notices
-from statuspage.sources import AlertmanagerClient, AmAlert, PrometheusClient, SourceError
+from statuspage.sources import AlertmanagerAPI, AmAlert, PrometheusClient, SourceError
 
 HISTORY_DAYS = 90
 INCIDENT_DAYS = 30
@@ -328,7 +328,7 @@ class StatusView:
 async def build_view(
     *,
     prom: PrometheusClient,
-    am: AlertmanagerClient,
+    am: AlertmanagerAPI,
     now: datetime,
     names: Mapping[str, Name] | None = None,
     history_days: int = HISTORY_DAYS,

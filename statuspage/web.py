@@ -25,7 +25,7 @@ from prometheus_client.registry import Collector
 
 from statuspage.history import DayAvailability, format_duration, format_ist
 from statuspage.notices import list_notices
-from statuspage.sources import AlertmanagerClient, PrometheusClient, SourceError
+from statuspage.sources import AlertmanagerAPI, PrometheusClient, SourceError
 from statuspage.view import (
     Name,
     StatusView,
@@ -75,7 +75,7 @@ class StatusService:
         self,
         *,
         prom: PrometheusClient,
-        am: AlertmanagerClient,
+        am: AlertmanagerAPI,
         clock: Clock | None = None,
         names: Mapping[str, Name] | None = None,
     ) -> None:

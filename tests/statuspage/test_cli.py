@@ -66,3 +66,16 @@ def test_credentials_in_a_source_url_are_refused(capsys: pytest.CaptureFixture[s
     err = capsys.readouterr().err
     assert "must not carry credentials; use a password or token file instead" in err
     assert "hunter22" not in err
+
+
+def test_every_alertmanager_member_down_is_named_in_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Two members, both unreachable: one message naming both, exit code 2."""
+    a, b = f"http://127.0.0.1:{free_port()}", f"http://127.0.0.1:{free_port()}"
+    code = main(["maintenance", "list", "--alertmanager-url", f"{a},{b}", "--timeout", "2"])
+    assert code == 2
+    assert capsys.readouterr().err == (
+        f"parichay-status: could not read any Alertmanager ({a}: connection refused; "
+        f"{b}: connection refused)\n"
+    )

@@ -11,7 +11,7 @@ import pytest
 from statuspage.cli import main
 from statuspage.notices import COMMENT_PREFIX, CREATED_BY
 from statuspage.sources import AlertmanagerClient, Matcher
-from tests.support.backfill import AlertmanagerProcess
+from tests.support.backfill import AlertmanagerProcess, free_port
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -182,3 +182,28 @@ async def test_maintenance_silences_the_service_alerts(alertmanager: Alertmanage
         ("VantageNetworkDown", "district-haridwar"): False,
         ("VantageNetworkDown", "cloud-mumbai"): True,
     }
+
+
+async def test_a_window_is_added_through_the_member_that_answers(
+    alertmanager: AlertmanagerProcess, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With the first cluster member down, add and list go to the next one."""
+    dead = f"http://127.0.0.1:{free_port()}"
+    urls = ["--alertmanager-url", dead, "--alertmanager-url", alertmanager.url]
+    code = await _cli(
+        "notice",
+        "add",
+        *urls,
+        "--start",
+        "2031-01-01T10:00",
+        "--end",
+        "2031-01-01T11:00",
+        "--note-en",
+        "n",
+        "--note-hi",
+        "न",
+    )
+    assert code == 0
+    new_id = capsys.readouterr().out.strip()
+    assert await _cli("notice", "list", *urls) == 0
+    assert new_id in capsys.readouterr().out
