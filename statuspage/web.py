@@ -11,6 +11,7 @@ in its TSDB for the history bars and reports.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -27,6 +28,7 @@ from statuspage.history import DayAvailability, format_duration, format_ist
 from statuspage.notices import list_notices
 from statuspage.sources import AlertmanagerAPI, PrometheusClient, SourceError
 from statuspage.view import (
+    INCIDENT_DAYS,
     Name,
     StatusView,
     build_view,
@@ -104,7 +106,7 @@ class StatusService:
             view=view,
             refresh=REFRESH_S,
             days=max((len(r.days) for r in view.rows), default=0),
-            incident_days=30,
+            incident_days=INCIDENT_DAYS,
             fmt=format_ist,
             dur=format_duration,
             pct=_pct,
@@ -197,8 +199,6 @@ _SECURITY_HEADERS = {
 
 
 def _dumps(obj: Any) -> str:
-    import json
-
     return json.dumps(obj, ensure_ascii=False)
 
 

@@ -152,3 +152,17 @@ async def test_silences_round_trip_through_a_real_alertmanager(
         await am.expire_silence(sid)
         (s,) = await am.silences()
         assert s.state == "expired"
+
+
+@respx.mock
+async def test_a_missing_credentials_file_is_named_and_nothing_is_sent(tmp_path: Path) -> None:
+    """The token file cannot be read: the error names the file; no request goes out."""
+    missing = tmp_path / "no-such-token"
+    route = respx.post(f"{PROM}/api/v1/query").mock(
+        return_value=httpx.Response(200, json=OK_VECTOR)
+    )
+    async with PrometheusClient(url=PROM, auth=Auth(bearer_token_file=missing)) as prom:
+        with pytest.raises(SourceError) as err:
+            await prom.query("up")
+    assert f"cannot read credentials file {missing}: No such file or directory" in str(err.value)
+    assert not route.called
