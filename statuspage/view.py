@@ -253,6 +253,10 @@ def headlines(
     out = []
     for (alertname, _scope, _), members in groups.items():
         matched = [am_by_key.get(_key(lb)) for lb in members]
+        if matched and all(a is not None and a.inhibited_by for a in matched):
+            # A symptom of another firing alert (e.g. a site's alerts while its network is
+            # down): that alert's sentence says it; this one would blame the wrong party.
+            continue
         alerted = any(a is not None and a.notified for a in matched)
         starts = [a.starts_at.timestamp() for a in matched if a is not None]
         if not starts:

@@ -69,7 +69,6 @@ def test_central_outage_names_parichay_and_the_time_of_the_page() -> None:
     "am_alerts",
     [
         pytest.param([_am(DOWN, state="suppressed", silenced=("s1",))], id="silenced"),
-        pytest.param([_am(DOWN, state="suppressed", inhibited=("fp",))], id="inhibited"),
         pytest.param([], id="not-in-alertmanager"),
         pytest.param(None, id="alertmanager-unreachable"),
     ],
@@ -181,3 +180,20 @@ def test_without_prometheus_and_no_alert_the_page_never_says_all_is_well(
     (h,) = headlines(firing=None, am_alerts=am_alerts)
     assert h.level == "unknown"
     assert h.en == "The state of Parichay and e-Office cannot be read right now."
+
+
+def test_an_inhibited_alert_gives_way_to_the_alert_that_inhibits_it() -> None:
+    """A site's network down inhibits its partial-reachability alert: only the network sentence shows."""
+    local = {
+        "alertname": "VantageNetworkDown",
+        "severity": "page",
+        "scope": "local",
+        "vantage": "district-haridwar",
+    }
+    partial = _partial("district-haridwar")
+    out = headlines(
+        firing=[local, partial],
+        am_alerts=[_am(local), _am(partial, state="suppressed", inhibited=("fp-local",))],
+    )
+    assert [h.alertname for h in out] == ["VantageNetworkDown"]
+    assert out[0].alerted
