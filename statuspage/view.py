@@ -96,6 +96,10 @@ class Headline:
 
 ALERTED = (" ITDA has been alerted.", " ITDA को सूचना दे दी गई है।")
 CHECKING = (" ITDA is checking.", " ITDA जाँच कर रहा है।")
+PLANNED = (
+    " This is the planned maintenance announced above.",
+    " यह ऊपर घोषित नियोजित रखरखाव है।",
+)
 
 
 def _since(ts: float | None) -> tuple[str, str]:
@@ -220,7 +224,7 @@ def _key(labels: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((k, v) for k, v in labels.items() if k not in ("alertstate", "__name__")))
 
 
-_ORDER = {"down": 0, "partial": 1, "local": 2, "monitoring": 3}
+_ORDER = {"down": 0, "partial": 1, "local": 2, "maintenance": 3, "monitoring": 4}
 
 
 def headlines(
@@ -229,8 +233,12 @@ def headlines(
     am_alerts: Sequence[AmAlert] | None,
     incidents: Sequence[Incident] = (),
     names: Mapping[str, Name] | None = None,
+    maintenance_ids: frozenset[str] = frozenset(),
 ) -> list[Headline]:
     """The headline sentences, most severe first; `[ok]` when no page alert fires.
+
+    An alert silenced by an active maintenance window (`maintenance_ids`: silence ids) says
+    so instead of "ITDA is checking".
 
     `firing` are Prometheus's firing alerts (None if Prometheus could not be read: then
     Alertmanager's alerts stand in, and with none the headline is `unknown`, never `ok`);
@@ -264,7 +272,10 @@ def headlines(
         since = min(starts) if starts else None
         vantages = sorted({lb["vantage"] for lb in members if lb.get("vantage")})
         level, en, hi = sentence(members[0], vantages=vantages, since=since, names=names)
-        tail = ALERTED if alerted else CHECKING
+        planned = any(a is not None and set(a.silenced_by) & maintenance_ids for a in matched)
+        tail = ALERTED if alerted else PLANNED if planned else CHECKING
+        if planned and not alerted:
+            level = "maintenance"
         out.append(Headline(level, en + tail[0], hi + tail[1], alertname, since, alerted))
     out.sort(key=lambda h: (_ORDER.get(h.level, 9), h.alertname))
     if not out:
@@ -385,7 +396,15 @@ async def build_view(
         problems.append(f"{exc} - current states, history and incidents are not shown.")
     return StatusView(
         now=now,
-        headlines=headlines(firing=firing, am_alerts=am_alerts, incidents=found, names=names),
+        headlines=headlines(
+            firing=firing,
+            am_alerts=am_alerts,
+            incidents=found,
+            names=names,
+            maintenance_ids=frozenset(
+                n.id for n in notices if n.kind == "maintenance" and n.active_at(now)
+            ),
+        ),
         rows=rows,
         incidents=found,
         active=[n for n in notices if n.active_at(now)],

@@ -197,3 +197,17 @@ def test_an_inhibited_alert_gives_way_to_the_alert_that_inhibits_it() -> None:
     )
     assert [h.alertname for h in out] == ["VantageNetworkDown"]
     assert out[0].alerted
+
+
+def test_an_alert_silenced_by_a_maintenance_window_says_it_is_the_planned_maintenance() -> None:
+    """Silenced by a parichay-status window: 'planned maintenance', not 'ITDA is checking'."""
+    (h,) = headlines(
+        firing=[DOWN],
+        am_alerts=[_am(DOWN, state="suppressed", silenced=("win-1",))],
+        maintenance_ids=frozenset({"win-1"}),
+    )
+    assert h.en.endswith(
+        " is down since 09:42 IST. This is the planned maintenance announced above."
+    )
+    assert h.hi.endswith("यह ऊपर घोषित नियोजित रखरखाव है।")
+    assert h.level == "maintenance" and not h.alerted
