@@ -17,17 +17,8 @@ def _run(*cmd: str) -> subprocess.CompletedProcess[str]:
 def test_ruff_finds_nothing() -> None:
     """ruff's configured rules pass on the packages, the deployment helpers, the benchmarks
     and every test."""
-    proc = _run(
-        str(BIN / "ruff"),
-        "check",
-        "exporter",
-        "smsbridge",
-        "statuspage",
-        "grafana",
-        "deploy",
-        "bench",
-        "tests",
-    )
+    proc = _run(str(BIN / "ruff"), "check", "exporter", "smsbridge", "statuspage", "grafana",
+                "deploy", "bench", "tests")
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -40,9 +31,7 @@ def test_mypy_strict_finds_nothing() -> None:
 
 def test_mypy_strict_finds_nothing_in_scripts() -> None:
     """The benchmarks, the e2e harness and the compose helpers are typed as strictly."""
-    scripts = sorted(
-        str(p.relative_to(ROOT)) for d in ("bench", "deploy") for p in (ROOT / d).glob("*.py")
-    )
+    scripts = sorted(str(p.relative_to(ROOT)) for d in ("bench", "deploy") for p in (ROOT / d).glob("*.py"))
     assert len(scripts) >= 5
     proc = _run(str(BIN / "mypy"), "--strict", "--explicit-package-bases", *scripts)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -29,11 +29,7 @@ def binary(name: str) -> str:
     """Return the path of a required binary, or fail the test naming the package to install."""
     path = shutil.which(name)
     if path is None:
-        package = (
-            "prometheus-alertmanager"
-            if name in {"amtool", "prometheus-alertmanager"}
-            else "prometheus"
-        )
+        package = "prometheus-alertmanager" if name in {"amtool", "prometheus-alertmanager"} else "prometheus"
         pytest.fail(
             f"`{name}` is not on PATH: install the Debian package `{package}` (.ci/run does this)",
             pytrace=False,
@@ -41,9 +37,7 @@ def binary(name: str) -> str:
     return path
 
 
-def run(
-    args: list[str], *, cwd: Path | None = None, timeout: float = 100
-) -> subprocess.CompletedProcess[str]:
+def run(args: list[str], *, cwd: Path | None = None, timeout: float = 100) -> subprocess.CompletedProcess[str]:
     """Run a command with output captured as text; the caller asserts on the return code."""
     return subprocess.run(
         args, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False

@@ -24,9 +24,7 @@ import yaml
 from tests.rules._tools import ALERTMANAGER_DIR, binary, load_rule_groups, run
 
 CONFIG = ALERTMANAGER_DIR / "alertmanager.yml"
-ROUTE_CASES = yaml.safe_load((ALERTMANAGER_DIR / "tests" / "routes.yml").read_text("utf-8"))[
-    "cases"
-]
+ROUTE_CASES = yaml.safe_load((ALERTMANAGER_DIR / "tests" / "routes.yml").read_text("utf-8"))["cases"]
 DEVANAGARI_TEXT = "परिचय"
 
 
@@ -43,13 +41,8 @@ def test_alert_is_routed_to_exactly_the_expected_receivers(case: dict[str, Any])
     labels = [f"{k}={v}" for k, v in case["labels"].items()]
     result = run(
         [
-            binary("amtool"),
-            "config",
-            "routes",
-            "test",
-            f"--config.file={CONFIG}",
-            f"--verify.receivers={','.join(case['receivers'])}",
-            *labels,
+            binary("amtool"), "config", "routes", "test", f"--config.file={CONFIG}",
+            f"--verify.receivers={','.join(case['receivers'])}", *labels,
         ]
     )
     assert result.returncode == 0, result.stdout + result.stderr
@@ -79,9 +72,7 @@ def test_config_keeps_secrets_out_and_sends_resolved_notifications() -> None:
 def _render(template: str, data: Path, *, kind: str = "text") -> str:
     result = run(
         [
-            binary("amtool"),
-            "template",
-            "render",
+            binary("amtool"), "template", "render",
             f"--template.glob={ALERTMANAGER_DIR / 'templates' / '*.tmpl'}",
             f"--template.type={kind}",
             f'--template.text={{{{ template "{template}" . }}}}',
@@ -99,10 +90,7 @@ RESOLVED = ALERTMANAGER_DIR / "tests" / "parichay_down_resolved.json"
 def test_email_subject_names_status_severity_alert_scope_and_target_in_both_languages() -> None:
     """The subject alone tells the reader what is down and where."""
     subject = _render("parichay.email.subject", FIRING)
-    assert (
-        subject.strip()
-        == "[FIRING] PAGE ParichayDown | scope: central | target: parichay | चालू समस्या"
-    )
+    assert subject.strip() == "[FIRING] PAGE ParichayDown | scope: central | target: parichay | चालू समस्या"
 
 
 SMTP_MAX_LINE = 998
@@ -140,12 +128,7 @@ def test_every_alert_subject_fits_one_smtp_line_once_encoded(status: str, tmp_pa
     target = "t" * 63
     for alertname, severity, scope in catalogue:
         scope_value = "central" if scope.startswith("{{") else scope
-        labels = {
-            "alertname": alertname,
-            "severity": severity,
-            "scope": scope_value,
-            "target": target,
-        }
+        labels = {"alertname": alertname, "severity": severity, "scope": scope_value, "target": target}
         alert = {
             "status": status,
             "labels": labels,
@@ -188,10 +171,7 @@ def test_resolved_email_says_so_in_both_languages_with_the_end_time() -> None:
     """The resolved notification is distinct and tells when it ended."""
     subject = _render("parichay.email.subject", RESOLVED)
     body = _render("parichay.email.text", RESOLVED)
-    assert (
-        subject.strip()
-        == "[RESOLVED] PAGE ParichayDown | scope: central | target: parichay | समस्या समाप्त"
-    )
+    assert subject.strip() == "[RESOLVED] PAGE ParichayDown | scope: central | target: parichay | समस्या समाप्त"
     assert "All alerts of this group are resolved." in body
     assert "इस समूह की सभी समस्याएँ समाप्त हो गई हैं।" in body
     assert "Resolved / समाप्त:      25 Nov 2026 13:52 IST (08:22 UTC)" in body
@@ -230,10 +210,8 @@ def _free_port() -> int:
 def alertmanager(tmp_path: Path) -> Iterator[httpx.Client]:
     """A real Alertmanager with the repository config; receivers point at a closed port."""
     closed = f"127.0.0.1:{_free_port()}"
-    text = (
-        CONFIG.read_text("utf-8")
-        .replace("smsbridge:9470", closed)
-        .replace("mailcatcher:1025", closed)
+    text = CONFIG.read_text("utf-8").replace("smsbridge:9470", closed).replace(
+        "mailcatcher:1025", closed
     )
     (tmp_path / "alertmanager.yml").write_text(text, "utf-8")
     (tmp_path / "templates").symlink_to(ALERTMANAGER_DIR / "templates")
@@ -273,9 +251,9 @@ def alertmanager(tmp_path: Path) -> Iterator[httpx.Client]:
 def _post(client: httpx.Client, *alerts: dict[str, str]) -> None:
     now = datetime.now(UTC).isoformat()
     payload = [{"labels": labels, "annotations": {}, "startsAt": now} for labels in alerts]
-    client.post(
-        "/alerts", content=json.dumps(payload), headers={"Content-Type": "application/json"}
-    ).raise_for_status()
+    client.post("/alerts", content=json.dumps(payload), headers={
+        "Content-Type": "application/json"
+    }).raise_for_status()
 
 
 def _states(client: httpx.Client, expected: int) -> dict[str, str]:
@@ -284,9 +262,8 @@ def _states(client: httpx.Client, expected: int) -> dict[str, str]:
     while True:
         alerts = client.get("/alerts").json()
         states = {
-            "/".join(
-                a["labels"].get(k, "-") for k in ("alertname", "severity", "target", "vantage")
-            ): a["status"]["state"]
+            "/".join(a["labels"].get(k, "-") for k in ("alertname", "severity", "target", "vantage")):
+            a["status"]["state"]
             for a in alerts
         }
         if len(states) == expected and "unprocessed" not in states.values():
@@ -299,33 +276,10 @@ def _states(client: httpx.Client, expected: int) -> dict[str, str]:
 INHIBITION_CASES = [
     pytest.param(
         [
-            {
-                "alertname": "VantageNetworkDown",
-                "severity": "page",
-                "scope": "local",
-                "vantage": "district-haridwar",
-            },
-            {
-                "alertname": "ParichaySlow",
-                "severity": "ticket",
-                "scope": "central",
-                "target": "parichay",
-                "vantage": "district-haridwar",
-            },
-            {
-                "alertname": "ProbesStale",
-                "severity": "page",
-                "scope": "monitoring",
-                "target": "eoffice",
-                "vantage": "district-haridwar",
-            },
-            {
-                "alertname": "ParichaySlow",
-                "severity": "ticket",
-                "scope": "central",
-                "target": "parichay",
-                "vantage": "cloud-mumbai",
-            },
+            {"alertname": "VantageNetworkDown", "severity": "page", "scope": "local", "vantage": "district-haridwar"},
+            {"alertname": "ParichaySlow", "severity": "ticket", "scope": "central", "target": "parichay", "vantage": "district-haridwar"},
+            {"alertname": "ProbesStale", "severity": "page", "scope": "monitoring", "target": "eoffice", "vantage": "district-haridwar"},
+            {"alertname": "ParichaySlow", "severity": "ticket", "scope": "central", "target": "parichay", "vantage": "cloud-mumbai"},
             {"alertname": "EOfficeDown", "severity": "page", "scope": "app", "target": "eoffice"},
         ],
         {
@@ -340,26 +294,9 @@ INHIBITION_CASES = [
     ),
     pytest.param(
         [
-            {
-                "alertname": "ParichayDown",
-                "severity": "page",
-                "scope": "central",
-                "target": "parichay",
-            },
-            {
-                "alertname": "ParichaySlow",
-                "severity": "ticket",
-                "scope": "central",
-                "target": "parichay",
-                "vantage": "cloud-mumbai",
-            },
-            {
-                "alertname": "EOfficeSlow",
-                "severity": "ticket",
-                "scope": "app",
-                "target": "eoffice",
-                "vantage": "cloud-mumbai",
-            },
+            {"alertname": "ParichayDown", "severity": "page", "scope": "central", "target": "parichay"},
+            {"alertname": "ParichaySlow", "severity": "ticket", "scope": "central", "target": "parichay", "vantage": "cloud-mumbai"},
+            {"alertname": "EOfficeSlow", "severity": "ticket", "scope": "app", "target": "eoffice", "vantage": "cloud-mumbai"},
         ],
         {
             "ParichayDown/page/parichay/-": "active",
@@ -370,19 +307,8 @@ INHIBITION_CASES = [
     ),
     pytest.param(
         [
-            {
-                "alertname": "VantageNetworkDown",
-                "severity": "page",
-                "scope": "local",
-                "vantage": "district-haridwar",
-            },
-            {
-                "alertname": "EOfficeSlow",
-                "severity": "ticket",
-                "scope": "app",
-                "target": "eoffice",
-                "vantage": "cloud-mumbai",
-            },
+            {"alertname": "VantageNetworkDown", "severity": "page", "scope": "local", "vantage": "district-haridwar"},
+            {"alertname": "EOfficeSlow", "severity": "ticket", "scope": "app", "target": "eoffice", "vantage": "cloud-mumbai"},
         ],
         {
             "VantageNetworkDown/page/-/district-haridwar": "active",
@@ -392,18 +318,8 @@ INHIBITION_CASES = [
     ),
     pytest.param(
         [
-            {
-                "alertname": "ParichayDown",
-                "severity": "page",
-                "scope": "central",
-                "target": "parichay",
-            },
-            {
-                "alertname": "EOfficeLoginFailing",
-                "severity": "page",
-                "scope": "app",
-                "target": "eoffice-login",
-            },
+            {"alertname": "ParichayDown", "severity": "page", "scope": "central", "target": "parichay"},
+            {"alertname": "EOfficeLoginFailing", "severity": "page", "scope": "app", "target": "eoffice-login"},
         ],
         {
             "ParichayDown/page/parichay/-": "active",
@@ -413,24 +329,9 @@ INHIBITION_CASES = [
     ),
     pytest.param(
         [
-            {
-                "alertname": "ParichayDown",
-                "severity": "page",
-                "scope": "central",
-                "target": "parichay",
-            },
-            {
-                "alertname": "EOfficeErrorBudgetBurn",
-                "severity": "page",
-                "scope": "app",
-                "target": "eoffice-login",
-            },
-            {
-                "alertname": "ParichayErrorBudgetBurn",
-                "severity": "page",
-                "scope": "central",
-                "target": "parichay",
-            },
+            {"alertname": "ParichayDown", "severity": "page", "scope": "central", "target": "parichay"},
+            {"alertname": "EOfficeErrorBudgetBurn", "severity": "page", "scope": "app", "target": "eoffice-login"},
+            {"alertname": "ParichayErrorBudgetBurn", "severity": "page", "scope": "central", "target": "parichay"},
         ],
         {
             "ParichayDown/page/parichay/-": "active",
@@ -442,12 +343,7 @@ INHIBITION_CASES = [
     pytest.param(
         [
             {"alertname": "EOfficeDown", "severity": "page", "scope": "app", "target": "eoffice"},
-            {
-                "alertname": "EOfficeLoginFailing",
-                "severity": "page",
-                "scope": "app",
-                "target": "eoffice-login",
-            },
+            {"alertname": "EOfficeLoginFailing", "severity": "page", "scope": "app", "target": "eoffice-login"},
         ],
         {
             "EOfficeDown/page/eoffice/-": "active",
@@ -457,19 +353,8 @@ INHIBITION_CASES = [
     ),
     pytest.param(
         [
-            {
-                "alertname": "LoginAccountRejected",
-                "severity": "ticket",
-                "scope": "config",
-                "target": "eoffice-login",
-                "vantage": "secretariat-dehradun",
-            },
-            {
-                "alertname": "EOfficeLoginFailing",
-                "severity": "page",
-                "scope": "app",
-                "target": "eoffice-login",
-            },
+            {"alertname": "LoginAccountRejected", "severity": "ticket", "scope": "config", "target": "eoffice-login", "vantage": "secretariat-dehradun"},
+            {"alertname": "EOfficeLoginFailing", "severity": "page", "scope": "app", "target": "eoffice-login"},
         ],
         {
             "LoginAccountRejected/ticket/eoffice-login/secretariat-dehradun": "active",
@@ -479,24 +364,9 @@ INHIBITION_CASES = [
     ),
     pytest.param(
         [
-            {
-                "alertname": "ParichayErrorBudgetBurn",
-                "severity": "page",
-                "scope": "central",
-                "target": "parichay",
-            },
-            {
-                "alertname": "ParichayErrorBudgetBurn",
-                "severity": "ticket",
-                "scope": "central",
-                "target": "parichay",
-            },
-            {
-                "alertname": "EOfficeErrorBudgetBurn",
-                "severity": "ticket",
-                "scope": "app",
-                "target": "eoffice",
-            },
+            {"alertname": "ParichayErrorBudgetBurn", "severity": "page", "scope": "central", "target": "parichay"},
+            {"alertname": "ParichayErrorBudgetBurn", "severity": "ticket", "scope": "central", "target": "parichay"},
+            {"alertname": "EOfficeErrorBudgetBurn", "severity": "ticket", "scope": "app", "target": "eoffice"},
         ],
         {
             "ParichayErrorBudgetBurn/page/parichay/-": "active",

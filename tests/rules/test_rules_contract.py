@@ -67,20 +67,8 @@ REQUIRED_ANNOTATIONS = ("summary", "summary_hi", "description", "runbook_url")
 
 PROMQL_KEYWORDS = frozenset(
     {
-        "and",
-        "or",
-        "unless",
-        "by",
-        "without",
-        "on",
-        "ignoring",
-        "group_left",
-        "group_right",
-        "bool",
-        "offset",
-        "inf",
-        "nan",
-        "atan2",
+        "and", "or", "unless", "by", "without", "on", "ignoring", "group_left",
+        "group_right", "bool", "offset", "inf", "nan", "atan2",
     }
 )
 
@@ -154,7 +142,7 @@ def test_metric_name_extraction_sees_through_promql_syntax() -> None:
     """The tokeniser finds metric names, not labels, functions, keywords or strings."""
     expr = (
         'histogram_quantile(0.95, sum by (target, le) (rate(a_bucket{le="1"}[5m] offset 1m)))'
-        " > on (target) group_left (kind) b:c:d unless on () (min(up) == 0)"
+        ' > on (target) group_left (kind) b:c:d unless on () (min(up) == 0)'
         ' or label_replace(vector(1), "kind", "http", "", "") * 1e3'
     )
     assert metric_names(expr) == {"a_bucket", "b:c:d", "up"}
@@ -162,7 +150,7 @@ def test_metric_name_extraction_sees_through_promql_syntax() -> None:
 
 def test_a_metric_outside_the_contract_is_reported() -> None:
     """A typo or an invented metric in a rule would be caught."""
-    used = metric_names("max by (target) (parichay_probe_sucess) or blackbox_probe_success")
+    used = metric_names('max by (target) (parichay_probe_sucess) or blackbox_probe_success')
     assert used - ALLOWED_NAMES == {"parichay_probe_sucess", "blackbox_probe_success"}
 
 
@@ -214,9 +202,7 @@ def test_alert_scope_and_severity_follow_the_catalogue(item: tuple[Path, dict[st
 
 
 @pytest.mark.parametrize("item", ALERTS, ids=_alert_id)
-def test_alert_has_for_severity_scope_and_all_annotations(
-    item: tuple[Path, dict[str, Any]],
-) -> None:
+def test_alert_has_for_severity_scope_and_all_annotations(item: tuple[Path, dict[str, Any]]) -> None:
     """CONVENTIONS 12: `for:`, labels severity+scope, the four annotations, Hindi in summary_hi."""
     _, rule = item
     assert "for" in rule, "every alert states its `for:` explicitly"
@@ -301,9 +287,9 @@ def test_only_recording_rules_sum_the_probe_counter_over_result() -> None:
 
 def test_slo_objective_is_defined_in_exactly_one_place() -> None:
     """99.5 % appears once, as the objective recording rule everyone else reads."""
-    hits = [(p.name, r["record"]) for p, r in RECORDS if "0.995" in r["expr"]] + [
-        (p.name, r["alert"]) for p, r in ALERTS if "0.995" in r["expr"]
-    ]
+    hits = [
+        (p.name, r["record"]) for p, r in RECORDS if "0.995" in r["expr"]
+    ] + [(p.name, r["alert"]) for p, r in ALERTS if "0.995" in r["expr"]]
     assert hits == [("slo.yml", "parichay:slo_availability_objective:ratio")]
 
 

@@ -54,45 +54,22 @@ async def test_post_fault_per_app_path_and_in_body(sim: Simulator) -> None:
 @pytest.mark.parametrize(
     ("path", "body", "status", "message"),
     [
-        pytest.param(
-            "/_sim/faults/sso", b'{"mode": "boom"}', 400, "unknown fault mode", id="unknown-mode"
-        ),
+        pytest.param("/_sim/faults/sso", b'{"mode": "boom"}', 400, "unknown fault mode",
+                     id="unknown-mode"),
         pytest.param("/_sim/faults/sso", b"{mode", 400, "must be JSON", id="bad-json"),
         pytest.param("/_sim/faults/sso", b'["ok"]', 400, "JSON object", id="not-object"),
-        pytest.param(
-            "/_sim/faults/sso",
-            b'{"mode": "cert_expired"}',
-            400,
-            "tls=True",
-            id="cert-expired-without-tls",
-        ),
-        pytest.param(
-            "/_sim/faults/app",
-            b'{"mode": "slow", "delay_ms": "fast"}',
-            400,
-            "delay_ms must be an integer",
-            id="bad-delay",
-        ),
-        pytest.param(
-            "/_sim/faults/app", b'{"delay_ms": 5}', 400, "missing field 'mode'", id="missing-mode"
-        ),
-        pytest.param(
-            "/_sim/faults/app",
-            b'{"mode": "ok", "speed": 1}',
-            400,
-            "unknown field(s): speed",
-            id="unknown-field",
-        ),
-        pytest.param(
-            "/_sim/faults",
-            b'{"app": "db", "mode": "ok"}',
-            400,
-            "unknown app",
-            id="unknown-app-in-body",
-        ),
-        pytest.param(
-            "/_sim/faults/db", b'{"mode": "ok"}', 404, "unknown app", id="unknown-app-in-path"
-        ),
+        pytest.param("/_sim/faults/sso", b'{"mode": "cert_expired"}', 400, "tls=True",
+                     id="cert-expired-without-tls"),
+        pytest.param("/_sim/faults/app", b'{"mode": "slow", "delay_ms": "fast"}', 400,
+                     "delay_ms must be an integer", id="bad-delay"),
+        pytest.param("/_sim/faults/app", b'{"delay_ms": 5}', 400, "missing field 'mode'",
+                     id="missing-mode"),
+        pytest.param("/_sim/faults/app", b'{"mode": "ok", "speed": 1}', 400,
+                     "unknown field(s): speed", id="unknown-field"),
+        pytest.param("/_sim/faults", b'{"app": "db", "mode": "ok"}', 400, "unknown app",
+                     id="unknown-app-in-body"),
+        pytest.param("/_sim/faults/db", b'{"mode": "ok"}', 404, "unknown app",
+                     id="unknown-app-in-path"),
     ],
 )
 async def test_control_api_rejects_bad_input_with_a_clear_message(
@@ -163,18 +140,8 @@ def test_generated_accounts_are_random_and_hide_secrets_in_repr() -> None:
 def test_fault_modes_are_the_documented_closed_list() -> None:
     """FAULT_MODES is exactly the documented tuple, in order."""
     assert FAULT_MODES == (
-        "ok",
-        "refuse",
-        "hang",
-        "slow",
-        "http_500",
-        "http_503",
-        "bad_content",
-        "cert_expired",
-        "login_reject",
-        "otp_reject",
-        "csrf_missing",
-        "redirect_broken",
+        "ok", "refuse", "hang", "slow", "http_500", "http_503", "bad_content",
+        "cert_expired", "login_reject", "otp_reject", "csrf_missing", "redirect_broken",
     )
 
 
@@ -218,20 +185,9 @@ async def test_cli_prints_urls_and_account_and_stops_on_sigterm(tmp_path: Path) 
     writes the CA with --ca-out, serves, and exits 0 on SIGTERM."""
     ca = tmp_path / "ca.pem"
     proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "exporter.simulator",
-        "--tls",
-        "--ca-out",
-        str(ca),
-        "--sso-port",
-        "0",
-        "--app-port",
-        "0",
-        "--control-port",
-        "0",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+        sys.executable, "-m", "exporter.simulator", "--tls", "--ca-out", str(ca),
+        "--sso-port", "0", "--app-port", "0", "--control-port", "0",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     assert proc.stdout is not None
     lines: list[str] = []

@@ -115,7 +115,9 @@ async def test_a_correct_password_resets_the_wrong_password_streak(plain_sim: Si
 @pytest.mark.parametrize(
     "csrf", [pytest.param("forged", id="wrong"), pytest.param("", id="missing")]
 )
-async def test_login_without_the_session_csrf_token_is_403(plain_sim: Simulator, csrf: str) -> None:
+async def test_login_without_the_session_csrf_token_is_403(
+    plain_sim: Simulator, csrf: str
+) -> None:
     """A wrong or missing csrf_token answers 403 CSRF_INVALID."""
     async with client_for(plain_sim) as client:
         await open_login_page(client, plain_sim)

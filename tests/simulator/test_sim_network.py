@@ -41,10 +41,8 @@ async def test_ok_mode_serves_both_apps_with_their_markers(sim: Simulator) -> No
         page = await client.get(root.headers["location"])
         assert page.status_code == 200
         assert LOGIN_MARKER in page.text and "<title>Parichay" in page.text
-        assert (
-            (await client.get(f"{sim.sso_url}/"))
-            .headers["location"]
-            .startswith("/pnv1/assets/login?sid=eOfficeUKSec")
+        assert (await client.get(f"{sim.sso_url}/")).headers["location"].startswith(
+            "/pnv1/assets/login?sid=eOfficeUKSec"
         )
         public = await client.get(f"{sim.app_url}/eoffice/")
         assert public.status_code == 200 and APP_MARKER in public.text

@@ -117,10 +117,8 @@ async def test_changing_the_outbox_file_needs_a_restart_and_changes_nothing(
     assert reload_from_file(service, str(path)) is False
 
     assert _gauge(service, "config_last_reload_successful") == 0
-    assert any(
-        "outbox.path: cannot change while running" in str(getattr(r, "errors", ""))
-        for r in caplog.records
-    )
+    assert any("outbox.path: cannot change while running" in str(getattr(r, "errors", ""))
+               for r in caplog.records)
     await _post(service.port, sms.payload(), sms.TOKEN)
     # The recipient change in the same file was not applied either: all or nothing.
     assert "+919700000001" not in _numbers(tmp_path / "outbox.sqlite3")
