@@ -1,6 +1,7 @@
-# One image for the exporter, the SMS bridge and the demo simulator:
+# One image for the exporter, the SMS bridge, the status page and the demo simulator:
 #   docker run parichay-exporter run --config /etc/parichay/exporter.yml      (default)
 #   docker run --entrypoint parichay-sms-bridge parichay-exporter run --config ...
+#   docker run --entrypoint parichay-status parichay-exporter serve --prometheus-url ...
 #   docker run parichay-exporter simulate --tls ...                            (demo only)
 # Configs and secrets are mounted at run time (see docker-compose.yml); none is baked in.
 
@@ -10,6 +11,7 @@ COPY pyproject.toml README.md ./
 COPY exporter ./exporter
 COPY smsbridge ./smsbridge
 COPY servicekit ./servicekit
+COPY statuspage ./statuspage
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
 FROM python:3.11-slim
@@ -26,7 +28,7 @@ COPY --from=build /wheels /wheels
 RUN pip install --no-index --find-links=/wheels parichay-exporter && rm -rf /wheels
 USER parichay
 WORKDIR /var/lib/parichay-exporter
-EXPOSE 9469 9470
+EXPOSE 9469 9470 10043
 # The exporter answers /healthz while its scheduler runs; compose overrides this check
 # for the SMS bridge (port 9470) and the simulator.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \

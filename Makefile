@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint dashboards bench clean
+.PHONY: demo statuspage-demo test lint dashboards bench clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -16,11 +16,16 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/parichay-exporter demo
 
+# The state-wide status page over 90 days of generated history (real Prometheus and
+# Alertmanager on loopback); prints its URL.
+statuspage-demo: $(STAMP)
+	$(BIN)/python -m tests.support.statuspage_demo
+
 test: $(STAMP)
 	$(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check exporter smsbridge servicekit grafana deploy bench tests
+	$(BIN)/ruff check exporter smsbridge servicekit statuspage grafana deploy bench tests
 	$(BIN)/mypy
 	$(BIN)/mypy --strict --explicit-package-bases bench/*.py deploy/*.py
 

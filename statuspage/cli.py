@@ -1,0 +1,252 @@
+"""`parichay-status`: serve the status page; manage maintenance windows and notices; check.
+
+Exit codes: 0 success, 2 bad input or a source (Prometheus, Alertmanager) that cannot be
+read, with one line saying which and why. Times without a zone are IST.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+import yaml
+from aiohttp import web
+
+from statuspage.history import IST, format_ist
+from statuspage.notices import NotOurs, add_notice, list_notices, remove_notice
+from statuspage.reading import list_services
+from statuspage.sources import (
+    AlertmanagerClient,
+    AlertmanagerCluster,
+    Auth,
+    PrometheusClient,
+    SourceError,
+)
+from statuspage.view import Name
+from statuspage.web import DEFAULT_LISTEN, StatusService, make_app
+
+DEFAULT_PROMETHEUS = "http://127.0.0.1:9090"
+DEFAULT_ALERTMANAGER = "http://127.0.0.1:9093"
+
+
+class UsageError(Exception):
+    """Bad input: the message names the option and the fix."""
+
+
+def _time(text: str, *, option: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(
+            f"{option}: expected a time like 2024-09-02T09:40 (IST) or "
+            f"2024-09-02T04:10+00:00, got {text!r}"
+        ) from None
+    return value if value.tzinfo else value.replace(tzinfo=IST)
+
+
+def _auth(args: argparse.Namespace, prefix: str) -> Auth | None:
+    token = getattr(args, f"{prefix}_bearer_token_file")
+    user = getattr(args, f"{prefix}_username")
+    password = getattr(args, f"{prefix}_password_file")
+    if token is None and user is None and password is None:
+        return None
+    try:
+        return Auth(
+            bearer_token_file=Path(token) if token else None,
+            username=user,
+            password_file=Path(password) if password else None,
+        )
+    except ValueError as exc:
+        raise UsageError(f"--{prefix}-*: {exc}") from None
+
+
+def _clients(args: argparse.Namespace) -> tuple[PrometheusClient, AlertmanagerCluster]:
+    ca = Path(args.ca_file) if args.ca_file else None
+    # Several --alertmanager-url (or one comma-separated list): members of one cluster.
+    am_urls = [u.strip() for value in args.alertmanager_url for u in value.split(",") if u.strip()]
+    try:
+        prom = PrometheusClient(
+            url=args.prometheus_url,
+            timeout=args.timeout,
+            auth=_auth(args, "prometheus"),
+            ca_file=ca,
+        )
+        members = [
+            AlertmanagerClient(
+                url=url, timeout=args.timeout, auth=_auth(args, "alertmanager"), ca_file=ca
+            )
+            for url in am_urls or [DEFAULT_ALERTMANAGER]
+        ]
+    except (ValueError, OSError) as exc:
+        raise UsageError(str(exc)) from None
+    return prom, AlertmanagerCluster(members)
+
+
+def load_names(path: str | None) -> dict[str, Name]:
+    """Site names from YAML: `{vantage: {en: ..., hi: ...}}`."""
+    if not path:
+        return {}
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise UsageError(f"--sites {path}: cannot read it: {exc}") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"--sites {path}: expected a mapping of vantage to {{en, hi}}")
+    out = {}
+    for vantage, value in data.items():
+        if not isinstance(value, dict) or not {"en", "hi"} <= set(value):
+            raise UsageError(f"--sites {path}: {vantage}: expected {{en: ..., hi: ...}}")
+        out[str(vantage)] = Name(str(value["en"]), str(value["hi"]))
+    return out
+
+
+def _listen(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise UsageError(f"--listen: expected HOST:PORT such as {DEFAULT_LISTEN}, got {text!r}")
+    return host.strip("[]"), int(port)
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    host, port = _listen(args.listen)
+    prom, am = _clients(args)
+    service = StatusService(prom=prom, am=am, names=load_names(args.sites))
+    runner = web.AppRunner(make_app(service), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    print(f"parichay-status serving on http://{host}:{port}/", flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+    return 0
+
+
+async def _notice_cmd(args: argparse.Namespace, kind: str) -> int:
+    _, am = _clients(args)
+    async with am:
+        if args.action == "add":
+            start = _time(args.start, option="--start")
+            end = _time(args.end, option="--end")
+            if end <= start:
+                raise UsageError("--end: must be after --start")
+            if not args.note_en.strip() or not args.note_hi.strip():
+                raise UsageError("--note-en and --note-hi: both languages are required")
+            service = getattr(args, "service", "") or ""
+            new_id = await add_notice(
+                am,
+                kind=kind,
+                service=service,
+                start=start,
+                end=end,
+                note_en=args.note_en,
+                note_hi=args.note_hi,
+            )
+            print(new_id)
+            return 0
+        if args.action == "list":
+            for n in await list_notices(am):
+                if n.kind != kind:
+                    continue
+                print(
+                    f"{n.id}  {n.state:8}  {format_ist(n.start)} - {format_ist(n.end)}  "
+                    f"{n.service or '-'}  {n.note_en}"
+                )
+            return 0
+        try:
+            removed = await remove_notice(am, notice_id=args.id)
+        except NotOurs as exc:
+            raise UsageError(str(exc)) from None
+        print(f"removed {removed.id} ({removed.service or removed.kind})")
+        return 0
+
+
+async def _check(args: argparse.Namespace) -> int:
+    """Read both sources once; the first that cannot be read ends it with exit code 2."""
+    prom, am = _clients(args)
+    async with prom, am:
+        now = datetime.now(IST)
+        services = await list_services(prom, now=now)
+        print(f"Prometheus at {prom.public_url}: ok, {len(services)} services with data")
+        silences = await am.silences()
+        alerts = await am.alerts()
+        print(
+            f"Alertmanager at {am.public_url}: ok, {len(alerts)} alerts, {len(silences)} silences"
+        )
+    return 0
+
+
+def _add_source_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--prometheus-url", default=os.environ.get("PARICHAY_PROMETHEUS_URL", DEFAULT_PROMETHEUS)
+    )
+    p.add_argument(
+        "--alertmanager-url",
+        action="append",
+        help="an Alertmanager of the cluster; repeat it (or separate with commas) for each member",
+    )
+    for prefix in ("prometheus", "alertmanager"):
+        p.add_argument(f"--{prefix}-bearer-token-file")
+        p.add_argument(f"--{prefix}-username")
+        p.add_argument(f"--{prefix}-password-file")
+    p.add_argument("--ca-file", help="extra CA bundle to verify HTTPS sources")
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="parichay-status", description=__doc__)
+    sub = root.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve the status page")
+    serve.add_argument("--listen", default=DEFAULT_LISTEN)
+    serve.add_argument("--sites", help="YAML file naming the sites in English and Hindi")
+    _add_source_options(serve)
+    check = sub.add_parser("check", help="check that Prometheus and Alertmanager can be read")
+    _add_source_options(check)
+    for kind in ("maintenance", "notice"):
+        p = sub.add_parser(kind, help=f"add, list or remove {kind} windows")
+        actions = p.add_subparsers(dest="action", required=True)
+        add = actions.add_parser("add")
+        add.add_argument("--start", required=True)
+        add.add_argument("--end", required=True)
+        if kind == "maintenance":
+            add.add_argument(
+                "--service",
+                required=True,
+                help="parichay, an e-Office target name, or site:<vantage>",
+            )
+        add.add_argument("--note-en", required=True)
+        add.add_argument("--note-hi", required=True)
+        _add_source_options(add)
+        lst = actions.add_parser("list")
+        _add_source_options(lst)
+        rm = actions.add_parser("remove")
+        rm.add_argument("id")
+        _add_source_options(rm)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if getattr(args, "alertmanager_url", False) is None:
+        args.alertmanager_url = [os.environ.get("PARICHAY_ALERTMANAGER_URL", DEFAULT_ALERTMANAGER)]
+    try:
+        if args.command == "serve":
+            return asyncio.run(_serve(args))
+        if args.command == "check":
+            return asyncio.run(_check(args))
+        return asyncio.run(_notice_cmd(args, args.command))
+    except (UsageError, SourceError) as exc:
+        print(f"parichay-status: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,691 @@
+"""Async clients for Prometheus's HTTP API and Alertmanager's API v2.
+
+This module owns every request the status page and the report make: instant and range
+queries, raw samples, series and label look-ups against Prometheus; alerts (with their
+silenced / inhibited state) and silences (list, create, expire) against Alertmanager.
+
+Every failure is one exception type, `SourceError`, whose message says which service could
+not be read, where, and why, in words a help-desk operator can act on::
+
+    could not reach Prometheus at http://127.0.0.1:9090: connection refused
+
+Credentials (a bearer token or a basic-auth password) come only from files, are read at each
+request (so a rotated secret file is picked up) and never appear in a message. TLS
+verification is always on; `ca_file` adds a private CA. Every request has a timeout.
+
+Example::
+
+    async with PrometheusClient(url="http://127.0.0.1:9090") as prom:
+        vector = await prom.query('ALERTS{alertstate="firing"}')
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import re
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, Protocol, Self, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+DEFAULT_TIMEOUT_S = 10.0
+# Prometheus refuses a range query with more than 11,000 points per series; stay below.
+MAX_POINTS_PER_QUERY = 10_000
+USER_AGENT = "parichay-status"
+
+
+class SourceError(Exception):
+    """Prometheus or Alertmanager could not be read; the message names which and why."""
+
+    def __init__(
+        self,
+        *,
+        source: str,
+        url: str,
+        reason: str,
+        reached: bool = False,
+        message: str | None = None,
+    ) -> None:
+        self.source = source
+        self.url = url
+        self.reason = reason
+        self.reached = reached
+        if message is None:
+            if reached:
+                message = f"{source} at {url} answered with an error: {reason}"
+            else:
+                message = f"could not reach {source} at {url}: {reason}"
+        super().__init__(message)
+
+
+@dataclass(frozen=True, slots=True)
+class Auth:
+    """Credentials read from files: a bearer token, or a basic-auth user and password file."""
+
+    bearer_token_file: Path | None = None
+    username: str | None = None
+    password_file: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.bearer_token_file is not None and self.username is not None:
+            raise ValueError("give either a bearer token file or a basic-auth user, not both")
+        if (self.username is None) != (self.password_file is None):
+            raise ValueError("basic auth needs both a user name and a password file")
+
+
+class _FileAuth(httpx.Auth):
+    """Adds the credentials, re-reading the secret file on every request."""
+
+    def __init__(self, auth: Auth) -> None:
+        self._auth = auth
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if self._auth.bearer_token_file is not None:
+            token = _read_secret(self._auth.bearer_token_file)
+            request.headers["Authorization"] = f"Bearer {token}"
+        elif self._auth.username is not None and self._auth.password_file is not None:
+            password = _read_secret(self._auth.password_file)
+            pair = f"{self._auth.username}:{password}".encode()
+            request.headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
+        yield request
+
+
+def _read_secret(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        # httpx wraps exceptions raised in auth flows; this one names the file, not its content.
+        raise httpx.RequestError(f"cannot read credentials file {path}: {exc.strerror}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One value of an instant vector (or a scalar, with no labels)."""
+
+    labels: Mapping[str, str]
+    timestamp: float
+    value: float
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """One series of a matrix: labels and (unix time, value) points in time order."""
+
+    labels: Mapping[str, str]
+    points: tuple[tuple[float, float], ...]
+
+
+def _public_url(url: str) -> str:
+    """The URL as shown in messages: no user info, no query, no trailing slash."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
+
+
+def _check_url(url: str, *, source: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{source} URL must be http:// or https:// with a host, got {url!r}")
+    if parts.username or parts.password:
+        raise ValueError(
+            f"{source} URL must not carry credentials; use a password or token file instead"
+        )
+    return url.rstrip("/")
+
+
+def _reason(exc: httpx.HTTPError, timeout: float) -> str:
+    if isinstance(exc, httpx.TimeoutException):
+        return f"no answer within {timeout:g} s"
+    chain: list[BaseException] = []
+    cause: BaseException | None = exc
+    while cause is not None and len(chain) < 10:
+        chain.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    if any(isinstance(c, ConnectionRefusedError) for c in chain):
+        return "connection refused"
+    text = str(exc)
+    low = " ".join(str(c) for c in chain).lower()
+    if "refused" in low:
+        return "connection refused"
+    if "certificate" in low or "ssl" in low or "tls" in low:
+        return f"TLS verification failed ({text})"
+    if "name or service not known" in low or "nodename nor servname" in low or "getaddrinfo" in low:
+        return "host name not found"
+    if "all connection attempts failed" in low:
+        return "connection failed"
+    return text or type(exc).__name__
+
+
+def _ts(when: datetime) -> str:
+    if when.tzinfo is None:
+        raise ValueError("times passed to Prometheus must be timezone-aware")
+    return f"{when.timestamp():.3f}"
+
+
+class _Client:
+    source = "service"
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        auth: Auth | None = None,
+        ca_file: Path | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.url = _check_url(url, source=self.source)
+        self.public_url = _public_url(self.url)
+        self.timeout = timeout
+        verify: ssl.SSLContext | bool = True
+        if ca_file is not None:
+            verify = ssl.create_default_context(cafile=str(ca_file))
+        self._client = httpx.AsyncClient(
+            base_url=self.url,
+            timeout=httpx.Timeout(timeout),
+            verify=verify,
+            auth=_FileAuth(auth) if auth is not None else None,
+            trust_env=False,
+            follow_redirects=False,
+            headers={"User-Agent": USER_AGENT},
+            transport=transport,
+        )
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    def error(self, reason: str, *, reached: bool) -> SourceError:
+        return SourceError(source=self.source, url=self.public_url, reason=reason, reached=reached)
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Sequence[tuple[str, str]] | None = None,
+        data: Mapping[str, str] | None = None,
+        body: Any = None,
+    ) -> Any:
+        try:
+            response = await self._client.request(
+                method, path, params=list(params or ()), data=data, json=body
+            )
+        except httpx.HTTPError as exc:
+            raise self.error(_reason(exc, self.timeout), reached=False) from None
+        if response.status_code in (401, 403):
+            raise self.error(
+                f"access refused (HTTP {response.status_code}); check the credentials file",
+                reached=True,
+            )
+        try:
+            payload = response.json() if response.content else None
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            if response.is_success:
+                raise self.error(
+                    "the answer is not JSON; is this the right URL?", reached=True
+                ) from None
+            payload = None
+        if not response.is_success:
+            detail = ""
+            if isinstance(payload, dict):
+                detail = str(payload.get("error") or payload.get("message") or "")
+            elif isinstance(payload, str):
+                detail = payload
+            raise self.error(
+                f"HTTP {response.status_code}{': ' + detail[:300] if detail else ''}", reached=True
+            )
+        return payload
+
+
+def _labels(raw: Any) -> dict[str, str]:
+    return {str(k): str(v) for k, v in dict(raw or {}).items()}
+
+
+def _float(raw: Any) -> float:
+    try:
+        return float(raw)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+class PrometheusClient(_Client):
+    """Prometheus HTTP API v1: queries, raw samples, series and label values."""
+
+    source = "Prometheus"
+
+    async def _api(self, path: str, params: Sequence[tuple[str, str]]) -> Any:
+        payload = await self._request("POST", f"/api/v1/{path}", data=dict(params))
+        if not isinstance(payload, dict) or payload.get("status") != "success":
+            raise self.error("the answer is not a Prometheus API response", reached=True)
+        return payload.get("data")
+
+    async def ready(self) -> None:
+        """Raise `SourceError` unless Prometheus answers its readiness endpoint."""
+        try:
+            response = await self._client.get("/-/ready")
+        except httpx.HTTPError as exc:
+            raise self.error(_reason(exc, self.timeout), reached=False) from None
+        if not response.is_success:
+            raise self.error(f"not ready (HTTP {response.status_code})", reached=True)
+
+    async def query(self, expr: str, *, at: datetime | None = None) -> list[Sample]:
+        """Evaluate an instant query; a scalar comes back as one sample without labels."""
+        params = [("query", expr)]
+        if at is not None:
+            params.append(("time", _ts(at)))
+        data = await self._api("query", params)
+        kind = data.get("resultType")
+        result = data.get("result")
+        if kind == "vector":
+            return [
+                Sample(_labels(r.get("metric")), float(r["value"][0]), _float(r["value"][1]))
+                for r in result
+            ]
+        if kind == "scalar":
+            return [Sample({}, float(result[0]), _float(result[1]))]
+        raise self.error(
+            f"expected an instant vector from {expr!r}, got {kind}; use samples()", reached=True
+        )
+
+    async def samples(self, selector: str, *, window: timedelta, at: datetime) -> list[Series]:
+        """Raw stored samples of `selector` in (at - window, at], with their own timestamps."""
+        seconds = int(window.total_seconds())
+        if seconds <= 0:
+            raise ValueError("window must be positive")
+        data = await self._api("query", [("query", f"{selector}[{seconds}s]"), ("time", _ts(at))])
+        if data.get("resultType") != "matrix":
+            raise self.error("expected a range vector (matrix)", reached=True)
+        return [_series(r) for r in data.get("result", [])]
+
+    async def query_range(
+        self, expr: str, *, start: datetime, end: datetime, step: timedelta
+    ) -> list[Series]:
+        """Range query from start to end (inclusive); split so no call exceeds the point limit."""
+        step_s = step.total_seconds()
+        if step_s <= 0:
+            raise ValueError("step must be positive")
+        merged: dict[tuple[tuple[str, str], ...], list[tuple[float, float]]] = {}
+        async for chunk in self._range_chunks(expr, start, end, step_s):
+            for series in chunk:
+                key = tuple(sorted(series.labels.items()))
+                merged.setdefault(key, []).extend(series.points)
+        return [Series(dict(key), tuple(points)) for key, points in merged.items()]
+
+    async def _range_chunks(
+        self, expr: str, start: datetime, end: datetime, step_s: float
+    ) -> AsyncIterator[list[Series]]:
+        begin = start.timestamp()
+        stop = end.timestamp()
+        while begin <= stop:
+            chunk_end = min(stop, begin + (MAX_POINTS_PER_QUERY - 1) * step_s)
+            data = await self._api(
+                "query_range",
+                [
+                    ("query", expr),
+                    ("start", f"{begin:.3f}"),
+                    ("end", f"{chunk_end:.3f}"),
+                    ("step", f"{step_s:g}"),
+                ],
+            )
+            yield [_series(r) for r in data.get("result", [])]
+            begin = chunk_end + step_s
+
+    async def series(
+        self, match: Sequence[str], *, start: datetime, end: datetime
+    ) -> list[dict[str, str]]:
+        """Label sets of the series matching any selector in `match` between start and end."""
+        params = [("match[]", m) for m in match]
+        params += [("start", _ts(start)), ("end", _ts(end))]
+        data = await self._api("series", params)
+        return [_labels(s) for s in data]
+
+    async def label_values(
+        self,
+        label: str,
+        *,
+        match: Sequence[str] = (),
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> list[str]:
+        """Values of one label, optionally only on series matching `match`."""
+        params = [("match[]", m) for m in match]
+        if start is not None:
+            params.append(("start", _ts(start)))
+        if end is not None:
+            params.append(("end", _ts(end)))
+        payload = await self._request("GET", f"/api/v1/label/{label}/values", params=params)
+        if not isinstance(payload, dict) or payload.get("status") != "success":
+            raise self.error("the answer is not a Prometheus API response", reached=True)
+        return [str(v) for v in payload.get("data") or []]
+
+
+def _series(raw: Mapping[str, Any]) -> Series:
+    return Series(
+        _labels(raw.get("metric")),
+        tuple((float(t), _float(v)) for t, v in raw.get("values", [])),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Matcher:
+    """An Alertmanager label matcher (`name="value"`, `!=`, `=~`, `!~`)."""
+
+    name: str
+    value: str
+    is_regex: bool = False
+    is_equal: bool = True
+
+    def to_api(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "value": self.value,
+            "isRegex": self.is_regex,
+            "isEqual": self.is_equal,
+        }
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        """Whether a label set matches, as Alertmanager decides it (regexes are anchored)."""
+        actual = labels.get(self.name, "")
+        hit = (
+            re.fullmatch(self.value, actual) is not None if self.is_regex else actual == self.value
+        )
+        return hit == self.is_equal
+
+
+AlertState = Literal["active", "suppressed", "unprocessed"]
+
+
+@dataclass(frozen=True, slots=True)
+class AmAlert:
+    """An alert as Alertmanager holds it."""
+
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+    starts_at: datetime
+    ends_at: datetime | None
+    state: str
+    silenced_by: tuple[str, ...] = ()
+    inhibited_by: tuple[str, ...] = ()
+    fingerprint: str = ""
+
+    @property
+    def notified(self) -> bool:
+        """Active and neither silenced nor inhibited: Alertmanager sends (or sent) it."""
+        return self.state == "active" and not self.silenced_by and not self.inhibited_by
+
+
+@dataclass(frozen=True, slots=True)
+class Silence:
+    """A silence: matchers, a window, who created it and a free-text comment."""
+
+    id: str
+    matchers: tuple[Matcher, ...]
+    starts_at: datetime
+    ends_at: datetime
+    created_by: str
+    comment: str
+    state: str = field(default="active")  # active | pending | expired
+
+
+def _time(raw: Any) -> datetime:
+    text = str(raw)
+    # Alertmanager writes nanoseconds ("...:00.123456789Z"); Python parses microseconds.
+    if "." in text:
+        head, _, tail = text.partition(".")
+        digits = "".join(ch for ch in tail if ch.isdigit())
+        zone = tail[len(digits) :]
+        text = f"{head}.{digits[:6]}{zone}"
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _iso(when: datetime) -> str:
+    if when.tzinfo is None:
+        raise ValueError("silence times must be timezone-aware")
+    return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+class AlertmanagerClient(_Client):
+    """Alertmanager API v2: alerts with their state, and silences."""
+
+    source = "Alertmanager"
+
+    async def alerts(
+        self,
+        *,
+        active: bool = True,
+        silenced: bool = True,
+        inhibited: bool = True,
+        filters: Sequence[Matcher] = (),
+    ) -> list[AmAlert]:
+        """Alerts Alertmanager holds now (by default every one, muted or not)."""
+        params = [
+            ("active", str(active).lower()),
+            ("silenced", str(silenced).lower()),
+            ("inhibited", str(inhibited).lower()),
+        ]
+        for m in filters:
+            op = ("=~" if m.is_regex else "=") if m.is_equal else ("!~" if m.is_regex else "!=")
+            params.append(("filter", f"{m.name}{op}{json.dumps(m.value)}"))
+        payload = await self._request("GET", "/api/v2/alerts", params=params)
+        if not isinstance(payload, list):
+            raise self.error("the answer is not an Alertmanager alert list", reached=True)
+        out = []
+        for raw in payload:
+            status = raw.get("status") or {}
+            ends = raw.get("endsAt")
+            out.append(
+                AmAlert(
+                    labels=_labels(raw.get("labels")),
+                    annotations=_labels(raw.get("annotations")),
+                    starts_at=_time(raw.get("startsAt")),
+                    ends_at=_time(ends) if ends else None,
+                    state=str(status.get("state", "unprocessed")),
+                    silenced_by=tuple(status.get("silencedBy") or ()),
+                    inhibited_by=tuple(status.get("inhibitedBy") or ()),
+                    fingerprint=str(raw.get("fingerprint", "")),
+                )
+            )
+        return out
+
+    async def silences(self) -> list[Silence]:
+        """Every silence Alertmanager still remembers (active, pending and recently expired)."""
+        payload = await self._request("GET", "/api/v2/silences")
+        if not isinstance(payload, list):
+            raise self.error("the answer is not an Alertmanager silence list", reached=True)
+        out = []
+        for raw in payload:
+            out.append(
+                Silence(
+                    id=str(raw.get("id", "")),
+                    matchers=tuple(
+                        Matcher(
+                            name=str(m.get("name", "")),
+                            value=str(m.get("value", "")),
+                            is_regex=bool(m.get("isRegex", False)),
+                            is_equal=bool(m.get("isEqual", True)),
+                        )
+                        for m in raw.get("matchers") or ()
+                    ),
+                    starts_at=_time(raw.get("startsAt")),
+                    ends_at=_time(raw.get("endsAt")),
+                    created_by=str(raw.get("createdBy", "")),
+                    comment=str(raw.get("comment", "")),
+                    state=str((raw.get("status") or {}).get("state", "active")),
+                )
+            )
+        return out
+
+    async def create_silence(
+        self,
+        *,
+        matchers: Sequence[Matcher],
+        starts_at: datetime,
+        ends_at: datetime,
+        created_by: str,
+        comment: str,
+    ) -> str:
+        """Create a silence and return its id."""
+        if not matchers:
+            raise ValueError("a silence needs at least one matcher")
+        if ends_at <= starts_at:
+            raise ValueError("a silence must end after it starts")
+        payload = await self._request(
+            "POST",
+            "/api/v2/silences",
+            body={
+                "matchers": [m.to_api() for m in matchers],
+                "startsAt": _iso(starts_at),
+                "endsAt": _iso(ends_at),
+                "createdBy": created_by,
+                "comment": comment,
+            },
+        )
+        if not isinstance(payload, dict) or "silenceID" not in payload:
+            raise self.error("the answer carries no silence id", reached=True)
+        return str(payload["silenceID"])
+
+    async def expire_silence(self, silence_id: str) -> None:
+        """Expire (end now) a silence; an unknown id is a `SourceError` naming it."""
+        await self._request("DELETE", f"/api/v2/silence/{silence_id}")
+
+
+class AlertmanagerAPI(Protocol):
+    """What the page, the notices and the CLI need from Alertmanager (one member or a cluster)."""
+
+    public_url: str
+
+    async def alerts(
+        self,
+        *,
+        active: bool = True,
+        silenced: bool = True,
+        inhibited: bool = True,
+        filters: Sequence[Matcher] = (),
+    ) -> list[AmAlert]: ...
+
+    async def silences(self) -> list[Silence]: ...
+
+    async def create_silence(
+        self,
+        *,
+        matchers: Sequence[Matcher],
+        starts_at: datetime,
+        ends_at: datetime,
+        created_by: str,
+        comment: str,
+    ) -> str: ...
+
+    async def expire_silence(self, silence_id: str) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+T = TypeVar("T")
+
+
+class AlertmanagerCluster:
+    """The members of one Alertmanager cluster: each call goes to the first member that answers.
+
+    Members share silences by gossip and each receives every alert from Prometheus, so any
+    one of them is enough; the page keeps working while one member is down.
+    """
+
+    def __init__(self, members: Sequence[AlertmanagerClient]) -> None:
+        if not members:
+            raise ValueError("an Alertmanager cluster needs at least one member URL")
+        self.members = tuple(members)
+        self.public_url = ", ".join(m.public_url for m in self.members)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        for member in self.members:
+            await member.aclose()
+
+    async def _first(self, call: Callable[[AlertmanagerClient], Awaitable[T]]) -> T:
+        errors: list[SourceError] = []
+        for member in self.members:
+            try:
+                return await call(member)
+            except SourceError as exc:
+                errors.append(exc)
+        if len(errors) == 1:
+            raise errors[0]
+        parts = "; ".join(f"{e.url}: {e.reason}" for e in errors)
+        raise SourceError(
+            source="Alertmanager",
+            url=self.public_url,
+            reason=parts,
+            reached=any(e.reached for e in errors),
+            message=f"could not read any Alertmanager ({parts})",
+        )
+
+    async def alerts(
+        self,
+        *,
+        active: bool = True,
+        silenced: bool = True,
+        inhibited: bool = True,
+        filters: Sequence[Matcher] = (),
+    ) -> list[AmAlert]:
+        return await self._first(
+            lambda m: m.alerts(
+                active=active, silenced=silenced, inhibited=inhibited, filters=filters
+            )
+        )
+
+    async def silences(self) -> list[Silence]:
+        return await self._first(lambda m: m.silences())
+
+    async def create_silence(
+        self,
+        *,
+        matchers: Sequence[Matcher],
+        starts_at: datetime,
+        ends_at: datetime,
+        created_by: str,
+        comment: str,
+    ) -> str:
+        return await self._first(
+            lambda m: m.create_silence(
+                matchers=matchers,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                created_by=created_by,
+                comment=comment,
+            )
+        )
+
+    async def expire_silence(self, silence_id: str) -> None:
+        await self._first(lambda m: m.expire_silence(silence_id))

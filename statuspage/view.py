@@ -1,0 +1,493 @@
+"""What the page says: headline, rows, incidents, banners; from Prometheus and Alertmanager.
+
+The headline comes from the page alerts that fire (Prometheus `ALERTS`), worded by scope as
+the SMS and email are, and says "ITDA has been alerted" only when Alertmanager holds that
+alert active and neither silenced nor inhibited; otherwise "ITDA is checking". `Watchdog`
+and other non-page alerts never reach the headline. If Prometheus or Alertmanager cannot be
+read, the view is built from what could be read and `problems` says what is missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from statuspage import reading
+from statuspage.history import IST as IST_TZ
+from statuspage.history import (
+    DayAvailability,
+    Incident,
+    format_duration,
+    format_ist,
+    ist_day,
+)
+from statuspage.notices import Notice, list_notices
+from statuspage.sources import AlertmanagerAPI, AmAlert, PrometheusClient, SourceError
+
+HISTORY_DAYS = 90
+INCIDENT_DAYS = 30
+
+# Hindi names of places the vantages are commonly named after; others show as written.
+PLACES_HI = {
+    "dehradun": "देहरादून",
+    "haridwar": "हरिद्वार",
+    "mumbai": "मुंबई",
+    "delhi": "दिल्ली",
+    "nainital": "नैनीताल",
+    "almora": "अल्मोड़ा",
+    "pauri": "पौड़ी",
+    "tehri": "टिहरी",
+    "udham-singh-nagar": "ऊधम सिंह नगर",
+    "rudraprayag": "रुद्रप्रयाग",
+    "chamoli": "चमोली",
+    "pithoragarh": "पिथौरागढ़",
+    "bageshwar": "बागेश्वर",
+    "champawat": "चंपावत",
+    "uttarkashi": "उत्तरकाशी",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Name:
+    en: str
+    hi: str
+
+
+def site_name(vantage: str, names: Mapping[str, Name] | None = None) -> Name:
+    """`district-haridwar` -> the Haridwar district office / हरिद्वार जिला कार्यालय."""
+    if names and vantage in names:
+        return names[vantage]
+    kind, _, place = vantage.partition("-")
+    place_en = place.replace("-", " ").title()
+    place_hi = PLACES_HI.get(place, place_en)
+    if kind == "district" and place:
+        return Name(f"the {place_en} district office", f"{place_hi} जिला कार्यालय")
+    if kind == "secretariat" and place:
+        return Name(f"the secretariat in {place_en}", f"{place_hi} सचिवालय")
+    if kind == "cloud" and place:
+        return Name(f"the {place_en} cloud site", f"{place_hi} क्लाउड साइट")
+    return Name(vantage, vantage)
+
+
+def service_name(service: str, names: Mapping[str, Name] | None = None) -> Name:
+    """Display name of a row."""
+    kind = reading.category(service)
+    if kind == "sso":
+        return Name("Parichay sign-on (NIC, Delhi)", "परिचय साइन-ऑन (NIC, दिल्ली)")
+    if kind == "site":
+        site = site_name(service.removeprefix(reading.SITE_PREFIX), names)
+        return Name(f"Network of {site.en}", f"{site.hi} का नेटवर्क")
+    return Name(f"e-Office ({service})", f"ई-ऑफिस ({service})")
+
+
+@dataclass(frozen=True, slots=True)
+class Headline:
+    """One sentence about one firing page alert (or all is well), in both languages."""
+
+    level: str  # ok | down | partial | local | monitoring | unknown
+    en: str
+    hi: str
+    alertname: str = ""
+    since: float | None = None
+    alerted: bool = False
+
+
+ALERTED = (" ITDA has been alerted.", " ITDA को सूचना दे दी गई है।")
+CHECKING = (" ITDA is checking.", " ITDA जाँच कर रहा है।")
+PLANNED = (
+    " This is the planned maintenance announced above.",
+    " यह ऊपर घोषित नियोजित रखरखाव है।",
+)
+
+
+def _since(ts: float | None) -> tuple[str, str]:
+    if ts is None:
+        return "", ""
+    t = format_ist(ts, with_date=False)
+    return f" since {t}", f" {t} से"
+
+
+def _join(names: Sequence[Name]) -> Name:
+    if not names:
+        return Name("some sites", "कुछ कार्यालयों")
+    if len(names) == 1:
+        return names[0]
+    return Name(
+        ", ".join(n.en for n in names[:-1]) + " and " + names[-1].en,
+        ", ".join(n.hi for n in names[:-1]) + " और " + names[-1].hi,
+    )
+
+
+def sentence(
+    labels: Mapping[str, str],
+    *,
+    vantages: Sequence[str],
+    since: float | None,
+    names: Mapping[str, Name] | None = None,
+) -> tuple[str, str, str]:
+    """(level, English, Hindi) for one page alert, worded by its scope."""
+    name = labels.get("alertname", "")
+    scope = labels.get("scope", "")
+    target = labels.get("target", "")
+    s_en, s_hi = _since(since)
+    is_eoffice = name.startswith("EOffice") or labels.get("role") == "app"
+    if scope == "central":
+        if "Intermittent" in name:
+            return (
+                "down",
+                f"Parichay (NIC, Delhi) is failing intermittently{s_en}:"
+                " many e-Office logins fail.",
+                f"परिचय (NIC, दिल्ली){s_hi} रुक-रुक कर विफल हो रहा है: कई ई-ऑफिस लॉगिन विफल हो रहे हैं।",
+            )
+        return (
+            "down",
+            f"e-Office login is down because Parichay (NIC, Delhi) is down{s_en}.",
+            f"परिचय (NIC, दिल्ली){s_hi} बंद है, इसलिए ई-ऑफिस में लॉगिन नहीं हो रहा है।",
+        )
+    if scope == "app":
+        what = (
+            Name(f"e-Office ({target})", f"ई-ऑफिस ({target})")
+            if target
+            else Name("e-Office", "ई-ऑफिस")
+        )
+        if "Login" in name:
+            return (
+                "down",
+                f"e-Office login is failing{s_en}; Parichay works, the fault is in e-Office.",
+                f"ई-ऑफिस लॉगिन{s_hi} विफल है; परिचय चालू है, खराबी ई-ऑफिस में है।",
+            )
+        if "Intermittent" in name:
+            return (
+                "down",
+                f"{what.en} is failing intermittently{s_en}; Parichay works.",
+                f"{what.hi}{s_hi} रुक-रुक कर विफल हो रहा है; परिचय चालू है।",
+            )
+        return (
+            "down",
+            f"{what.en} is down{s_en}; Parichay works, the fault is in e-Office.",
+            f"{what.hi}{s_hi} बंद है; परिचय चालू है, खराबी ई-ऑफिस में है।",
+        )
+    sites = _join([site_name(v, names) for v in vantages])
+    if scope == "path":
+        what = Name("e-Office", "ई-ऑफिस") if is_eoffice else Name("Parichay", "परिचय")
+        return (
+            "partial",
+            f"{what.en} cannot be reached from {sites.en}; other sites work.",
+            f"{sites.hi} से {what.hi} तक नहीं पहुँचा जा सकता; अन्य कार्यालय ठीक काम कर रहे हैं।",
+        )
+    if scope == "local":
+        if "Resolver" in name:
+            return (
+                "local",
+                f"Only the name server (DNS) of {sites.en} is down{s_en}; other sites work.",
+                f"केवल {sites.hi} का नाम सर्वर (DNS){s_hi} बंद है; अन्य कार्यालय ठीक काम कर रहे हैं।",
+            )
+        return (
+            "local",
+            f"Only the network of {sites.en} is down{s_en}; Parichay and e-Office work.",
+            f"केवल {sites.hi} का नेटवर्क{s_hi} बंद है; परिचय और ई-ऑफिस चालू हैं।",
+        )
+    return (
+        "monitoring",
+        f"Part of the monitoring is not working{s_en} ({name}); this page may be incomplete.",
+        f"निगरानी का एक भाग{s_hi} काम नहीं कर रहा ({name}); यह पृष्ठ अधूरा हो सकता है।",
+    )
+
+
+def incident_title(incident: Incident, names: Mapping[str, Name] | None = None) -> Name:
+    """A short plain title of an incident: what failed, and where."""
+    name = incident.alertname
+    eoffice = name.startswith("EOffice")
+    what = (
+        Name("e-Office", "ई-ऑफिस")
+        if eoffice
+        else Name("Parichay (NIC, Delhi)", "परिचय (NIC, दिल्ली)")
+    )
+    if eoffice and incident.targets:
+        listed = ", ".join(incident.targets)
+        what = Name(f"e-Office ({listed})", f"ई-ऑफिस ({listed})")
+    sites = _join([site_name(v, names) for v in incident.vantages])
+    if "Intermittent" in name:
+        return Name(f"{what.en} failing intermittently", f"{what.hi} रुक-रुक कर विफल")
+    if incident.scope in ("central", "app"):
+        return Name(f"{what.en} down", f"{what.hi} बंद")
+    if incident.scope == "path":
+        return Name(f"{what.en} unreachable from {sites.en}", f"{sites.hi} से {what.hi} तक पहुँच नहीं")
+    if incident.scope == "local":
+        return Name(f"Network of {sites.en} down", f"{sites.hi} का नेटवर्क बंद")
+    return Name(name, name)
+
+
+def _key(labels: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((k, v) for k, v in labels.items() if k not in ("alertstate", "__name__")))
+
+
+_ORDER = {"down": 0, "partial": 1, "local": 2, "maintenance": 3, "monitoring": 4}
+
+
+def headlines(
+    *,
+    firing: Sequence[Mapping[str, str]] | None,
+    am_alerts: Sequence[AmAlert] | None,
+    incidents: Sequence[Incident] = (),
+    names: Mapping[str, Name] | None = None,
+    maintenance_ids: frozenset[str] = frozenset(),
+) -> list[Headline]:
+    """The headline sentences, most severe first; `[ok]` when no page alert fires.
+
+    An alert silenced by an active maintenance window (`maintenance_ids`: silence ids) says
+    so instead of "ITDA is checking".
+
+    `firing` are Prometheus's firing alerts (None if Prometheus could not be read: then
+    Alertmanager's alerts stand in, and with none the headline is `unknown`, never `ok`);
+    `am_alerts` None if Alertmanager could not be read.
+    """
+    am_by_key = {_key(a.labels): a for a in am_alerts or ()}
+    # Without Prometheus, no page alert in Alertmanager proves nothing (Prometheus is what
+    # sends them), so the page must not say all is well.
+    unknown = firing is None
+    if firing is None:
+        firing = [dict(a.labels) for a in am_alerts or () if a.state != "unprocessed"]
+    pages = [dict(lb) for lb in firing if lb.get("severity") == "page"]
+    pages = [lb for lb in pages if lb.get("alertname") != "Watchdog"]
+    # One sentence per alert name and scope; sites of per-vantage alerts are gathered.
+    groups: dict[tuple[str, str, str], list[dict[str, str]]] = {}
+    for lb in pages:
+        scope = lb.get("scope", "")
+        per_target = lb.get("target", "") if scope == "app" else ""
+        groups.setdefault((lb.get("alertname", ""), scope, per_target), []).append(lb)
+    out = []
+    for (alertname, _scope, _), members in groups.items():
+        matched = [am_by_key.get(_key(lb)) for lb in members]
+        if matched and all(a is not None and a.inhibited_by for a in matched):
+            # A symptom of another firing alert (e.g. a site's alerts while its network is
+            # down): that alert's sentence says it; this one would blame the wrong party.
+            continue
+        alerted = any(a is not None and a.notified for a in matched)
+        starts = [a.starts_at.timestamp() for a in matched if a is not None]
+        if not starts:
+            starts = [i.paged_at for i in incidents if i.ongoing and i.alertname == alertname]
+        since = min(starts) if starts else None
+        vantages = sorted({lb["vantage"] for lb in members if lb.get("vantage")})
+        level, en, hi = sentence(members[0], vantages=vantages, since=since, names=names)
+        planned = any(a is not None and set(a.silenced_by) & maintenance_ids for a in matched)
+        tail = ALERTED if alerted else PLANNED if planned else CHECKING
+        if planned and not alerted:
+            level = "maintenance"
+        out.append(Headline(level, en + tail[0], hi + tail[1], alertname, since, alerted))
+    out.sort(key=lambda h: (_ORDER.get(h.level, 9), h.alertname))
+    if not out:
+        if unknown:
+            return [
+                Headline(
+                    "unknown",
+                    "The state of Parichay and e-Office cannot be read right now.",
+                    "परिचय और ई-ऑफिस की स्थिति अभी पढ़ी नहीं जा सकती।",
+                )
+            ]
+        return [
+            Headline(
+                "ok",
+                "Parichay and e-Office are working normally.",
+                "परिचय और ई-ऑफिस सामान्य रूप से काम कर रहे हैं।",
+            )
+        ]
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One service: its state now, since when, and its daily history."""
+
+    service: str
+    name: Name
+    category: str
+    up: bool | None
+    since: float | None
+    days: tuple[DayAvailability, ...]
+    maintenance_now: bool = False
+
+    @property
+    def state(self) -> str:
+        if self.maintenance_now:
+            return "maintenance"
+        return {True: "up", False: "down", None: "nodata"}[self.up]
+
+    @property
+    def availability(self) -> float | None:
+        eligible = sum(d.eligible for d in self.days)
+        if eligible == 0:
+            return None
+        return max(0.0, (eligible - sum(d.down for d in self.days)) / eligible)
+
+
+@dataclass
+class StatusView:
+    """Everything the page, `/status.json` and the badges show."""
+
+    now: datetime
+    headlines: list[Headline]
+    rows: list[Row]
+    incidents: list[Incident]
+    active: list[Notice]
+    upcoming: list[Notice]
+    problems: list[str] = field(default_factory=list)
+    names: Mapping[str, Name] = field(default_factory=dict)
+
+    def row(self, service: str) -> Row | None:
+        return next((r for r in self.rows if r.service == service), None)
+
+
+async def build_view(
+    *,
+    prom: PrometheusClient,
+    am: AlertmanagerAPI,
+    now: datetime,
+    names: Mapping[str, Name] | None = None,
+    history_days: int = HISTORY_DAYS,
+    incident_days: int = INCIDENT_DAYS,
+) -> StatusView:
+    """Read both sources (each failure recorded in `problems`) and assemble the view."""
+    problems: list[str] = []
+    am_alerts: list[AmAlert] | None = None
+    notices: list[Notice] = []
+    try:
+        am_alerts = await am.alerts()
+        notices = await list_notices(am)
+    except SourceError as exc:
+        problems.append(f"{exc} - maintenance notices and whether ITDA was alerted are not shown.")
+    firing: list[dict[str, str]] | None = None
+    rows: list[Row] = []
+    found: list[Incident] = []
+    try:
+        firing = await reading.firing_alerts(prom, now=now)
+        found = await reading.read_incidents(
+            prom, start=now - timedelta(days=incident_days), end=now
+        )
+        services = await reading.list_services(prom, now=now, lookback=timedelta(days=history_days))
+        today = ist_day(now)
+        daily = await reading.read_daily(
+            prom,
+            first=today - timedelta(days=history_days - 1),
+            last=today,
+            now=now,
+            services=services,
+        )
+        current = await reading.read_current(prom, now=now, services=services)
+        active_services = {
+            n.service for n in notices if n.kind == "maintenance" and n.active_at(now)
+        }
+        for service in services:
+            state = current[service]
+            rows.append(
+                Row(
+                    service=service,
+                    name=service_name(service, names),
+                    category=reading.category(service),
+                    up=state.up,
+                    since=state.since,
+                    days=tuple(daily.get(service, ())),
+                    maintenance_now=service in active_services,
+                )
+            )
+    except SourceError as exc:
+        problems.append(f"{exc} - current states, history and incidents are not shown.")
+    return StatusView(
+        now=now,
+        headlines=headlines(
+            firing=firing,
+            am_alerts=am_alerts,
+            incidents=found,
+            names=names,
+            maintenance_ids=frozenset(
+                n.id for n in notices if n.kind == "maintenance" and n.active_at(now)
+            ),
+        ),
+        rows=rows,
+        incidents=found,
+        active=[n for n in notices if n.active_at(now)],
+        upcoming=[n for n in notices if n.upcoming_at(now)],
+        problems=problems,
+        names=dict(names or {}),
+    )
+
+
+def _day_json(d: DayAvailability) -> dict[str, Any]:
+    return {
+        "day": d.day.isoformat(),
+        "availability": d.availability,
+        "minutes_down": d.down,
+        "minutes_maintenance": d.maintenance,
+        "minutes_without_data": d.gap,
+        "level": d.level,
+    }
+
+
+def _iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts).astimezone(IST_TZ).isoformat()
+
+
+def _notice_json(n: Notice) -> dict[str, Any]:
+    return {
+        "id": n.id,
+        "kind": n.kind,
+        "service": n.service,
+        "note_en": n.note_en,
+        "note_hi": n.note_hi,
+        "start": n.start.astimezone(IST_TZ).isoformat(),
+        "end": n.end.astimezone(IST_TZ).isoformat(),
+    }
+
+
+def to_json(view: StatusView) -> dict[str, Any]:
+    """The view as plain JSON-able data (`/status.json`)."""
+    return {
+        "generated_at": view.now.astimezone(IST_TZ).isoformat(),
+        "headline": [
+            {
+                "level": h.level,
+                "en": h.en,
+                "hi": h.hi,
+                "alertname": h.alertname or None,
+                "since": _iso(h.since),
+                "itda_alerted": h.alerted,
+            }
+            for h in view.headlines
+        ],
+        "services": [
+            {
+                "service": r.service,
+                "name_en": r.name.en,
+                "name_hi": r.name.hi,
+                "category": r.category,
+                "state": r.state,
+                "since": _iso(r.since),
+                "availability": r.availability,
+                "days": [_day_json(d) for d in r.days],
+            }
+            for r in view.rows
+        ],
+        "incidents": [
+            {
+                "alertname": i.alertname,
+                "title_en": incident_title(i, view.names).en,
+                "title_hi": incident_title(i, view.names).hi,
+                "scope": i.scope,
+                "start": _iso(i.start),
+                "end": None if i.ongoing else _iso(i.end),
+                "ongoing": i.ongoing,
+                "duration_minutes": round(i.duration / 60),
+                "duration": format_duration(i.duration),
+                "targets": list(i.targets),
+                "sites": list(i.vantages),
+            }
+            for i in view.incidents
+        ],
+        "maintenance_active": [_notice_json(n) for n in view.active],
+        "maintenance_upcoming": [_notice_json(n) for n in view.upcoming],
+        "problems": view.problems,
+    }
