@@ -560,3 +560,11 @@ class AlertmanagerClient(_Client):
     async def expire_silence(self, silence_id: str) -> None:
         """Expire (end now) a silence; an unknown id is a `SourceError` naming it."""
         await self._request("DELETE", f"/api/v2/silence/{silence_id}")
+
+    async def config_text(self) -> str:
+        """The running configuration as YAML (`/api/v2/status`), secrets already hidden."""
+        payload = await self._request("GET", "/api/v2/status")
+        config = payload.get("config") if isinstance(payload, dict) else None
+        if not isinstance(config, dict) or not isinstance(config.get("original"), str):
+            raise self.error("the status answer carries no configuration", reached=True)
+        return str(config["original"])
