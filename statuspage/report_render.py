@@ -59,7 +59,7 @@ def _minutes(seconds: float) -> int:
 
 # ---------------------------------------------------------------------------- chart
 
-CHART_W, CHART_H, PAD_L, PAD_B, PAD_T = 680, 130, 44, 18, 8
+CHART_W, CHART_H, PAD_L, PAD_B, PAD_T = 680, 96, 44, 20, 6
 COLOURS = {
     "up": "#1a7f37",
     "degraded": "#bf8700",
@@ -113,11 +113,15 @@ def chart_svg(figures: ServiceFigures) -> Markup:
             f'<rect x="{x:.1f}" y="{top:.1f}" width="{bar:.1f}" height="{height:.1f}" '
             f'fill="{fill}"><title>{escape(tip)}</title></rect>'
         )
-        if d.maintenance:
-            out.append(
-                f'<rect x="{x:.1f}" y="{PAD_T + plot_h + 2:.1f}" width="{bar:.1f}" height="3" '
-                f'fill="{COLOURS["maintenance"]}"/>'
-            )
+        # Strips under the bar: maintenance (blue) and missing data (grey) on that day.
+        for n, (minutes, colour) in enumerate(
+            ((d.maintenance, COLOURS["maintenance"]), (d.gap, COLOURS["nodata"]))
+        ):
+            if minutes:
+                out.append(
+                    f'<rect x="{x:.1f}" y="{PAD_T + plot_h + 1 + 3 * n:.1f}" width="{bar:.1f}" '
+                    f'height="2.5" fill="{colour}"/>'
+                )
         if d.day.day == 1 or d.day.day % 5 == 0 or i == 0:
             out.append(
                 f'<text x="{x + bar / 2:.1f}" y="{CHART_H - 2}" text-anchor="middle" '
@@ -151,8 +155,8 @@ def _incident_view(i: ReportIncident, report: Report, names: Any) -> dict[str, A
     return {
         "alertname": i.alertname,
         "when": when,
-        "start": ist(i.start).strftime("%d %b %H:%M"),
-        "end": "ongoing" if i.ongoing else ist(i.end).strftime("%d %b %H:%M"),
+        "start": _short(i.start),
+        "end": "ongoing" if i.ongoing else _short(i.end),
         "duration": format_duration(i.duration),
         "duration_hi": duration_hi(i.duration),
         "scope": scope,
@@ -163,6 +167,11 @@ def _incident_view(i: ReportIncident, report: Report, names: Any) -> dict[str, A
         "time_to_page": _seconds(i.time_to_page),
         "paged_after": _seconds(i.paged_after_s),
     }
+
+
+def _short(ts: float) -> str:
+    when = ist(ts)
+    return f"{when.day} {when:%b %H:%M}"
 
 
 def _seconds(value: float) -> str:
@@ -200,7 +209,7 @@ def render_html(report: Report, *, names: Any = None) -> str:
                 "mttr": "—" if s.mttr is None else format_duration(s.mttr),
                 "longest": "—"
                 if longest is None
-                else f"{format_duration(longest.duration)} ({span(longest.start, longest.end).en})",
+                else f"{format_duration(longest.duration)}, {span(longest.start, longest.end).en}",
                 "chart": chart_svg(s),
                 "prev_availability": percent(prev.availability) if prev else "no data",
                 "prev_down": prev.down if prev else None,

@@ -1,0 +1,336 @@
+"""The monthly report against a real Prometheus backfilled with a month of synthetic history.
+
+The month is last calendar month (IST), so `parichay-status report --month` accepts it as a
+past month. It holds: a 4-hour central outage on its first Monday from 09:40 IST, two
+one-minute blips that page nobody, a one-hour partial-reachability incident at one site,
+a 3-hour Parichay maintenance window and a 2-hour gap with no data at all. The expected
+figures are computed here from that definition alone, by counting minutes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from statuspage.history import IST
+from statuspage.report import Period, build_report, month_period
+from statuspage.report_render import to_csv, to_json, write_report
+from statuspage.sources import AlertmanagerClient, PrometheusClient
+from tests.statuspage.conftest import History, start_history
+from tests.support.backfill import AlertmanagerProcess, Blip, Gap, Maintenance, Outage, Scenario
+
+H = timedelta(hours=1)
+M = timedelta(minutes=1)
+HARIDWAR = "district-haridwar"
+
+
+@dataclass(frozen=True)
+class Month:
+    """The month under test and the times of its events (aware IST datetimes)."""
+
+    period: Period
+    outage: tuple[datetime, datetime]
+    partial: tuple[datetime, datetime]
+    blips: tuple[datetime, ...]
+    maintenance: tuple[datetime, datetime]
+    gap: tuple[datetime, datetime]
+
+    @property
+    def arg(self) -> str:
+        return self.period.slug
+
+
+def last_month(now: datetime) -> Month:
+    today = now.astimezone(IST).date()
+    first_this = date(today.year, today.month, 1)
+    last = first_this - timedelta(days=1)
+    period = month_period(f"{last.year:04d}-{last.month:02d}", today=today)
+    first = period.first
+    # The first Monday of the month (day 1 to 7); every event then falls in days 1..17.
+    monday = first + timedelta(days=(7 - first.weekday()) % 7)
+    mon = datetime(monday.year, monday.month, monday.day, tzinfo=IST)
+    return Month(
+        period=period,
+        outage=(mon + 9 * H + 40 * M, mon + 13 * H + 40 * M),
+        partial=(mon + timedelta(days=2, hours=15), mon + timedelta(days=2, hours=16)),
+        blips=(mon + 17 * H, mon + timedelta(days=3, hours=11)),
+        maintenance=(mon + timedelta(days=5, hours=20), mon + timedelta(days=5, hours=23)),
+        gap=(mon + timedelta(days=8, hours=2), mon + timedelta(days=8, hours=4)),
+    )
+
+
+def scenario(month: Month, now: datetime) -> Scenario:
+    events = (
+        Outage(start=month.outage[0], end=month.outage[1], scope="central"),
+        Outage(
+            start=month.partial[0],
+            end=month.partial[1],
+            scope="path",
+            vantages=(HARIDWAR,),
+            reason="connect_timeout",
+        ),
+        *(Blip(start=b) for b in month.blips),
+        Maintenance(start=month.maintenance[0], end=month.maintenance[1], service="parichay"),
+        Gap(start=month.gap[0], end=month.gap[1]),
+    )
+    # Ten days of the month before, for the comparison, and a day after the month.
+    start = month.period.start - timedelta(days=10)
+    end = min(month.period.end + timedelta(days=1), now.replace(second=0, microsecond=0))
+    return Scenario(start=start, end=end, events=events)
+
+
+def minutes(span: tuple[datetime, datetime]) -> int:
+    return round((span[1] - span[0]).total_seconds() / 60)
+
+
+@dataclass
+class Setup:
+    month: Month
+    history: History
+    now: datetime
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def month_history(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Setup]:
+    now = datetime.now(UTC)
+    month = last_month(now)
+    h = await start_history(scenario(month, now), tmp_path_factory.mktemp("report"))
+    try:
+        yield Setup(month, h, now)
+    finally:
+        await h.prometheus.stop()
+
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+async def _report(setup: Setup, **kw: object):  # type: ignore[no-untyped-def]
+    async with PrometheusClient(url=setup.history.url) as prom:
+        return await build_report(prom, period=setup.month.period, now=setup.now, **kw)  # type: ignore[arg-type]
+
+
+async def test_exactly_the_two_paged_incidents_with_their_durations(month_history: Setup) -> None:
+    """The central outage and the partial-reachability hour are the only incidents; blips are not."""
+    m = month_history.month
+    report = await _report(month_history)
+    got = [(i.alertname, i.scope, round(i.duration / 60)) for i in report.incidents]
+    assert got == [
+        ("ParichayDown", "central", minutes(m.outage)),
+        ("ParichayPartiallyUnreachable", "path", minutes(m.partial)),
+    ]
+    central, partial = report.incidents
+    assert abs(central.start - m.outage[0].timestamp()) < 60
+    assert abs(central.end - m.outage[1].timestamp()) < 60
+    assert partial.vantages == (HARIDWAR,)
+    assert partial.services == (f"site:{HARIDWAR}",)
+    assert (central.reason, partial.reason) == ("http_5xx", "connect_timeout")
+    # The backfilled alerts are pending for one minute (`for: 1m`); no Alertmanager given,
+    # so the shipped group_wait of 10 s is added.
+    assert round(central.time_to_page) == 70
+
+
+async def test_availability_to_a_hundredth_of_a_percent(month_history: Setup) -> None:
+    """Availability counts blips as down, leaves out maintenance and the gap, to 0.01 %."""
+    m = month_history.month
+    report = await _report(month_history)
+    total = m.period.days * 1440
+    gap = minutes(m.gap)
+    maintenance = minutes(m.maintenance)
+    down = minutes(m.outage) + len(m.blips)  # each blip is one down minute
+    eligible = total - gap - maintenance
+    expected = (eligible - down) / eligible
+    parichay = next(s for s in report.services if s.service == "parichay")
+    assert parichay.availability is not None
+    assert abs(parichay.availability - expected) * 100 < 0.01
+    assert (parichay.down, parichay.gap, parichay.maintenance) == (down, gap, maintenance)
+    assert len(parichay.incidents) == 1
+    site = next(s for s in report.services if s.service == f"site:{HARIDWAR}")
+    site_eligible = total - gap
+    assert site.availability is not None
+    site_expected = (site_eligible - minutes(m.partial)) / site_eligible
+    assert abs(site.availability - site_expected) * 100 < 0.01
+    budget = down / ((1 - 0.995) * eligible)
+    assert parichay.budget_used is not None and abs(parichay.budget_used - budget) < 1e-6
+
+
+async def test_gap_and_maintenance_are_named(month_history: Setup) -> None:
+    """The 2-hour gap is reported as a gap and the window as maintenance, with their times."""
+    m = month_history.month
+    report = await _report(month_history)
+    assert [(round(g.start), round(g.end)) for g in report.gaps] == [
+        (round(m.gap[0].timestamp()), round(m.gap[1].timestamp()))
+    ]
+    assert [(w.service, round(w.duration / 60)) for w in report.maintenance] == [
+        ("parichay", minutes(m.maintenance))
+    ]
+    assert abs(report.maintenance[0].start - m.maintenance[0].timestamp()) < 60
+
+
+async def test_summary_and_comparison(month_history: Setup) -> None:
+    """The summary names downtime, incidents, the longest outage, maintenance and the gap."""
+    m = month_history.month
+    report = await _report(month_history)
+    start = m.outage[0]
+    assert f"{start:%H:%M}-{m.outage[1]:%H:%M} IST" in report.summary.en
+    assert "4 h 02 min" in report.summary.en  # 240 min outage + two blips
+    assert "2 incidents (1 central, 1 path)" in report.summary.en
+    assert "missing for 2 h 00 min" in report.summary.en
+    assert "4 घंटे 02 मिनट" in report.summary.hi and "2 घटनाओं" in report.summary.hi
+    prev = report.previous["parichay"]
+    assert prev.availability == 1.0 and prev.incidents == 0 and prev.gap > 0
+
+
+async def test_group_wait_is_read_from_alertmanager(month_history: Setup, tmp_path: Path) -> None:
+    """With an Alertmanager given, time to page adds its page route's group_wait (1 s there)."""
+    async with AlertmanagerProcess(workdir=tmp_path / "am") as am_proc:
+        async with AlertmanagerClient(url=am_proc.url) as am:
+            report = await _report(month_history, am=am)
+    assert report.group_wait_s == 1.0
+    assert round(report.incidents[0].time_to_page) == 61
+    assert am_proc.url.removeprefix("http://") in report.group_wait_source
+
+
+async def test_service_filter(month_history: Setup) -> None:
+    """--service keeps that row and the incidents that took it down only."""
+    report = await _report(month_history, services=[f"site:{HARIDWAR}"])
+    assert [s.service for s in report.services] == [f"site:{HARIDWAR}"]
+    assert [i.alertname for i in report.incidents] == ["ParichayPartiallyUnreachable"]
+
+
+async def test_csv_and_json(month_history: Setup) -> None:
+    """The CSV files parse with `csv` and the JSON has the schema's keys and figures."""
+    m = month_history.month
+    report = await _report(month_history)
+    services, events = to_csv(report)
+    rows = list(csv.DictReader(io.StringIO(services)))
+    parichay = next(r for r in rows if r["service"] == "parichay")
+    assert int(parichay["down_minutes"]) == minutes(m.outage) + 2
+    kinds = [r["kind"] for r in csv.DictReader(io.StringIO(events))]
+    assert sorted(kinds) == ["gap", "incident", "incident", "maintenance"]
+    data = json.loads(json.dumps(to_json(report)))
+    assert data["schema"] == "parichay-report/1"
+    assert {"period", "summary", "services", "incidents", "maintenance", "gaps"} <= set(data)
+    assert [i["duration_minutes"] for i in data["incidents"]] == [240, 60]
+    assert data["gaps"][0]["duration_minutes"] == 120
+    assert data["incidents"][0]["start"].startswith(m.outage[0].strftime("%Y-%m-%dT%H:%M"))
+    assert len(data["services"][0]["days"]) == m.period.days
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "statuspage.cli", "report", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def _words(text: str) -> str:
+    return re.sub(r"\s+", " ", text)
+
+
+async def test_cli_writes_every_format_and_the_pdf_has_the_hindi(
+    month_history: Setup, tmp_path: Path
+) -> None:
+    """`report --format html,pdf,csv,json` writes each; pdftotext finds figures and Hindi."""
+    m = month_history.month
+    out = tmp_path / "out"
+    result = await _run(
+        "--month", m.arg, "--format", "html,pdf,csv,json", "--out", str(out),
+        "--prometheus", month_history.history.url,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    _check_files(out / f"parichay-report-{m.arg}", tmp_path)
+
+
+def _check_files(stem: Path, tmp_path: Path) -> None:
+    for suffix in (".html", ".pdf", ".json", "-services.csv", "-events.csv"):
+        assert Path(f"{stem}{suffix}").is_file(), suffix
+    data = json.loads(Path(f"{stem}.json").read_text(encoding="utf-8"))
+    text = _words(
+        subprocess.run(
+            ["pdftotext", "-enc", "UTF-8", f"{stem}.pdf", "-"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    assert "4 h 02 min" in text and "Maintenance windows" in text and "Gaps in the data" in text
+    # pdftotext guesses word breaks from glyph positions (a table cell wraps a long name,
+    # a Devanagari vowel sign can look like a space): compare without whitespace.
+    bare = re.sub(r"\s+", "", text)
+    assert "ParichayPartiallyUnreachable" in bare
+    assert re.sub(r"\s+", "", data["summary"]["hi"]) in bare  # the whole Hindi summary, in order
+    parichay = data["services"][0]
+    assert f"{parichay['availability'] * 100:.2f} %" in text
+    subprocess.run(
+        [
+            "pdftoppm",
+            "-png",
+            "-r",
+            "60",
+            "-f",
+            "1",
+            "-l",
+            "1",
+            f"{stem}.pdf",
+            str(tmp_path / "page"),
+        ],
+        check=True,
+    )
+    png = next(tmp_path.glob("page*.png"))
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+
+
+async def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    import asyncio
+
+    return await asyncio.to_thread(_cli, *args)
+
+
+async def test_html_escapes_and_carries_the_chart(month_history: Setup, tmp_path: Path) -> None:
+    """The HTML is self-contained: inline SVG per service, no external asset, lang=hi text."""
+    report = await _report(month_history)
+    [path] = await write_report(report, out=tmp_path, formats=["html"])
+    html = path.read_text(encoding="utf-8")
+    assert html.count("<svg") == len(report.services)
+    assert 'lang="hi"' in html
+    assert not re.search(r'(src|href)="(https?:)?//', html)
+
+
+async def test_cli_errors_exit_2(month_history: Setup) -> None:
+    """A future month, an unreachable Prometheus and a period without data exit 2 with a reason."""
+    url = month_history.history.url
+    future = (month_history.now + timedelta(days=40)).astimezone(IST)
+    result = await _run("--month", f"{future:%Y-%m}", "--prometheus", url, "--format", "json")
+    assert result.returncode == 2
+    assert "has not started yet" in result.stderr and "Traceback" not in result.stderr
+
+    from tests.support.backfill import free_port
+
+    dead = f"http://127.0.0.1:{free_port()}"
+    result = await _run("--month", month_history.month.arg, "--prometheus", dead)
+    assert result.returncode == 2
+    assert f"could not reach Prometheus at {dead}: connection refused" in result.stderr
+
+    old = month_history.month.period.first - timedelta(days=200)
+    result = await _run("--month", f"{old:%Y-%m}", "--prometheus", url, "--format", "json")
+    assert result.returncode == 2
+    assert "has no data for" in result.stderr and "retention" in result.stderr
+
+    result = await _run("--month", "2024-13", "--prometheus", url)
+    assert result.returncode == 2 and "--month: expected a month like 2024-09" in result.stderr
