@@ -4,7 +4,8 @@ The month is last calendar month (IST), so `parichay-status report --month` acce
 past month. It holds: a 4-hour central outage on its first Monday from 09:40 IST, two
 one-minute blips that page nobody, a one-hour partial-reachability incident at one site,
 a 3-hour Parichay maintenance window and a 2-hour gap with no data at all. The expected
-figures are computed here from that definition alone, by counting minutes.
+figures are computed here from that definition (tests/support/report_month.py) alone, by
+counting minutes.
 """
 
 from __future__ import annotations
@@ -18,81 +19,21 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 
 from statuspage.history import IST
-from statuspage.report import Period, build_report, month_period
+from statuspage.report import build_report
 from statuspage.report_render import to_csv, to_json, write_report
 from statuspage.sources import AlertmanagerClient, PrometheusClient
 from tests.statuspage.conftest import History, start_history
-from tests.support.backfill import AlertmanagerProcess, Blip, Gap, Maintenance, Outage, Scenario
+from tests.support.backfill import AlertmanagerProcess, free_port
+from tests.support.report_month import HARIDWAR, Month, last_month, minutes, month_scenario
 
-H = timedelta(hours=1)
-M = timedelta(minutes=1)
-HARIDWAR = "district-haridwar"
-
-
-@dataclass(frozen=True)
-class Month:
-    """The month under test and the times of its events (aware IST datetimes)."""
-
-    period: Period
-    outage: tuple[datetime, datetime]
-    partial: tuple[datetime, datetime]
-    blips: tuple[datetime, ...]
-    maintenance: tuple[datetime, datetime]
-    gap: tuple[datetime, datetime]
-
-    @property
-    def arg(self) -> str:
-        return self.period.slug
-
-
-def last_month(now: datetime) -> Month:
-    today = now.astimezone(IST).date()
-    first_this = date(today.year, today.month, 1)
-    last = first_this - timedelta(days=1)
-    period = month_period(f"{last.year:04d}-{last.month:02d}", today=today)
-    first = period.first
-    # The first Monday of the month (day 1 to 7); every event then falls in days 1..17.
-    monday = first + timedelta(days=(7 - first.weekday()) % 7)
-    mon = datetime(monday.year, monday.month, monday.day, tzinfo=IST)
-    return Month(
-        period=period,
-        outage=(mon + 9 * H + 40 * M, mon + 13 * H + 40 * M),
-        partial=(mon + timedelta(days=2, hours=15), mon + timedelta(days=2, hours=16)),
-        blips=(mon + 17 * H, mon + timedelta(days=3, hours=11)),
-        maintenance=(mon + timedelta(days=5, hours=20), mon + timedelta(days=5, hours=23)),
-        gap=(mon + timedelta(days=8, hours=2), mon + timedelta(days=8, hours=4)),
-    )
-
-
-def scenario(month: Month, now: datetime) -> Scenario:
-    events = (
-        Outage(start=month.outage[0], end=month.outage[1], scope="central"),
-        Outage(
-            start=month.partial[0],
-            end=month.partial[1],
-            scope="path",
-            vantages=(HARIDWAR,),
-            reason="connect_timeout",
-        ),
-        *(Blip(start=b) for b in month.blips),
-        Maintenance(start=month.maintenance[0], end=month.maintenance[1], service="parichay"),
-        Gap(start=month.gap[0], end=month.gap[1]),
-    )
-    # Ten days of the month before, for the comparison, and a day after the month.
-    start = month.period.start - timedelta(days=10)
-    end = min(month.period.end + timedelta(days=1), now.replace(second=0, microsecond=0))
-    return Scenario(start=start, end=end, events=events)
-
-
-def minutes(span: tuple[datetime, datetime]) -> int:
-    return round((span[1] - span[0]).total_seconds() / 60)
+OBJECTIVE = 0.999  # recorded by the backfilled objective rule
 
 
 @dataclass
@@ -106,7 +47,9 @@ class Setup:
 async def month_history(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Setup]:
     now = datetime.now(UTC)
     month = last_month(now)
-    h = await start_history(scenario(month, now), tmp_path_factory.mktemp("report"))
+    h = await start_history(
+        month_scenario(month, now, objective=OBJECTIVE), tmp_path_factory.mktemp("report")
+    )
     try:
         yield Setup(month, h, now)
     finally:
@@ -161,7 +104,9 @@ async def test_availability_to_a_hundredth_of_a_percent(month_history: Setup) ->
     assert site.availability is not None
     site_expected = (site_eligible - minutes(m.partial)) / site_eligible
     assert abs(site.availability - site_expected) * 100 < 0.01
-    budget = down / ((1 - 0.995) * eligible)
+    assert (report.objective, report.objective_source) == (OBJECTIVE, "rule")
+    assert parichay.met is (expected >= OBJECTIVE)
+    budget = down / ((1 - OBJECTIVE) * eligible)
     assert parichay.budget_used is not None and abs(parichay.budget_used - budget) < 1e-6
 
 
@@ -187,6 +132,7 @@ async def test_summary_and_comparison(month_history: Setup) -> None:
     assert "4 h 02 min" in report.summary.en  # 240 min outage + two blips
     assert "2 incidents (1 central, 1 path)" in report.summary.en
     assert "missing for 2 h 00 min" in report.summary.en
+    assert "objective of 99.9 %" in report.summary.en
     assert "4 घंटे 02 मिनट" in report.summary.hi and "2 घटनाओं" in report.summary.hi
     prev = report.previous["parichay"]
     assert prev.availability == 1.0 and prev.incidents == 0 and prev.gap > 0
@@ -319,8 +265,6 @@ async def test_cli_errors_exit_2(month_history: Setup) -> None:
     result = await _run("--month", f"{future:%Y-%m}", "--prometheus", url, "--format", "json")
     assert result.returncode == 2
     assert "has not started yet" in result.stderr and "Traceback" not in result.stderr
-
-    from tests.support.backfill import free_port
 
     dead = f"http://127.0.0.1:{free_port()}"
     result = await _run("--month", month_history.month.arg, "--prometheus", dead)

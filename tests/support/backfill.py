@@ -132,6 +132,8 @@ class Scenario:
     end: datetime
     events: tuple[Event, ...] = ()
     topology: Topology = field(default_factory=Topology)
+    # The SLO objective rule (`parichay:slo_availability_objective:ratio`), if recorded.
+    objective: float | None = None
 
     def minutes(self) -> Iterator[datetime]:
         t = self.start.replace(second=SAMPLE_OFFSET, microsecond=0)
@@ -222,6 +224,10 @@ class Scenario:
                         out.append(
                             f"target_vantage_result:parichay_probes_failed:increase5m{lb} 20 {ts}"
                         )
+        if self.objective is not None:
+            out.append("# TYPE parichay:slo_availability_objective:ratio gauge")
+            for ts in stamps:
+                out.append(f"parichay:slo_availability_objective:ratio {self.objective} {ts}")
         out.append("# EOF")
         return "\n".join(out) + "\n"
 
