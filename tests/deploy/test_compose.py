@@ -360,3 +360,20 @@ def test_production_settings_example_gives_a_valid_prod_stack(tmp_path: Path) ->
     for name in ("exporter", "smsbridge", "alertmanager-1", "alertmanager-2", "grafana"):
         sources = [v.split(":")[0] for v in resolved[name]["volumes"]]
         assert secrets in sources, (name, sources)
+
+
+def test_prometheus_keeps_a_year_of_monthly_reports() -> None:
+    """Retention (compose default and the production example) covers 12 reports plus one month."""
+    command = services()["prometheus"]["command"]
+    flag = next(c for c in command if c.startswith("--storage.tsdb.retention.time="))
+    value = default(flag.partition("=")[2])
+    example = Path(__file__).resolve().parents[2] / "deploy" / "prod.env.example"
+    env = dict(
+        line.split("=", 1)
+        for line in example.read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("#")
+    )
+    for retention in (value, env["PROMETHEUS_RETENTION"]):
+        match = re.fullmatch(r"(\d+)d", retention)
+        # 12 months and the month before each: at most 365 + 31 days.
+        assert match and int(match[1]) >= 365 + 31, retention
