@@ -296,9 +296,14 @@ class Report:
 # ---------------------------------------------------------------------------- reading
 
 
+_REGEX_META = re.compile(r"([.^$*+?()\[\]{}|\\])")
+
+
 def _alternatives(values: Sequence[str]) -> str:
-    """A PromQL regex matching exactly these label values."""
-    return "|".join(re.escape(v).replace("\\", "\\\\").replace('"', '\\"') for v in values)
+    """A PromQL string holding a regex that matches exactly these label values."""
+    escaped = (_REGEX_META.sub(r"\\\1", v) for v in values)
+    # Then escape for the PromQL string literal itself.
+    return "|".join(e.replace("\\", "\\\\").replace('"', '\\"') for e in escaped)
 
 
 async def read_objective(prom: PrometheusClient, *, at: datetime) -> tuple[float, str]:

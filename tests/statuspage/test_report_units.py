@@ -9,7 +9,7 @@ import httpx
 import pytest
 import respx
 
-from statuspage.history import DayAvailability
+from statuspage.history import DayAvailability, Incident
 from statuspage.report import (
     DEFAULT_OBJECTIVE,
     Period,
@@ -19,6 +19,7 @@ from statuspage.report import (
     month_period,
     page_group_wait,
     read_objective,
+    read_reason,
 )
 from statuspage.report_render import chart_svg, parse_formats
 from statuspage.sources import PrometheusClient
@@ -128,3 +129,58 @@ def test_parse_formats() -> None:
     assert parse_formats("pdf, HTML,pdf") == ["pdf", "html"]
     with pytest.raises(ReportError, match="--format: expected one or more of html, pdf, csv"):
         parse_formats("docx")
+
+
+def _vector(results: list[tuple[str, float]]) -> httpx.Response:
+    data = [{"metric": {"result": r}, "value": [0, str(v)]} for r, v in results]
+    return httpx.Response(
+        200, json={"status": "success", "data": {"resultType": "vector", "result": data}}
+    )
+
+
+@respx.mock
+@pytest.mark.parametrize(
+    ("raw", "rule", "expected"),
+    [
+        pytest.param(
+            [("timeout", 30.0), ("http_5xx", 90.0)], [], ("http_5xx", 0.75), id="raw-counter"
+        ),
+        pytest.param(
+            [],
+            [("dns_error", 10.0), ("connect_timeout", 40.0)],
+            ("connect_timeout", 0.8),
+            id="recording-rule-fallback",
+        ),
+        pytest.param([], [], (None, None), id="unknown"),
+    ],
+)
+async def test_dominant_reason(
+    raw: list[tuple[str, float]],
+    rule: list[tuple[str, float]],
+    expected: tuple[str | None, float | None],
+) -> None:
+    """The reason with most failed probes wins, from the raw counter or else the rule."""
+    seen: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        query = dict(httpx.QueryParams(request.content.decode()))["query"]
+        seen.append(query)
+        return _vector(raw if "parichay_probes_total" in query else rule)
+
+    respx.post("http://prom.test/api/v1/query").mock(side_effect=answer)
+    incident = Incident(
+        alertname="ParichayPartiallyUnreachable",
+        scope="path",
+        severity="page",
+        start=1_700_000_000,
+        end=1_700_003_600,
+        paged_at=1_700_000_060,
+        ongoing=False,
+        targets=("parichay-login-page",),
+        vantages=("district-haridwar",),
+    )
+    async with PrometheusClient(url="http://prom.test") as prom:
+        got = await read_reason(prom, incident=incident, known_targets=incident.targets)
+    assert got == expected
+    assert 'target=~"parichay-login-page"' in seen[0] and 'vantage=~"district-haridwar"' in seen[0]
+    assert "[3600s]" in seen[0]
