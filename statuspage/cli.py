@@ -243,7 +243,7 @@ def parser() -> argparse.ArgumentParser:
         rm.add_argument("id")
         _add_source_options(rm)
     rep = sub.add_parser("report", help="write the monthly availability and incident report")
-    rep.add_argument("--month", help="IST calendar month, e.g. 2024-09")
+    rep.add_argument("--month", help="IST calendar month, e.g. 2024-09, or `last`")
     rep.add_argument("--from", dest="date_from", help="first IST day, e.g. 2024-09-01")
     rep.add_argument("--to", dest="date_to", help="last IST day (included)")
     rep.add_argument("--format", default="html,pdf", help="any of html,pdf,csv,json")

@@ -139,10 +139,13 @@ def _day_hi(day: date) -> str:
 
 
 def month_period(text: str, *, today: date | None) -> Period:
-    """`2024-09` as a Period; a month that has not started by `today` (IST) is refused."""
+    """`2024-09` (or `last`: the month before today's) as a Period; future months are refused."""
+    if text.strip() == "last" and today is not None:
+        before = date(today.year, today.month, 1) - timedelta(days=1)
+        text = f"{before.year:04d}-{before.month:02d}"
     match = re.fullmatch(r"(\d{4})-(\d{2})", text.strip())
     if not match or not 1 <= int(match[2]) <= 12:
-        raise ReportError(f"--month: expected a month like 2024-09, got {text!r}")
+        raise ReportError(f"--month: expected a month like 2024-09 or `last`, got {text!r}")
     year, month = int(match[1]), int(match[2])
     first = date(year, month, 1)
     nxt = date(year + 1, 1, 1) if month == 12 else date(year, month + 1, 1)

@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -278,3 +279,33 @@ async def test_cli_errors_exit_2(month_history: Setup) -> None:
 
     result = await _run("--month", "2024-13", "--prometheus", url)
     assert result.returncode == 2 and "--month: expected a month like 2024-09" in result.stderr
+
+
+async def test_cli_days_and_last_month(month_history: Setup, tmp_path: Path) -> None:
+    """--from/--to cover IST days both included; --month last is the month before this one."""
+    m = month_history.month
+    url = month_history.history.url
+    first, last = m.outage[0].date(), m.partial[0].date()
+    result = await _run(
+        "--from", first.isoformat(), "--to", last.isoformat(), "--format", "json,csv",
+        "--out", str(tmp_path), "--prometheus", url, "--service", "parichay",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    data = _read_json(tmp_path / f"parichay-report-{first}_{last}.json")
+    assert [s["service"] for s in data["services"]] == ["parichay"]
+    assert len(data["services"][0]["days"]) == (last - first).days + 1
+    assert [i["alertname"] for i in data["incidents"]] == ["ParichayDown"]
+    assert data["previous_period"]["last"] == (first - timedelta(days=1)).isoformat()
+    result = await _run(
+        "--month", "last", "--format", "json", "--out", str(tmp_path), "--prometheus", url
+    )
+    assert result.returncode == 0, result.stderr
+    assert (
+        _read_json(tmp_path / f"parichay-report-{m.arg}.json")["period"]["label"]
+        == m.period.label.en
+    )
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data

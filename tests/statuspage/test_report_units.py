@@ -29,10 +29,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_month_period_covers_the_calendar_month() -> None:
-    """`2024-02` is 1-29 Feb 2024 (a leap year); its previous period is January."""
+    """`2024-02` is 1-29 Feb 2024 (leap year); `last` is the month before; Jan's previous is Dec."""
     p = month_period("2024-02", today=date(2024, 3, 5))
     assert (p.first, p.last, p.days, p.slug) == (date(2024, 2, 1), date(2024, 2, 29), 29, "2024-02")
     assert p.label == Name("February 2024", "फ़रवरी 2024")
+    assert month_period("last", today=date(2024, 1, 15)).slug == "2023-12"
     prev = month_period("2024-01", today=None).previous()
     assert (prev.first, prev.last) == (date(2023, 12, 1), date(2023, 12, 31))
 
