@@ -461,11 +461,11 @@ async def build_report(
     wanted, daily, raw_incidents = await _figures(prom, period=period, now=now, services=services)
     if services:
         unknown = sorted(set(services) - set(wanted))
-        if unknown and not wanted:
+        known = await reading.list_services(prom, now=end, lookback=end - period.start)
+        if unknown and known:
             raise ReportError(
                 f"--service {', '.join(unknown)}: no such service has data in "
-                f"{period.label.en}; services are parichay, an e-Office target name or "
-                "site:<vantage>"
+                f"{period.label.en}; the services with data are {', '.join(known)}"
             )
     if not wanted or all(sum(d.covered for d in daily.get(s, ())) == 0 for s in wanted):
         raise ReportError(

@@ -260,7 +260,8 @@ async def test_html_escapes_and_carries_the_chart(month_history: Setup, tmp_path
 
 
 async def test_cli_errors_exit_2(month_history: Setup) -> None:
-    """A future month, an unreachable Prometheus and a period without data exit 2 with a reason."""
+    """A future month, an unreachable Prometheus, a period without data, an unknown service and
+    a malformed month exit 2 with one line saying why."""
     url = month_history.history.url
     future = (month_history.now + timedelta(days=40)).astimezone(IST)
     result = await _run("--month", f"{future:%Y-%m}", "--prometheus", url, "--format", "json")
@@ -276,6 +277,11 @@ async def test_cli_errors_exit_2(month_history: Setup) -> None:
     result = await _run("--month", f"{old:%Y-%m}", "--prometheus", url, "--format", "json")
     assert result.returncode == 2
     assert "has no data for" in result.stderr and "retention" in result.stderr
+
+    result = await _run("--month", month_history.month.arg, "--prometheus", url, "--service", "<x>")
+    assert result.returncode == 2
+    assert "--service <x>: no such service has data in" in result.stderr
+    assert "the services with data are parichay, eoffice-login" in result.stderr
 
     result = await _run("--month", "2024-13", "--prometheus", url)
     assert result.returncode == 2 and "--month: expected a month like 2024-09" in result.stderr
