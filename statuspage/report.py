@@ -417,6 +417,22 @@ def incident_services(incident: Incident, *, services: Sequence[str]) -> tuple[s
     return (reading.SSO_SERVICE,)
 
 
+async def also_down(
+    prom: PrometheusClient, *, incident: Incident, services: Sequence[str]
+) -> tuple[str, ...]:
+    """e-Office rows that were down during a central incident (their login needs Parichay)."""
+    apps = [s for s in services if reading.category(s) == "app"]
+    if incident.scope != "central" or not apps:
+        return ()
+    window = max(60, round(incident.end - incident.start))
+    expr = (
+        f"min by (service) (min_over_time({reading.SERVICE_METRIC}"
+        f'{{service=~"{_alternatives(apps)}"}}[{window}s])) == 0'
+    )
+    found = await prom.query(expr, at=datetime.fromtimestamp(incident.end, UTC))
+    return tuple(s for s in apps if s in {x.labels.get("service") for x in found})
+
+
 def concerns_parichay(incident: ReportIncident) -> bool:
     """Whether an incident was about reaching Parichay (central or over a path)."""
     if reading.SSO_SERVICE in incident.services:
@@ -481,6 +497,11 @@ async def build_report(
     rows: list[ReportIncident] = []
     for inc in sorted(raw_incidents, key=lambda i: i.start):
         affected = incident_services(inc, services=all_services)
+        affected += tuple(
+            a
+            for a in await also_down(prom, incident=inc, services=all_services)
+            if a not in affected
+        )
         if services and not set(affected) & set(wanted):
             continue
         reason, share = await read_reason(prom, incident=inc, known_targets=inc.targets)

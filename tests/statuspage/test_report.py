@@ -79,6 +79,8 @@ async def test_exactly_the_two_paged_incidents_with_their_durations(month_histor
     assert abs(central.end - m.outage[1].timestamp()) < 60
     assert partial.vantages == (HARIDWAR,)
     assert partial.services == (f"site:{HARIDWAR}",)
+    # The synthetic e-Office login goes through Parichay: it fell with it, e-Office web did not.
+    assert central.services == ("parichay", "eoffice-login")
     assert (central.reason, partial.reason) == ("http_5xx", "connect_timeout")
     # The backfilled alerts are pending for one minute (`for: 1m`); no Alertmanager given,
     # so the shipped group_wait of 10 s is added.
