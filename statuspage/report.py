@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -33,7 +33,6 @@ import yaml
 
 from statuspage import reading
 from statuspage.history import (
-    IST,
     DayAvailability,
     Incident,
     Window,
@@ -370,7 +369,7 @@ async def read_group_wait(am: AlertmanagerClient | None) -> tuple[float, str]:
 
 
 async def read_reason(
-    prom: PrometheusClient, *, incident: Incident, known_targets: Sequence[str]
+    prom: PrometheusClient, *, incident: Incident
 ) -> tuple[str | None, float | None]:
     """The dominant failure reason during an incident and its share of the failed probes.
 
@@ -383,9 +382,8 @@ async def read_reason(
     if targets:
         filters.append(f'target=~"{_alternatives(targets)}"')
     elif incident.scope == "local":
+        # A site's own network: its control targets say why.
         filters.append('role="control"')
-    elif known_targets:
-        filters.append('role="sso"')
     if incident.vantages:
         filters.append(f'vantage=~"{_alternatives(incident.vantages)}"')
     window = max(60, round(incident.end - incident.start))
@@ -504,7 +502,7 @@ async def build_report(
         )
         if services and not set(affected) & set(wanted):
             continue
-        reason, share = await read_reason(prom, incident=inc, known_targets=inc.targets)
+        reason, share = await read_reason(prom, incident=inc)
         rows.append(
             ReportIncident(
                 alertname=inc.alertname,
@@ -616,8 +614,6 @@ def vantage_names(vantages: Sequence[str], names: Mapping[str, Name] | None) -> 
 
 
 def _with_summary(report: Report, *, names: Mapping[str, Name] | None) -> Report:
-    from dataclasses import replace
-
     return replace(report, summary=summary(report, names=names))
 
 
@@ -688,8 +684,3 @@ def summary(report: Report, *, names: Mapping[str, Name] | None = None) -> Name:
             f"{duration_hi(gap_s)} का निगरानी डेटा उपलब्ध नहीं है; वह समय न उपलब्ध गिना गया, न अनुपलब्ध।"
         )
     return Name(" ".join(en), " ".join(hi))
-
-
-def now_ist_date(now: datetime) -> date:
-    """Today in IST."""
-    return now.astimezone(IST).date()

@@ -181,7 +181,7 @@ async def test_dominant_reason(
         vantages=("district-haridwar",),
     )
     async with PrometheusClient(url="http://prom.test") as prom:
-        got = await read_reason(prom, incident=incident, known_targets=incident.targets)
+        got = await read_reason(prom, incident=incident)
     assert got == expected
     assert 'target=~"parichay-login-page"' in seen[0] and 'vantage=~"district-haridwar"' in seen[0]
     assert "[3600s]" in seen[0]
