@@ -405,11 +405,21 @@ async def read_reason(
     return None, None
 
 
-def incident_services(incident: Incident, *, services: Sequence[str]) -> tuple[str, ...]:
-    """The rows an incident took down: sites for path/local, else its app targets or Parichay."""
+def incident_services(incident: Incident) -> tuple[str, ...]:
+    """The rows an incident took down.
+
+    Sites for `path` / `local`; the e-Office targets of an app alert; none for the
+    monitoring chain's own alerts (no service was down); Parichay otherwise.
+    """
     if incident.scope in ("path", "local"):
         return tuple(f"{reading.SITE_PREFIX}{v}" for v in incident.vantages)
-    apps = [t for t in incident.targets if t in services and reading.category(t) == "app"]
+    if incident.scope in ("monitoring", "config"):
+        return ()
+    apps = sorted(
+        {lb["target"] for lb in incident.labels if lb.get("target") and lb.get("role") == "app"}
+    )
+    if not apps and incident.alertname.startswith("EOffice"):
+        apps = list(incident.targets)
     if apps:
         return tuple(apps)
     return (reading.SSO_SERVICE,)
@@ -494,7 +504,7 @@ async def build_report(
     all_services = list(wanted)
     rows: list[ReportIncident] = []
     for inc in sorted(raw_incidents, key=lambda i: i.start):
-        affected = incident_services(inc, services=all_services)
+        affected = incident_services(inc)
         affected += tuple(
             a
             for a in await also_down(prom, incident=inc, services=all_services)
@@ -573,7 +583,7 @@ async def _previous(
         out[s] = Comparison(
             availability=None if eligible == 0 else max(0.0, (eligible - down) / eligible),
             down=down,
-            incidents=sum(1 for i in incidents if s in incident_services(i, services=services)),
+            incidents=sum(1 for i in incidents if s in incident_services(i)),
             gap=sum(d.gap for d in days),
         )
     return out

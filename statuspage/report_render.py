@@ -160,7 +160,7 @@ def _incident_view(i: ReportIncident, report: Report, names: Any) -> dict[str, A
         "duration": format_duration(i.duration),
         "duration_hi": duration_hi(i.duration),
         "scope": scope,
-        "services": ", ".join(_service_label(report, s) for s in i.services),
+        "services": ", ".join(_service_label(report, s) for s in i.services) or "—",
         "vantages": vantage_names(i.vantages, names).en if i.vantages else "all sites",
         "reason": i.reason or "unknown",
         "reason_share": "" if i.reason_share is None else f"{i.reason_share * 100:.0f} %",

@@ -16,6 +16,7 @@ from statuspage.report import (
     ReportError,
     ServiceFigures,
     day_period,
+    incident_services,
     month_period,
     page_group_wait,
     read_objective,
@@ -185,3 +186,58 @@ async def test_dominant_reason(
     assert got == expected
     assert 'target=~"parichay-login-page"' in seen[0] and 'vantage=~"district-haridwar"' in seen[0]
     assert "[3600s]" in seen[0]
+
+
+def _incident(alertname: str, scope: str, *labels: dict[str, str]) -> Incident:
+    return Incident(
+        alertname=alertname,
+        scope=scope,
+        severity="page",
+        start=0,
+        end=600,
+        paged_at=60,
+        ongoing=False,
+        targets=tuple(sorted({lb["target"] for lb in labels if "target" in lb})),
+        vantages=tuple(sorted({lb["vantage"] for lb in labels if "vantage" in lb})),
+        labels=labels,
+    )
+
+
+@pytest.mark.parametrize(
+    ("incident", "rows"),
+    [
+        pytest.param(
+            _incident("ParichayDown", "central", {"target": "parichay-login-page", "role": "sso"}),
+            ("parichay",),
+            id="central",
+        ),
+        pytest.param(
+            _incident("EOfficeDown", "app", {"target": "eoffice-web", "role": "app"}),
+            ("eoffice-web",),
+            id="app",
+        ),
+        pytest.param(
+            _incident(
+                "ParichayPartiallyUnreachable",
+                "path",
+                {"target": "parichay-login-page", "role": "sso", "vantage": "district-haridwar"},
+                {"target": "parichay-login-page", "role": "sso", "vantage": "cloud-mumbai"},
+            ),
+            ("site:cloud-mumbai", "site:district-haridwar"),
+            id="path",
+        ),
+        pytest.param(
+            _incident("VantageNetworkDown", "local", {"vantage": "district-haridwar"}),
+            ("site:district-haridwar",),
+            id="local",
+        ),
+        pytest.param(
+            _incident("ExporterDown", "monitoring", {"vantage": "district-haridwar"}),
+            (),
+            id="monitoring-is-no-service-outage",
+        ),
+    ],
+)
+def test_incident_rows(incident: Incident, rows: tuple[str, ...]) -> None:
+    """Each scope's incident counts against the row where the fault lay, monitoring against none."""
+    assert incident_services(incident) == rows
