@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from playwright.async_api import async_playwright
 
 from statuspage.history import IST
 from statuspage.report import build_report
@@ -252,13 +253,25 @@ async def _run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 async def test_html_escapes_and_carries_the_chart(month_history: Setup, tmp_path: Path) -> None:
-    """The HTML is self-contained: inline SVG per service, no external asset, lang=hi text."""
+    """The HTML is self-contained (inline SVG per service, no external asset), marks Hindi
+    with lang=hi, and reads on a 360 px phone without sideways scrolling."""
     report = await _report(month_history)
     [path] = await write_report(report, out=tmp_path, formats=["html"])
     html = path.read_text(encoding="utf-8")
     assert html.count("<svg") == len(report.services)
     assert 'lang="hi"' in html
     assert not re.search(r'(src|href)="(https?:)?//', html)
+    # In Debian's chromium at phone width: no console error and no sideways scrolling
+    # (wide tables scroll inside their own box).
+    errors: list[str] = []
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path="/usr/bin/chromium")
+        page = await browser.new_page(viewport={"width": 360, "height": 800})
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        await page.goto(path.as_uri())
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        await browser.close()
+    assert errors == [] and width <= 360
 
 
 async def test_cli_errors_exit_2(month_history: Setup) -> None:
