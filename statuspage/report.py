@@ -672,7 +672,8 @@ def summary(report: Report, *, names: Mapping[str, Name] | None = None) -> Name:
             f"{when.en} ({format_duration(longest.duration)})."
         )
         hi.append(
-            f"ITDA को {len(incidents)} घटनाओं की सूचना मिली ({kinds_hi}); सबसे लंबी "
+            f"ITDA को {len(incidents)} {'घटना' if len(incidents) == 1 else 'घटनाओं'} की सूचना "
+            f"मिली ({kinds_hi}); सबसे लंबी "
             f"{when.hi} ({duration_hi(longest.duration)})।"
         )
     else:
