@@ -24,6 +24,17 @@ ENV PYTHONUNBUFFERED=1 \
 RUN useradd --system --uid "${UID}" --user-group --no-create-home --shell /usr/sbin/nologin parichay \
  && install -d -o parichay -g parichay -m 0750 /var/lib/parichay-exporter /var/lib/parichay-smsbridge \
  && install -d -m 0755 /etc/parichay
+# The monthly report's PDF (parichay-status report --format pdf) is printed by Debian's
+# chromium through Playwright; fonts-noto-core shapes the Hindi (Devanagari). About 400 MB:
+# build with --build-arg REPORT_PDF=false for an image without PDF reports.
+ARG REPORT_PDF=true
+RUN if [ "${REPORT_PDF}" = true ]; then \
+      apt-get update \
+      && apt-get install -y --no-install-recommends chromium fonts-noto-core \
+      && rm -rf /var/lib/apt/lists/* \
+      && pip install 'playwright>=1.40'; \
+    fi
+ENV PARICHAY_CHROMIUM=/usr/bin/chromium
 COPY --from=build /wheels /wheels
 RUN pip install --no-index --find-links=/wheels parichay-exporter && rm -rf /wheels
 USER parichay

@@ -1,4 +1,5 @@
-"""`parichay-status`: serve the status page; manage maintenance windows and notices; check.
+"""`parichay-status`: serve the status page; manage maintenance windows and notices; check;
+reports.
 
 Exit codes: 0 success, 2 bad input or a source (Prometheus, Alertmanager) that cannot be
 read, with one line saying which and why. Times without a zone are IST.
@@ -182,6 +183,49 @@ async def _check(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _report_cmd(args: argparse.Namespace) -> int:
+    """`parichay-status report`: write the availability report for a month or days."""
+    from statuspage import report_render
+    from statuspage.report import ReportError, build_report, day_period, month_period
+
+    now = report_render.generated_now()
+    today = now.astimezone(IST).date()
+    try:
+        if args.month and (args.date_from or args.date_to):
+            raise ReportError("give either --month or --from/--to, not both")
+        if args.month:
+            period = month_period(args.month, today=today)
+        elif args.date_from and args.date_to:
+            period = day_period(args.date_from, args.date_to, today=today)
+        else:
+            raise ReportError("give --month 2024-09, or --from 2024-09-01 --to 2024-09-30")
+        formats = report_render.parse_formats(args.format)
+        # Alertmanager is optional here: without it the shipped group_wait is assumed.
+        urls = args.alertmanager_url
+        use_am = urls is not None
+        # `--alertmanager URL` gives one string, `--alertmanager-url` (repeatable) a list.
+        args.alertmanager_url = [urls] if isinstance(urls, str) else urls or [DEFAULT_ALERTMANAGER]
+        prom, am = _clients(args)
+        names = load_names(args.sites)
+        async with prom, am:
+            report = await build_report(
+                prom,
+                period=period,
+                now=now,
+                services=args.service,
+                am=am if use_am else None,
+                names=names,
+            )
+        written = await report_render.write_report(
+            report, out=Path(args.out), formats=formats, chromium=args.chromium, names=names
+        )
+    except ReportError as exc:
+        raise UsageError(str(exc)) from None
+    for path in written:
+        print(path)
+    return 0
+
+
 def _add_source_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--prometheus-url", default=os.environ.get("PARICHAY_PROMETHEUS_URL", DEFAULT_PROMETHEUS)
@@ -228,18 +272,36 @@ def parser() -> argparse.ArgumentParser:
         rm = actions.add_parser("remove")
         rm.add_argument("id")
         _add_source_options(rm)
+    rep = sub.add_parser("report", help="write the monthly availability and incident report")
+    rep.add_argument("--month", help="IST calendar month, e.g. 2024-09, or `last`")
+    rep.add_argument("--from", dest="date_from", help="first IST day, e.g. 2024-09-01")
+    rep.add_argument("--to", dest="date_to", help="last IST day (included)")
+    rep.add_argument("--format", default="html,pdf", help="any of html,pdf,csv,json")
+    rep.add_argument("--out", default=".", help="folder for the files (created if needed)")
+    rep.add_argument(
+        "--service", action="append", default=[], help="only this service (repeatable)"
+    )
+    rep.add_argument("--sites", help="YAML file naming the sites in English and Hindi")
+    rep.add_argument("--chromium", help="Chromium binary for the PDF (default /usr/bin/chromium)")
+    _add_source_options(rep)
+    # Short spellings, and Alertmanager only when named (it gives the page group_wait).
+    rep.add_argument("--prometheus", dest="prometheus_url", default=argparse.SUPPRESS)
+    rep.add_argument("--alertmanager", dest="alertmanager_url", default=argparse.SUPPRESS)
+    rep.set_defaults(alertmanager_url=os.environ.get("PARICHAY_ALERTMANAGER_URL"))
     return root
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    if getattr(args, "alertmanager_url", False) is None:
+    if args.command != "report" and getattr(args, "alertmanager_url", False) is None:
         args.alertmanager_url = [os.environ.get("PARICHAY_ALERTMANAGER_URL", DEFAULT_ALERTMANAGER)]
     try:
         if args.command == "serve":
             return asyncio.run(_serve(args))
         if args.command == "check":
             return asyncio.run(_check(args))
+        if args.command == "report":
+            return asyncio.run(_report_cmd(args))
         return asyncio.run(_notice_cmd(args, args.command))
     except (UsageError, SourceError) as exc:
         print(f"parichay-status: {exc}", file=sys.stderr)

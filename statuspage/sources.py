@@ -570,6 +570,13 @@ class AlertmanagerClient(_Client):
         """Expire (end now) a silence; an unknown id is a `SourceError` naming it."""
         await self._request("DELETE", f"/api/v2/silence/{silence_id}")
 
+    async def config_text(self) -> str:
+        """The running configuration as YAML (`/api/v2/status`), secrets already hidden."""
+        payload = await self._request("GET", "/api/v2/status")
+        config = payload.get("config") if isinstance(payload, dict) else None
+        if not isinstance(config, dict) or not isinstance(config.get("original"), str):
+            raise self.error("the status answer carries no configuration", reached=True)
+        return str(config["original"])
 
 class AlertmanagerAPI(Protocol):
     """What the page, the notices and the CLI need from Alertmanager (one member or a cluster)."""
@@ -598,6 +605,8 @@ class AlertmanagerAPI(Protocol):
     ) -> str: ...
 
     async def expire_silence(self, silence_id: str) -> None: ...
+
+    async def config_text(self) -> str: ...
 
     async def aclose(self) -> None: ...
 
@@ -689,3 +698,6 @@ class AlertmanagerCluster:
 
     async def expire_silence(self, silence_id: str) -> None:
         await self._first(lambda m: m.expire_silence(silence_id))
+
+    async def config_text(self) -> str:
+        return await self._first(lambda m: m.config_text())

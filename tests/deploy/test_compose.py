@@ -509,3 +509,20 @@ def test_the_image_contains_every_package_the_distribution_ships() -> None:
         assert f"COPY {package} ./{package}" in dockerfile, package
         assert f"!{package}/" in ignore, package
 
+
+
+def test_prometheus_keeps_a_year_of_monthly_reports() -> None:
+    """Retention (compose default and the production example) covers 12 reports plus one month."""
+    command = services()["prometheus"]["command"]
+    flag = next(c for c in command if c.startswith("--storage.tsdb.retention.time="))
+    value = default(flag.partition("=")[2])
+    example = Path(__file__).resolve().parents[2] / "deploy" / "prod.env.example"
+    env = dict(
+        line.split("=", 1)
+        for line in example.read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("#")
+    )
+    for retention in (value, env["PROMETHEUS_RETENTION"]):
+        match = re.fullmatch(r"(\d+)d", retention)
+        # 12 months and the month before each: at most 365 + 31 days.
+        assert match and int(match[1]) >= 365 + 31, retention

@@ -132,6 +132,8 @@ class Scenario:
     topology: Topology = field(default_factory=Topology)
     # One sample a minute keeps 90 days small; production evaluates every 15 s.
     step: timedelta = timedelta(minutes=1)
+    # The SLO objective rule (`parichay:slo_availability_objective:ratio`), if recorded.
+    objective: float | None = None
 
     def samples(self) -> Iterator[datetime]:
         """Sample times: every `step`, half a step off the grid, so never on a minute mark."""
@@ -225,6 +227,10 @@ class Scenario:
                         out.append(
                             f"target_vantage_result:parichay_probes_failed:increase5m{lb} 20 {ts}"
                         )
+        if self.objective is not None:
+            out.append("# TYPE parichay:slo_availability_objective:ratio gauge")
+            for ts in stamps:
+                out.append(f"parichay:slo_availability_objective:ratio {self.objective} {ts}")
         out.append("# EOF")
         return "\n".join(out) + "\n"
 

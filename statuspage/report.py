@@ -1,0 +1,697 @@
+"""The monthly availability and incident report: figures computed from Prometheus.
+
+This module owns the report's numbers and words, not their layout (`report_render` does
+HTML, PDF, CSV and JSON). It reuses the status page's readers (`statuspage.reading`) and
+definitions (`statuspage.history`), so the page and the report always agree:
+
+- **SLI**: a service is *up* in a minute when its `service:parichay_up:min` series is 1 in
+  every sample of that minute. Availability = up minutes / eligible minutes, where eligible
+  minutes have data and lie outside maintenance windows. Minutes without data (gaps) are
+  named and count neither as up nor as down.
+- **Incident**: a page alert (`ALERTS{severity="page"}`) that fired; a blip shorter than
+  the alert's `for:` never fires and so is down time but no incident.
+- **Time to first page**: from the alert's first `ALERTS` sample (pending: the condition was
+  first seen) to its first firing sample (the rule's `for:`), plus Alertmanager's
+  `group_wait` for page alerts (read from Alertmanager when given, else the shipped 10 s).
+
+Example::
+
+    period = month_period("2024-09", today=date(2024, 10, 3))
+    async with PrometheusClient(url=...) as prom:
+        report = await build_report(prom, period=period, now=datetime.now(UTC))
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import yaml
+
+from statuspage import reading
+from statuspage.history import (
+    DayAvailability,
+    Incident,
+    Window,
+    day_end,
+    day_start,
+    format_duration,
+    ist,
+)
+from statuspage.sources import AlertmanagerAPI, PrometheusClient
+from statuspage.view import Name, service_name, site_name
+
+DEFAULT_OBJECTIVE = 0.995
+OBJECTIVE_METRIC = "parichay:slo_availability_objective:ratio"
+PROBES_METRIC = "parichay_probes_total"
+# alertmanager/alertmanager.yml: the page routes inherit the root's group_wait.
+SHIPPED_GROUP_WAIT_S = 10.0
+# Alertmanager's own default when a config sets no group_wait.
+ALERTMANAGER_DEFAULT_GROUP_WAIT_S = 30.0
+
+MONTHS_EN = (
+    "January", "February", "March", "April", "May", "June", "July", "August", "September",
+    "October", "November", "December",
+)  # fmt: skip
+MONTHS_HI = (
+    "जनवरी", "फ़रवरी", "मार्च", "अप्रैल", "मई", "जून", "जुलाई", "अगस्त", "सितंबर", "अक्टूबर",
+    "नवंबर", "दिसंबर",
+)  # fmt: skip
+SCOPES = {
+    "central": Name("central (Parichay / NIC)", "केंद्रीय (परिचय / NIC)"),
+    "app": Name("e-Office", "ई-ऑफिस"),
+    "path": Name("path (some sites could not reach it)", "मार्ग (कुछ कार्यालय नहीं पहुँच सके)"),
+    "local": Name("a site's own network", "कार्यालय का अपना नेटवर्क"),
+    "config": Name("monitoring account", "निगरानी खाता"),
+    "monitoring": Name("monitoring chain", "निगरानी तंत्र"),
+}
+SCOPES_SHORT = {
+    "central": Name("central", "केंद्रीय"),
+    "app": Name("e-Office", "ई-ऑफिस"),
+    "path": Name("path", "मार्ग"),
+    "local": Name("local", "स्थानीय"),
+    "config": Name("account", "खाता"),
+    "monitoring": Name("monitoring", "निगरानी"),
+}
+
+
+class ReportError(Exception):
+    """Bad input or nothing to report: the message names the option and the fix."""
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """IST calendar days first..last (both included); `month` is set for a whole month."""
+
+    first: date
+    last: date
+    month: tuple[int, int] | None = None
+
+    @property
+    def start(self) -> datetime:
+        return day_start(self.first)
+
+    @property
+    def end(self) -> datetime:
+        return day_end(self.last)
+
+    @property
+    def days(self) -> int:
+        return (self.last - self.first).days + 1
+
+    @property
+    def slug(self) -> str:
+        """For file names: `2024-09` or `2024-09-01_2024-09-15`."""
+        if self.month:
+            return f"{self.month[0]:04d}-{self.month[1]:02d}"
+        return f"{self.first.isoformat()}_{self.last.isoformat()}"
+
+    @property
+    def label(self) -> Name:
+        """`September 2024` / `सितंबर 2024`, or `1 Sep 2024 to 15 Sep 2024`."""
+        if self.month:
+            year, month = self.month
+            return Name(f"{MONTHS_EN[month - 1]} {year}", f"{MONTHS_HI[month - 1]} {year}")
+        return Name(
+            f"{_day_en(self.first)} to {_day_en(self.last)}",
+            f"{_day_hi(self.first)} से {_day_hi(self.last)} तक",
+        )
+
+    def previous(self) -> Period:
+        """The period just before: the previous month, or as many days just before."""
+        if self.month:
+            year, month = self.month
+            year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+            return month_period(f"{year:04d}-{month:02d}", today=None)
+        return Period(self.first - timedelta(days=self.days), self.first - timedelta(days=1))
+
+
+def _day_en(day: date) -> str:
+    return f"{day.day} {MONTHS_EN[day.month - 1][:3]} {day.year}"
+
+
+def _day_hi(day: date) -> str:
+    return f"{day.day} {MONTHS_HI[day.month - 1]} {day.year}"
+
+
+def month_period(text: str, *, today: date | None) -> Period:
+    """`2024-09` (or `last`: the month before today's) as a Period; future months are refused."""
+    if text.strip() == "last" and today is not None:
+        before = date(today.year, today.month, 1) - timedelta(days=1)
+        text = f"{before.year:04d}-{before.month:02d}"
+    match = re.fullmatch(r"(\d{4})-(\d{2})", text.strip())
+    if not match or not 1 <= int(match[2]) <= 12:
+        raise ReportError(f"--month: expected a month like 2024-09 or `last`, got {text!r}")
+    year, month = int(match[1]), int(match[2])
+    first = date(year, month, 1)
+    nxt = date(year + 1, 1, 1) if month == 12 else date(year, month + 1, 1)
+    period = Period(first, nxt - timedelta(days=1), (year, month))
+    if today is not None and first > today:
+        raise ReportError(
+            f"--month {text}: that month has not started yet (today is {today.isoformat()} "
+            "IST); give a past or the current month"
+        )
+    return period
+
+
+def day_period(first: str, last: str, *, today: date) -> Period:
+    """`--from`/`--to` IST calendar days (both included) as a Period."""
+    days = []
+    for option, text in (("--from", first), ("--to", last)):
+        try:
+            days.append(date.fromisoformat(text.strip()))
+        except ValueError:
+            raise ReportError(f"{option}: expected a day like 2024-09-01, got {text!r}") from None
+    begin, end = days
+    if end < begin:
+        raise ReportError(f"--to {end.isoformat()}: must not be before --from {begin}")
+    if begin > today:
+        raise ReportError(
+            f"--from {begin.isoformat()}: that day has not started yet (today is "
+            f"{today.isoformat()} IST); give a past day"
+        )
+    return Period(begin, end)
+
+
+@dataclass(frozen=True, slots=True)
+class ReportIncident:
+    """One paged incident as the report lists it."""
+
+    alertname: str
+    scope: str
+    start: float
+    end: float
+    ongoing: bool
+    services: tuple[str, ...]
+    targets: tuple[str, ...]
+    vantages: tuple[str, ...]
+    reason: str | None  # dominant failure reason, None when no probe data says
+    reason_share: float | None  # its share of the failed probes (0..1)
+    paged_after_s: float  # first firing sample - first sample (the rule's `for:`)
+    group_wait_s: float
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+    @property
+    def time_to_page(self) -> float:
+        """Seconds from the start until the first page left Alertmanager."""
+        return self.paged_after_s + self.group_wait_s
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceFigures:
+    """One service's figures over the period."""
+
+    service: str
+    name: Name
+    objective: float
+    days: tuple[DayAvailability, ...]
+    incidents: tuple[ReportIncident, ...]
+
+    @property
+    def minutes(self) -> int:
+        return sum(d.minutes for d in self.days)
+
+    @property
+    def eligible(self) -> int:
+        return sum(d.eligible for d in self.days)
+
+    @property
+    def down(self) -> int:
+        return sum(d.down for d in self.days)
+
+    @property
+    def gap(self) -> int:
+        return sum(d.gap for d in self.days)
+
+    @property
+    def maintenance(self) -> int:
+        return sum(d.maintenance for d in self.days)
+
+    @property
+    def availability(self) -> float | None:
+        """Up minutes / eligible minutes; None when no minute is eligible."""
+        if self.eligible == 0:
+            return None
+        return max(0.0, (self.eligible - self.down) / self.eligible)
+
+    @property
+    def budget_used(self) -> float | None:
+        """Share of the error budget spent: down / ((1 - objective) x eligible)."""
+        allowed = (1 - self.objective) * self.eligible
+        if allowed <= 0:
+            return None
+        return self.down / allowed
+
+    @property
+    def met(self) -> bool | None:
+        avail = self.availability
+        return None if avail is None else avail >= self.objective
+
+    @property
+    def mttr(self) -> float | None:
+        """Mean seconds from an incident's start to its end (finished incidents only)."""
+        done = [i.duration for i in self.incidents if not i.ongoing]
+        return sum(done) / len(done) if done else None
+
+    @property
+    def longest(self) -> ReportIncident | None:
+        return max(self.incidents, key=lambda i: i.duration, default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """A service's figures in the previous period (None: no data then)."""
+
+    availability: float | None
+    down: int
+    incidents: int
+    gap: int
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """Everything the renderers show."""
+
+    period: Period
+    generated_at: datetime
+    complete: bool  # False when the period reaches past `now` (a month to date)
+    source: str
+    objective: float
+    objective_source: str  # "rule" (parichay:slo_availability_objective:ratio) or "default"
+    group_wait_s: float
+    group_wait_source: str
+    services: tuple[ServiceFigures, ...]
+    incidents: tuple[ReportIncident, ...]  # oldest first
+    maintenance: tuple[Window, ...]
+    gaps: tuple[Window, ...]
+    previous: Mapping[str, Comparison]
+    previous_period: Period
+    summary: Name = field(default=Name("", ""))
+
+
+# ---------------------------------------------------------------------------- reading
+
+
+_REGEX_META = re.compile(r"([.^$*+?()\[\]{}|\\])")
+
+
+def _alternatives(values: Sequence[str]) -> str:
+    """A PromQL string holding a regex that matches exactly these label values."""
+    escaped = (_REGEX_META.sub(r"\\\1", v) for v in values)
+    # Then escape for the PromQL string literal itself.
+    return "|".join(e.replace("\\", "\\\\").replace('"', '\\"') for e in escaped)
+
+
+async def read_objective(prom: PrometheusClient, *, at: datetime) -> tuple[float, str]:
+    """The SLO objective from the rules if Prometheus has it at `at`, else 99.5 %."""
+    found = await prom.query(f"max(last_over_time({OBJECTIVE_METRIC}[30d]))", at=at)
+    for sample in found:
+        if 0 < sample.value < 1:
+            return sample.value, "rule"
+    return DEFAULT_OBJECTIVE, "default"
+
+
+def page_group_wait(config_text: str) -> float | None:
+    """The group_wait of the first route that takes `severity="page"`, from a config's YAML."""
+    try:
+        config = yaml.safe_load(config_text) or {}
+    except yaml.YAMLError:
+        return None
+    route = config.get("route") if isinstance(config, dict) else None
+    if not isinstance(route, dict):
+        return None
+    wait = _duration(route.get("group_wait"), ALERTMANAGER_DEFAULT_GROUP_WAIT_S)
+    for child in route.get("routes") or ():
+        if isinstance(child, dict) and _takes_pages(child):
+            return _duration(child.get("group_wait"), wait)
+    return wait
+
+
+def _takes_pages(route: Mapping[str, Any]) -> bool:
+    match = route.get("match") or {}
+    if isinstance(match, dict) and match.get("severity") == "page":
+        return True
+    for matcher in route.get("matchers") or ():
+        text = str(matcher).replace(" ", "")
+        if text in ('severity="page"', "severity=page", "severity='page'"):
+            return True
+    return False
+
+
+def _duration(raw: Any, default: float) -> float:
+    if raw is None:
+        return default
+    total = 0.0
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+    parts = re.findall(r"(\d+)(ms|s|m|h|d|w|y)", str(raw))
+    if not parts:
+        return default
+    for number, unit in parts:
+        total += int(number) * units[unit]
+    return total
+
+
+async def read_group_wait(am: AlertmanagerAPI | None) -> tuple[float, str]:
+    """Page group_wait from Alertmanager's running config, or the shipped value."""
+    if am is None:
+        return SHIPPED_GROUP_WAIT_S, "shipped alertmanager.yml (no --alertmanager-url given)"
+    text = await am.config_text()
+    wait = page_group_wait(text)
+    if wait is None:
+        return SHIPPED_GROUP_WAIT_S, "shipped alertmanager.yml (Alertmanager's config unreadable)"
+    return wait, f"Alertmanager at {am.public_url}"
+
+
+async def read_reason(
+    prom: PrometheusClient, *, incident: Incident
+) -> tuple[str | None, float | None]:
+    """The dominant failure reason during an incident and its share of the failed probes.
+
+    Exact counts come from `parichay_probes_total`; where that raw counter is no longer
+    kept, the recording rule's 5-minute increases are summed instead (their ratio is the
+    same, every failure being counted in as many windows as any other).
+    """
+    filters = []
+    targets = [t for t in incident.targets if t]
+    if targets:
+        filters.append(f'target=~"{_alternatives(targets)}"')
+    elif incident.scope == "local":
+        # A site's own network: its control targets say why.
+        filters.append('role="control"')
+    if incident.vantages:
+        filters.append(f'vantage=~"{_alternatives(incident.vantages)}"')
+    window = max(60, round(incident.end - incident.start))
+    at = datetime.fromtimestamp(incident.end, UTC)
+    selector = ",".join(filters)
+    queries = (
+        f'sum by (result) (increase({PROBES_METRIC}{{result!="success",{selector}}}[{window}s]))',
+        f"sum by (result) (sum_over_time({reading.REASON_METRIC}{{{selector}}}[{window}s]))",
+    )
+    for expr in queries:
+        counts = {
+            s.labels.get("result", ""): s.value
+            for s in await prom.query(expr, at=at)
+            if s.value == s.value and s.value > 0
+        }
+        if counts:
+            reason = max(sorted(counts), key=lambda r: counts[r])
+            return reason, counts[reason] / sum(counts.values())
+    return None, None
+
+
+def incident_services(incident: Incident) -> tuple[str, ...]:
+    """The rows an incident took down.
+
+    Sites for `path` / `local`; the e-Office targets of an app alert; none for the
+    monitoring chain's own alerts (no service was down); Parichay otherwise.
+    """
+    if incident.scope in ("path", "local"):
+        return tuple(f"{reading.SITE_PREFIX}{v}" for v in incident.vantages)
+    if incident.scope in ("monitoring", "config"):
+        return ()
+    apps = sorted(
+        {lb["target"] for lb in incident.labels if lb.get("target") and lb.get("role") == "app"}
+    )
+    if not apps and incident.alertname.startswith("EOffice"):
+        apps = list(incident.targets)
+    if apps:
+        return tuple(apps)
+    return (reading.SSO_SERVICE,)
+
+
+async def also_down(
+    prom: PrometheusClient, *, incident: Incident, services: Sequence[str]
+) -> tuple[str, ...]:
+    """e-Office rows that were down during a central incident (their login needs Parichay)."""
+    apps = [s for s in services if reading.category(s) == "app"]
+    if incident.scope != "central" or not apps:
+        return ()
+    window = max(60, round(incident.end - incident.start))
+    expr = (
+        f"min by (service) (min_over_time({reading.SERVICE_METRIC}"
+        f'{{service=~"{_alternatives(apps)}"}}[{window}s])) == 0'
+    )
+    found = await prom.query(expr, at=datetime.fromtimestamp(incident.end, UTC))
+    return tuple(s for s in apps if s in {x.labels.get("service") for x in found})
+
+
+def concerns_parichay(incident: ReportIncident) -> bool:
+    """Whether an incident was about reaching Parichay (central or over a path)."""
+    if reading.SSO_SERVICE in incident.services:
+        return True
+    return incident.scope == "path" and incident.alertname.startswith("Parichay")
+
+
+async def _figures(
+    prom: PrometheusClient,
+    *,
+    period: Period,
+    now: datetime,
+    services: Sequence[str] | None,
+) -> tuple[list[str], dict[str, list[DayAvailability]], list[Incident]]:
+    end = min(period.end, now)
+    found = await reading.list_services(prom, now=end, lookback=end - period.start)
+    wanted = [s for s in found if not services or s in services]
+    daily = await reading.read_daily(
+        prom, first=period.first, last=period.last, now=now, services=wanted or None
+    )
+    incidents = await reading.read_incidents(prom, start=period.start, end=end)
+    return wanted, daily, incidents
+
+
+async def build_report(
+    prom: PrometheusClient,
+    *,
+    period: Period,
+    now: datetime,
+    services: Sequence[str] = (),
+    am: AlertmanagerAPI | None = None,
+    names: Mapping[str, Name] | None = None,
+) -> Report:
+    """Read the period (and the one before) from Prometheus and compute the report.
+
+    Raises `ReportError` when Prometheus holds no service data at all for the period,
+    and `SourceError` when Prometheus (or the given Alertmanager) cannot be read.
+    """
+    if period.start >= now:
+        raise ReportError(f"the period {period.label.en} has not started yet")
+    end = min(period.end, now)
+    wanted, daily, raw_incidents = await _figures(prom, period=period, now=now, services=services)
+    if services:
+        unknown = sorted(set(services) - set(wanted))
+        known = await reading.list_services(prom, now=end, lookback=end - period.start)
+        if unknown and known:
+            raise ReportError(
+                f"--service {', '.join(unknown)}: no such service has data in "
+                f"{period.label.en}; the services with data are {', '.join(known)}"
+            )
+    if not wanted or all(sum(d.covered for d in daily.get(s, ())) == 0 for s in wanted):
+        raise ReportError(
+            f"Prometheus at {prom.public_url} has no data for {period.label.en} "
+            f"({period.first} to {min(period.last, ist(now).date())} IST): no "
+            f"{reading.SERVICE_METRIC} series. Check its retention "
+            "(--storage.tsdb.retention.time) and that prometheus/rules/statuspage.yml is loaded"
+        )
+    objective, objective_source = await read_objective(prom, at=end)
+    group_wait, group_wait_source = await read_group_wait(am)
+
+    all_services = list(wanted)
+    rows: list[ReportIncident] = []
+    for inc in sorted(raw_incidents, key=lambda i: i.start):
+        affected = incident_services(inc)
+        affected += tuple(
+            a
+            for a in await also_down(prom, incident=inc, services=all_services)
+            if a not in affected
+        )
+        if services and not set(affected) & set(wanted):
+            continue
+        reason, share = await read_reason(prom, incident=inc)
+        rows.append(
+            ReportIncident(
+                alertname=inc.alertname,
+                scope=inc.scope,
+                start=inc.start,
+                end=inc.end,
+                ongoing=inc.ongoing,
+                services=affected,
+                targets=inc.targets,
+                vantages=inc.vantages,
+                reason=reason,
+                reason_share=share,
+                paged_after_s=max(0.0, inc.paged_at - inc.start),
+                group_wait_s=group_wait,
+            )
+        )
+
+    figures = tuple(
+        ServiceFigures(
+            service=s,
+            name=service_name(s, names),
+            objective=objective,
+            days=tuple(daily.get(s, ())),
+            incidents=tuple(i for i in rows if s in i.services),
+        )
+        for s in wanted
+    )
+    maintenance = tuple(
+        w
+        for w in await reading.read_maintenance(prom, start=period.start, end=end)
+        if not services or w.service in wanted
+    )
+    gap_windows = tuple(await reading.read_gaps(prom, start=period.start, end=end))
+
+    previous_period = period.previous()
+    previous = await _previous(prom, period=previous_period, services=wanted, now=now)
+    report = Report(
+        period=period,
+        generated_at=now,
+        complete=period.end <= now,
+        source=prom.public_url,
+        objective=objective,
+        objective_source=objective_source,
+        group_wait_s=group_wait,
+        group_wait_source=group_wait_source,
+        services=figures,
+        incidents=tuple(rows),
+        maintenance=maintenance,
+        gaps=gap_windows,
+        previous=previous,
+        previous_period=previous_period,
+    )
+    return _with_summary(report, names=names)
+
+
+async def _previous(
+    prom: PrometheusClient, *, period: Period, services: Sequence[str], now: datetime
+) -> dict[str, Comparison]:
+    daily = await reading.read_daily(
+        prom, first=period.first, last=period.last, now=now, services=services
+    )
+    incidents = await reading.read_incidents(prom, start=period.start, end=min(period.end, now))
+    out = {}
+    for s in services:
+        days = daily.get(s, [])
+        eligible = sum(d.eligible for d in days)
+        down = sum(d.down for d in days)
+        out[s] = Comparison(
+            availability=None if eligible == 0 else max(0.0, (eligible - down) / eligible),
+            down=down,
+            incidents=sum(1 for i in incidents if s in incident_services(i)),
+            gap=sum(d.gap for d in days),
+        )
+    return out
+
+
+# ---------------------------------------------------------------------------- words
+
+
+def percent(value: float | None, *, digits: int = 2) -> str:
+    """`99.44 %`, or `no data`."""
+    return "no data" if value is None else f"{value * 100:.{digits}f} %"
+
+
+def duration_hi(seconds: float) -> str:
+    """`4 घंटे 02 मिनट`, `12 मिनट`."""
+    minutes = round(seconds / 60)
+    hours, rest = divmod(minutes, 60)
+    if hours:
+        return f"{hours} घंटे {rest:02d} मिनट"
+    return f"{rest} मिनट"
+
+
+def span(start: float, end: float) -> Name:
+    """`2 Sep 09:40-13:40 IST` (dates on both ends when it spans midnight)."""
+    a, b = ist(start), ist(end)
+    same = a.date() == b.date()
+    en_b = b.strftime("%H:%M") if same else f"{b.day} {MONTHS_EN[b.month - 1][:3]} {b:%H:%M}"
+    hi_b = b.strftime("%H:%M") if same else f"{b.day} {MONTHS_HI[b.month - 1]} {b:%H:%M}"
+    return Name(
+        f"{a.day} {MONTHS_EN[a.month - 1][:3]} {a:%H:%M}-{en_b} IST",
+        f"{a.day} {MONTHS_HI[a.month - 1]} {a:%H:%M}-{hi_b} IST",
+    )
+
+
+def vantage_names(vantages: Sequence[str], names: Mapping[str, Name] | None) -> Name:
+    parts = [site_name(v, names) for v in vantages]
+    return Name(", ".join(p.en for p in parts), ", ".join(p.hi for p in parts))
+
+
+def _with_summary(report: Report, *, names: Mapping[str, Name] | None) -> Report:
+    return replace(report, summary=summary(report, names=names))
+
+
+def summary(report: Report, *, names: Mapping[str, Name] | None = None) -> Name:
+    """The one-paragraph summary, in English and Hindi, led by Parichay when it is reported."""
+    label = report.period.label
+    sso = next((s for s in report.services if s.service == reading.SSO_SERVICE), None)
+    lead = sso or report.services[0]
+    incidents = (
+        [i for i in report.incidents if concerns_parichay(i)] if sso else list(lead.incidents)
+    )
+    who = Name("Parichay", "परिचय") if sso else lead.name
+    to_date = "" if report.complete else " (to date)"
+    to_date_hi = "" if report.complete else " (अब तक)"
+    en = [
+        f"{who.en} was unavailable for {format_duration(lead.down * 60)} in {label.en}"
+        f"{to_date}: availability {percent(lead.availability)} against an objective of "
+        f"{percent(lead.objective, digits=1)}."
+    ]
+    hi = [
+        f"{label.hi}{to_date_hi} में {who.hi} कुल {duration_hi(lead.down * 60)} उपलब्ध नहीं रहा: "
+        f"उपलब्धता {percent(lead.availability)}, लक्ष्य {percent(lead.objective, digits=1)}।"
+    ]
+    if incidents:
+        by_scope: dict[str, int] = {}
+        for i in incidents:
+            by_scope[i.scope] = by_scope.get(i.scope, 0) + 1
+        longest = max(incidents, key=lambda i: i.duration)
+        when = span(longest.start, longest.end)
+        plural = "incident" if len(incidents) == 1 else "incidents"
+        if len(by_scope) == 1:
+            scope = next(iter(by_scope))
+            short = SCOPES_SHORT.get(scope, Name(scope, scope))
+            kinds_en = f"{'all ' if len(incidents) > 1 else ''}{short.en}"
+            kinds_hi = f"{'सभी ' if len(incidents) > 1 else ''}{short.hi}"
+        else:
+            kinds_en = ", ".join(
+                f"{n} {SCOPES_SHORT.get(s, Name(s, s)).en}" for s, n in sorted(by_scope.items())
+            )
+            kinds_hi = ", ".join(
+                f"{n} {SCOPES_SHORT.get(s, Name(s, s)).hi}" for s, n in sorted(by_scope.items())
+            )
+        en.append(
+            f"ITDA was paged for {len(incidents)} {plural} ({kinds_en}); the longest, "
+            f"{SCOPES_SHORT.get(longest.scope, Name(longest.scope, '')).en}, "
+            f"{when.en} ({format_duration(longest.duration)})."
+        )
+        hi.append(
+            f"ITDA को {len(incidents)} {'घटना' if len(incidents) == 1 else 'घटनाओं'} की सूचना "
+            f"मिली ({kinds_hi}); सबसे लंबी "
+            f"{when.hi} ({duration_hi(longest.duration)})।"
+        )
+    else:
+        en.append("No outage was long enough to page ITDA.")
+        hi.append("कोई रुकावट इतनी लंबी नहीं थी कि ITDA को सूचना भेजी जाती।")
+    if lead.maintenance:
+        en.append(
+            f"Planned maintenance, left out of availability: "
+            f"{format_duration(lead.maintenance * 60)}."
+        )
+        hi.append(f"नियोजित रखरखाव (उपलब्धता में नहीं गिना गया): {duration_hi(lead.maintenance * 60)}।")
+    gap_s = sum(g.duration for g in report.gaps)
+    if gap_s:
+        en.append(
+            f"Monitoring data is missing for {format_duration(gap_s)}; that time is "
+            "counted neither as up nor as down."
+        )
+        hi.append(
+            f"{duration_hi(gap_s)} का निगरानी डेटा उपलब्ध नहीं है; वह समय न उपलब्ध गिना गया, न अनुपलब्ध।"
+        )
+    return Name(" ".join(en), " ".join(hi))

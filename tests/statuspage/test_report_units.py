@@ -1,0 +1,243 @@
+"""Pure parts of the report: periods, the page group_wait, the objective default, the chart."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+import respx
+
+from statuspage.history import DayAvailability, Incident
+from statuspage.report import (
+    DEFAULT_OBJECTIVE,
+    Period,
+    ReportError,
+    ServiceFigures,
+    day_period,
+    incident_services,
+    month_period,
+    page_group_wait,
+    read_objective,
+    read_reason,
+)
+from statuspage.report_render import chart_svg, parse_formats
+from statuspage.sources import PrometheusClient
+from statuspage.view import Name
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_month_period_covers_the_calendar_month() -> None:
+    """`2024-02` is 1-29 Feb 2024 (leap year); `last` is the month before; Jan's previous is Dec."""
+    p = month_period("2024-02", today=date(2024, 3, 5))
+    assert (p.first, p.last, p.days, p.slug) == (date(2024, 2, 1), date(2024, 2, 29), 29, "2024-02")
+    assert p.label == Name("February 2024", "फ़रवरी 2024")
+    assert month_period("last", today=date(2024, 1, 15)).slug == "2023-12"
+    prev = month_period("2024-01", today=None).previous()
+    assert (prev.first, prev.last) == (date(2023, 12, 1), date(2023, 12, 31))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param("2024-9", "expected a month like 2024-09", id="no-leading-zero"),
+        pytest.param("2024-00", "expected a month like 2024-09", id="month-zero"),
+        pytest.param("2030-01", "has not started yet (today is 2024-10-03 IST)", id="future"),
+    ],
+)
+def test_month_period_refuses_bad_months(text: str, message: str) -> None:
+    """A malformed or future month is an error naming --month and the fix."""
+    with pytest.raises(ReportError, match=r"--month") as info:
+        month_period(text, today=date(2024, 10, 3))
+    assert message in str(info.value)
+
+
+def test_day_period_and_its_previous() -> None:
+    """--from/--to are both included; the previous period is as many days just before."""
+    p = day_period("2024-09-10", "2024-09-19", today=date(2024, 10, 1))
+    assert p.days == 10 and p.slug == "2024-09-10_2024-09-19"
+    assert p.previous() == Period(date(2024, 8, 31), date(2024, 9, 9))
+    with pytest.raises(ReportError, match="--to 2024-09-01: must not be before"):
+        day_period("2024-09-10", "2024-09-01", today=date(2024, 10, 1))
+    with pytest.raises(ReportError, match="--from 2024-11-01: that day has not started"):
+        day_period("2024-11-01", "2024-11-02", today=date(2024, 10, 1))
+
+
+def test_group_wait_of_the_shipped_alertmanager_config() -> None:
+    """The repo's alertmanager.yml pages after its root group_wait (10 s)."""
+    text = (ROOT / "alertmanager" / "alertmanager.yml").read_text(encoding="utf-8")
+    assert page_group_wait(text) == 10.0
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        pytest.param("route: {receiver: a}", 30.0, id="alertmanager-default"),
+        pytest.param(
+            "route: {receiver: a, group_wait: 20s, routes: [{matchers: ['severity=\"page\"'],"
+            " group_wait: 1m30s}]}",
+            90.0,
+            id="page-route-own-wait",
+        ),
+        pytest.param(
+            "route: {receiver: a, group_wait: 5s, routes: [{match: {severity: page}}]}",
+            5.0,
+            id="inherited",
+        ),
+        pytest.param("route: [", None, id="not-yaml"),
+    ],
+)
+def test_page_group_wait(config: str, expected: float | None) -> None:
+    """The first route taking severity=page sets the wait; it inherits the root's."""
+    assert page_group_wait(config) == expected
+
+
+@respx.mock
+async def test_objective_defaults_without_the_rule() -> None:
+    """Without the objective rule's series the report uses 99.5 % and says so."""
+    respx.post("http://prom.test/api/v1/query").mock(
+        return_value=httpx.Response(
+            200, json={"status": "success", "data": {"resultType": "vector", "result": []}}
+        )
+    )
+    async with PrometheusClient(url="http://prom.test") as prom:
+        got = await read_objective(prom, at=datetime(2024, 10, 1, tzinfo=UTC))
+    assert got == (DEFAULT_OBJECTIVE, "default") == (0.995, "default")
+
+
+def test_chart_escapes_names_and_marks_days() -> None:
+    """The SVG escapes the service name and has one tooltip per day, gaps and maintenance named."""
+    days = (
+        DayAvailability(date(2024, 9, 1), 1440, 1440, 0, 0, 0),
+        DayAvailability(date(2024, 9, 2), 1440, 1320, 240, 0, 0),
+        DayAvailability(date(2024, 9, 3), 1440, 1440, 0, 180, 180),
+        DayAvailability(date(2024, 9, 4), 1440, 0, 0, 0, 0),
+    )
+    figures = ServiceFigures(
+        service="x", name=Name("<b>x</b>", "x"), objective=0.995, days=days, incidents=()
+    )
+    svg = str(chart_svg(figures))
+    assert "<b>" not in svg and "&lt;b&gt;x&lt;/b&gt;" in svg
+    assert svg.count("<rect x=") >= 4
+    assert "2024-09-02: 81.82 %, 240 min down, 120 min without data" in svg
+    assert "2024-09-03: 100.00 %, 0 min down, 180 min maintenance" in svg
+    assert "2024-09-04: no data" in svg
+
+
+def test_parse_formats() -> None:
+    """Formats are a comma list of html, pdf, csv, json; anything else names the choices."""
+    assert parse_formats("pdf, HTML,pdf") == ["pdf", "html"]
+    with pytest.raises(ReportError, match="--format: expected one or more of html, pdf, csv"):
+        parse_formats("docx")
+
+
+def _vector(results: list[tuple[str, float]]) -> httpx.Response:
+    data = [{"metric": {"result": r}, "value": [0, str(v)]} for r, v in results]
+    return httpx.Response(
+        200, json={"status": "success", "data": {"resultType": "vector", "result": data}}
+    )
+
+
+@respx.mock
+@pytest.mark.parametrize(
+    ("raw", "rule", "expected"),
+    [
+        pytest.param(
+            [("timeout", 30.0), ("http_5xx", 90.0)], [], ("http_5xx", 0.75), id="raw-counter"
+        ),
+        pytest.param(
+            [],
+            [("dns_error", 10.0), ("connect_timeout", 40.0)],
+            ("connect_timeout", 0.8),
+            id="recording-rule-fallback",
+        ),
+        pytest.param([], [], (None, None), id="unknown"),
+    ],
+)
+async def test_dominant_reason(
+    raw: list[tuple[str, float]],
+    rule: list[tuple[str, float]],
+    expected: tuple[str | None, float | None],
+) -> None:
+    """The reason with most failed probes wins, from the raw counter or else the rule."""
+    seen: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        query = dict(httpx.QueryParams(request.content.decode()))["query"]
+        seen.append(query)
+        return _vector(raw if "parichay_probes_total" in query else rule)
+
+    respx.post("http://prom.test/api/v1/query").mock(side_effect=answer)
+    incident = Incident(
+        alertname="ParichayPartiallyUnreachable",
+        scope="path",
+        severity="page",
+        start=1_700_000_000,
+        end=1_700_003_600,
+        paged_at=1_700_000_060,
+        ongoing=False,
+        targets=("parichay-login-page",),
+        vantages=("district-haridwar",),
+    )
+    async with PrometheusClient(url="http://prom.test") as prom:
+        got = await read_reason(prom, incident=incident)
+    assert got == expected
+    assert 'target=~"parichay-login-page"' in seen[0] and 'vantage=~"district-haridwar"' in seen[0]
+    assert "[3600s]" in seen[0]
+
+
+def _incident(alertname: str, scope: str, *labels: dict[str, str]) -> Incident:
+    return Incident(
+        alertname=alertname,
+        scope=scope,
+        severity="page",
+        start=0,
+        end=600,
+        paged_at=60,
+        ongoing=False,
+        targets=tuple(sorted({lb["target"] for lb in labels if "target" in lb})),
+        vantages=tuple(sorted({lb["vantage"] for lb in labels if "vantage" in lb})),
+        labels=labels,
+    )
+
+
+@pytest.mark.parametrize(
+    ("incident", "rows"),
+    [
+        pytest.param(
+            _incident("ParichayDown", "central", {"target": "parichay-login-page", "role": "sso"}),
+            ("parichay",),
+            id="central",
+        ),
+        pytest.param(
+            _incident("EOfficeDown", "app", {"target": "eoffice-web", "role": "app"}),
+            ("eoffice-web",),
+            id="app",
+        ),
+        pytest.param(
+            _incident(
+                "ParichayPartiallyUnreachable",
+                "path",
+                {"target": "parichay-login-page", "role": "sso", "vantage": "district-haridwar"},
+                {"target": "parichay-login-page", "role": "sso", "vantage": "cloud-mumbai"},
+            ),
+            ("site:cloud-mumbai", "site:district-haridwar"),
+            id="path",
+        ),
+        pytest.param(
+            _incident("VantageNetworkDown", "local", {"vantage": "district-haridwar"}),
+            ("site:district-haridwar",),
+            id="local",
+        ),
+        pytest.param(
+            _incident("ExporterDown", "monitoring", {"vantage": "district-haridwar"}),
+            (),
+            id="monitoring-is-no-service-outage",
+        ),
+    ],
+)
+def test_incident_rows(incident: Incident, rows: tuple[str, ...]) -> None:
+    """Each scope's incident counts against the row where the fault lay, monitoring against none."""
+    assert incident_services(incident) == rows
