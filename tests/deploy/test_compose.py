@@ -513,7 +513,7 @@ def test_the_image_contains_every_package_the_distribution_ships() -> None:
 
 def test_prometheus_keeps_a_year_of_monthly_reports() -> None:
     """Retention (compose default and the production example) covers 12 reports plus one month."""
-    command = services()["prometheus"]["command"]
+    command = services("prod")["prometheus"]["command"]
     flag = next(c for c in command if c.startswith("--storage.tsdb.retention.time="))
     value = default(flag.partition("=")[2])
     example = Path(__file__).resolve().parents[2] / "deploy" / "prod.env.example"
