@@ -55,6 +55,10 @@ MOUNTED_AND_TESTED: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
+# Host paths a service may mount besides repository files and named volumes.
+HOST_SYSTEM_MOUNTS = {"/usr/share/zoneinfo"}
+
+
 def compose() -> dict[str, Any]:
     data: dict[str, Any] = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
     return data
@@ -311,7 +315,7 @@ def test_data_lives_in_named_volumes_and_every_service_is_health_checked() -> No
     assert ("grafana-data", "/var/lib/grafana") in mounts(compose()["services"]["grafana"])
     for name, svc in compose()["services"].items():
         for source, _ in mounts(svc):
-            if not source.startswith("./"):
+            if not source.startswith("./") and source not in HOST_SYSTEM_MOUNTS:
                 assert source in volumes, (name, source)
         if name == "demo-init":  # a one-shot job
             assert svc["restart"] == "no"
@@ -360,3 +364,15 @@ def test_production_settings_example_gives_a_valid_prod_stack(tmp_path: Path) ->
     for name in ("exporter", "smsbridge", "alertmanager-1", "alertmanager-2", "grafana"):
         sources = [v.split(":")[0] for v in resolved[name]["volumes"]]
         assert secrets in sources, (name, sources)
+
+
+def test_alertmanagers_read_the_time_zone_database() -> None:
+    """The Alertmanager image has no tz database; IST in the templates and the time intervals
+    needs it, so every Alertmanager mounts the host's read-only at the standard path."""
+    templates = "".join(
+        p.read_text(encoding="utf-8") for p in (REPO / "alertmanager" / "templates").glob("*.tmpl")
+    )
+    assert 'tz "Asia/Kolkata"' in templates
+    for name, svc in compose()["services"].items():
+        if str(svc.get("image", "")).startswith("prom/alertmanager:"):
+            assert "/usr/share/zoneinfo:/usr/share/zoneinfo:ro" in svc["volumes"], name
