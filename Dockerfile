@@ -7,12 +7,13 @@
 
 FROM python:3.11-slim AS build
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY exporter ./exporter
 COPY smsbridge ./smsbridge
 COPY servicekit ./servicekit
 COPY statuspage ./statuspage
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+# The dependency versions the tests ran with (constraints.txt), so two builds are the same.
+RUN pip wheel --no-cache-dir --wheel-dir /wheels -c constraints.txt .
 
 FROM python:3.11-slim
 ARG UID=10001

@@ -55,6 +55,7 @@ from exporter.app import Exporter
 from exporter.config import load_config
 from exporter.demo import LOGIN_STEPS, indent
 from exporter.simulator import Simulator
+from tools import binaries
 
 REPO = Path(__file__).resolve().parents[1]
 PROMETHEUS_DIR = REPO / "prometheus"
@@ -481,13 +482,10 @@ def free_port() -> int:
 
 
 def _binary(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        package = "prometheus-alertmanager" if "alertmanager" in name else "prometheus"
-        raise HarnessError(
-            f"`{name}` is not on PATH: install the Debian package `{package}` (.ci/run does this)"
-        )
-    return path
+    try:
+        return binaries.binary(name)
+    except binaries.BinaryNotFound as exc:
+        raise HarnessError(str(exc)) from None
 
 
 async def wait_until(

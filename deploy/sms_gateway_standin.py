@@ -1,7 +1,7 @@
 """Demo profile only: a stand-in SMS gateway that prints every SMS it is asked to send.
 
 The demo SMS bridge (deploy/smsbridge-demo.yml) sends through its generic `http`
-provider to this service instead of a real gateway, so `docker-compose logs sms-gateway`
+provider to this service instead of a real gateway, so `docker compose logs sms-gateway`
 shows exactly the texts on-call staff would receive. POST /send takes the JSON body the
 bridge builds and answers like a gateway that accepted it; GET /healthz answers 200.
 """

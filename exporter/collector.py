@@ -4,14 +4,21 @@ One custom collector reads the `Store` on every scrape: nothing here is updated 
 probes directly, so a target removed by a reload vanishes from the output at once. Known
 label values (every phase, every result) are emitted even when zero, so `rate()` sees a
 counter's first increment. Values come from the last *scheduled* probe: scraping never
-triggers a probe.
+triggers a probe. The exporter's registry also carries prometheus_client's standard
+process and Python collectors (`process_*`, `python_gc_*`, `python_info`), as every
+exporter serves them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import (
+    CollectorRegistry,
+    GCCollector,
+    PlatformCollector,
+    ProcessCollector,
+)
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -155,7 +162,17 @@ class StoreCollector(Collector):
 
 
 def make_registry(store: Store) -> CollectorRegistry:
-    """A private registry holding only this store's collector."""
+    """A private registry with this store's collector and the standard process and Python
+    collectors (nothing goes on prometheus_client's global registry)."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StoreCollector(store))
+    register_runtime_collectors(registry)
     return registry
+
+
+def register_runtime_collectors(registry: CollectorRegistry) -> None:
+    """Add `process_*` (CPU, memory, open files, start time), `python_info` and
+    `python_gc_*` to `registry`; the SMS bridge does the same (smsbridge/metrics.py)."""
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    GCCollector(registry=registry)

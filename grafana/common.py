@@ -400,7 +400,7 @@ def timeseries_panel(
     p.color_scheme(db.FieldColor().mode(dm.FieldColorModeId.PALETTE_CLASSIC))
     p.thresholds(steps or thresholds((None, GREEN)))
     if show_thresholds:
-        p.thresholds_style(cb.GraphThresholdsStyleConfig().mode(cm.GraphTresholdsStyleMode.DASHED))
+        p.thresholds_style(cb.GraphThresholdsStyleConfig().mode(cm.GraphThresholdsStyleMode.DASHED))
     if min_val is not None:
         p.min(min_val)
     if max_val is not None:

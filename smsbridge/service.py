@@ -23,7 +23,7 @@ from .bridge import Acceptor
 from .clock import Clock, SystemClock
 from .config import Config, parse_listen
 from .heartbeat import HeartbeatWatch
-from .metrics import BridgeMetrics, OutboxCollector
+from .metrics import BridgeMetrics, OutboxCollector, register_runtime_collectors
 from .outbox import Outbox
 from .secret import Secret
 from .sender import Sender
@@ -83,6 +83,7 @@ class BridgeService:
             providers.create(name=name, config=cfg) for name, cfg in config.providers.items()
         ]
         self.metrics = BridgeMetrics(self.registry, providers=config.providers)
+        register_runtime_collectors(self.registry)
         self.metrics.config_info.labels(__version__).set(1)
         self._mark_loaded()
         self.sender = Sender(

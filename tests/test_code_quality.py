@@ -15,10 +15,10 @@ def _run(*cmd: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_ruff_finds_nothing() -> None:
-    """ruff's configured rules pass on the packages, the deployment helpers, the benchmarks
-    and every test."""
+    """ruff's configured rules pass on the packages, the deployment helpers, the benchmarks,
+    the binary lookup and every test."""
     proc = _run(str(BIN / "ruff"), "check", "exporter", "smsbridge", "servicekit", "statuspage",
-                "grafana", "deploy", "bench", "tests")
+                "grafana", "deploy", "bench", "tools", "tests")
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -30,9 +30,12 @@ def test_mypy_strict_finds_nothing() -> None:
 
 
 def test_mypy_strict_finds_nothing_in_scripts() -> None:
-    """The benchmarks, the e2e harness and the compose helpers are typed as strictly."""
-    scripts = sorted(str(p.relative_to(ROOT)) for d in ("bench", "deploy") for p in (ROOT / d).glob("*.py"))
-    assert len(scripts) >= 5
+    """The benchmarks, the e2e harness, the compose helpers and the binary lookup are typed
+    as strictly."""
+    scripts = sorted(
+        str(p.relative_to(ROOT)) for d in ("bench", "deploy", "tools") for p in (ROOT / d).glob("*.py")
+    )
+    assert len(scripts) >= 6
     proc = _run(str(BIN / "mypy"), "--strict", "--explicit-package-bases", *scripts)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Success" in proc.stdout

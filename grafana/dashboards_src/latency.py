@@ -142,7 +142,7 @@ def build() -> db.Dashboard:
         .cell_values(heatmap.CellValues().unit("reqps"))
         .rows_frame(heatmap.RowsHeatmapOptions().layout(cm.HeatmapCellLayout.LE))
         .show_legend()
-        .show_tooltip()
+        .mode(cm.TooltipDisplayMode.SINGLE)
         .filter_values(heatmap.FilterValueRange().le(1e-9))
     )
     d.with_panel(hmap)

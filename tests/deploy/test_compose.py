@@ -56,6 +56,10 @@ MOUNTED_AND_TESTED: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
+# Host paths a service may mount besides repository files and named volumes.
+HOST_SYSTEM_MOUNTS = {"/usr/share/zoneinfo"}
+
+
 def compose() -> dict[str, Any]:
     data: dict[str, Any] = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
     return data
@@ -420,7 +424,7 @@ def test_data_lives_in_named_volumes_and_every_service_is_health_checked() -> No
     assert ("grafana-data", "/var/lib/grafana") in mounts(compose()["services"]["grafana"])
     for name, svc in compose()["services"].items():
         for source, _ in mounts(svc):
-            if not source.startswith("./"):
+            if not source.startswith("./") and source not in HOST_SYSTEM_MOUNTS:
                 assert source in volumes, (name, source)
         if name == "demo-init":  # a one-shot job
             assert svc["restart"] == "no"
@@ -526,3 +530,15 @@ def test_prometheus_keeps_a_year_of_monthly_reports() -> None:
         match = re.fullmatch(r"(\d+)d", retention)
         # 12 months and the month before each: at most 365 + 31 days.
         assert match and int(match[1]) >= 365 + 31, retention
+
+
+def test_alertmanagers_read_the_time_zone_database() -> None:
+    """The Alertmanager image has no tz database; IST in the templates and the time intervals
+    needs it, so every Alertmanager mounts the host's read-only at the standard path."""
+    templates = "".join(
+        p.read_text(encoding="utf-8") for p in (REPO / "alertmanager" / "templates").glob("*.tmpl")
+    )
+    assert 'tz "Asia/Kolkata"' in templates
+    for name, svc in compose()["services"].items():
+        if str(svc.get("image", "")).startswith("prom/alertmanager:"):
+            assert "/usr/share/zoneinfo:/usr/share/zoneinfo:ro" in svc["volumes"], name

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from exporter.collector import make_registry
+from exporter.collector import StoreCollector, make_registry
 from exporter.config import load_config_text
 from exporter.result import PHASES, ProbeResult, Reason
 from exporter.store import Store
@@ -108,3 +108,22 @@ def test_library_code_leaves_the_global_registry_alone() -> None:
     before = set(REGISTRY._names_to_collectors)
     make_registry(Store(vantage="x"))
     assert set(REGISTRY._names_to_collectors) == before
+
+
+def test_registry_serves_process_and_python_metrics_beside_the_contract() -> None:
+    """A fresh registry has process_*, python_gc_* and python_info, and its parichay_
+    families are exactly the store collector's: the custom metrics are unchanged."""
+    store = Store(vantage="x")
+    reg = make_registry(store)
+    cpu = reg.get_sample_value("process_cpu_seconds_total")
+    assert cpu is not None and cpu > 0
+    assert reg.get_sample_value("process_open_fds") is not None
+    assert reg.get_sample_value("process_start_time_seconds") is not None
+    assert reg.get_sample_value("python_gc_objects_collected_total", {"generation": "0"}) is not None
+    info = [m for m in reg.collect() if m.name == "python_info"]
+    assert info and info[0].samples[0].labels["implementation"] == "CPython"
+    contract = {m.name for m in StoreCollector(store).collect()}
+    assert {m.name for m in reg.collect() if m.name.startswith("parichay_")} == contract
+    assert {m.name for m in reg.collect()} - contract == {
+        m.name for m in reg.collect() if m.name.startswith(("process_", "python_"))
+    }

@@ -17,7 +17,6 @@ import inspect
 import json
 import math
 import re
-import shutil
 import socket
 import subprocess
 import time
@@ -35,6 +34,7 @@ from exporter import demo
 from exporter.app import Exporter
 from exporter.config import TARGET_KINDS, load_config
 from exporter.simulator import Simulator
+from tests.support.binaries import pinned_binary
 
 REPO = Path(__file__).resolve().parents[2]
 DASH_DIR = REPO / "grafana" / "dashboards"
@@ -146,9 +146,7 @@ class Stack:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
-    binary = shutil.which("prometheus")
-    if binary is None:
-        pytest.fail("the prometheus binary is missing: apt-get install prometheus (.ci/run)")
+    binary = pinned_binary("prometheus")
     tmp = tmp_path_factory.mktemp("dashboards-e2e")
     sim = Simulator(tls=True)
     await sim.start()

@@ -1,19 +1,18 @@
 """Helpers shared by the rule and Alertmanager tests: repository paths and the real binaries.
 
-The binaries come from the Debian packages `prometheus` and `prometheus-alertmanager`
-(installed by `.ci/run`). A missing binary fails the test with a clear message instead of
-skipping it, because a skipped alerting test would let broken rules ship.
+The binaries are the pinned releases that compose ships, installed by `tools/fetch-binaries`
+(see `tests/support/binaries.py`); a missing one fails the test rather than skipping it.
 """
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
+
+from tests.support.binaries import pinned_binary as binary  # noqa: F401  (used by the rule tests)
 
 REPO = Path(__file__).resolve().parents[2]
 PROMETHEUS_DIR = REPO / "prometheus"
@@ -23,18 +22,6 @@ ALERTMANAGER_DIR = REPO / "alertmanager"
 RUNBOOKS_DIR = REPO / "docs" / "runbooks"
 # CI puts a read-only copy of the shared design documents beside the clone.
 SHARED_DESIGN = REPO.parent / "shared" / "DESIGN.md"
-
-
-def binary(name: str) -> str:
-    """Return the path of a required binary, or fail the test naming the package to install."""
-    path = shutil.which(name)
-    if path is None:
-        package = "prometheus-alertmanager" if name in {"amtool", "prometheus-alertmanager"} else "prometheus"
-        pytest.fail(
-            f"`{name}` is not on PATH: install the Debian package `{package}` (.ci/run does this)",
-            pytrace=False,
-        )
-    return path
 
 
 def run(args: list[str], *, cwd: Path | None = None, timeout: float = 100) -> subprocess.CompletedProcess[str]:

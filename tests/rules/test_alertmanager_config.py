@@ -382,6 +382,6 @@ INHIBITION_CASES = [
 def test_inhibition(
     alertmanager: httpx.Client, alerts: list[dict[str, str]], expected: dict[str, str]
 ) -> None:
-    """Inhibition rules of alertmanager.yml, observed on a running Alertmanager 0.25."""
+    """Inhibition rules of alertmanager.yml, observed on a running Alertmanager."""
     _post(alertmanager, *alerts)
     assert _states(alertmanager, len(expected)) == expected

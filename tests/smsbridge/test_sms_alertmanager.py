@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 import socket
 import time
 from collections.abc import AsyncIterator
@@ -18,11 +17,9 @@ from prometheus_client import CollectorRegistry
 
 from smsbridge.config import parse_config
 from smsbridge.service import BridgeService
+from tests.support.binaries import pinned_binary
 
 pytestmark = pytest.mark.e2e
-
-BINARY = "prometheus-alertmanager"
-
 
 def _free_port() -> int:
     with socket.socket() as sock:
@@ -45,11 +42,7 @@ async def bridge_service(tmp_path: Path, gateway: Any, sms: Any) -> AsyncIterato
 async def alertmanager(
     tmp_path: Path, bridge_service: BridgeService, sms: Any
 ) -> AsyncIterator[str]:
-    binary = shutil.which(BINARY)
-    if binary is None:
-        pytest.fail(
-            f"{BINARY} not found on PATH: install the Debian package prometheus-alertmanager"
-        )
+    binary = pinned_binary("prometheus-alertmanager")
     (tmp_path / "am-token").write_text(sms.TOKEN + "\n")
     config = {
         "route": {
@@ -166,12 +159,7 @@ class AlertmanagerProcess:
     """prometheus-alertmanager on a loopback port, startable again on the same data."""
 
     def __init__(self, tmp_path: Path, config: dict[str, Any]) -> None:
-        binary = shutil.which(BINARY)
-        if binary is None:
-            pytest.fail(
-                f"{BINARY} not found on PATH: install the Debian package prometheus-alertmanager"
-            )
-        self.binary = binary
+        self.binary = pinned_binary("prometheus-alertmanager")
         self.tmp_path = tmp_path
         (tmp_path / "alertmanager.yml").write_text(yaml.safe_dump(config))
         self.port = _free_port()
