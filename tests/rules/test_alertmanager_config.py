@@ -204,6 +204,33 @@ def test_a_group_of_per_vantage_alerts_counts_them_and_names_each_vantage() -> N
     assert "Since / कब से:          26 Nov 2026 00:10 IST (18:40 UTC)" in body
 
 
+PARTIAL = ALERTMANAGER_DIR / "tests" / "parichay_partial_two_vantages.json"
+
+
+def test_partial_reachability_email_names_every_failing_site_and_says_the_service_is_up() -> None:
+    """Scope path: one email for two failing vantages; its head names both sites, in English
+    and Hindi, and says the service itself is up; each alert names its vantage."""
+    subject = _render("parichay.email.subject", PARTIAL)
+    body = _render("parichay.email.text", PARTIAL)
+    html = _render("parichay.email.html", PARTIAL, kind="html")
+    assert subject.strip() == (
+        "[FIRING x2] PAGE ParichayPartiallyUnreachable | scope: path | target: parichay | चालू समस्या"
+    )
+    assert "Unreachable from: district-haridwar, secretariat-dehradun. The service itself is up" in body
+    assert "इन स्थानों से नहीं पहुँच रहा: district-haridwar, secretariat-dehradun। सेवा स्वयं" in body
+    assert "Vantage(s) / स्थान:     district-haridwar\n" in body
+    assert "Vantage(s) / स्थान:     secretariat-dehradun\n" in body
+    assert "but works from cloud-mumbai" in body
+    assert "Unreachable from: district-haridwar, secretariat-dehradun." in html
+    assert '<span lang="hi">इन स्थानों से नहीं पहुँच रहा' in html
+
+
+def test_other_scopes_get_no_partial_reachability_head() -> None:
+    """The path head is for scope path only."""
+    assert "Unreachable from" not in _render("parichay.email.text", FIRING)
+    assert "Unreachable from" not in _render("parichay.email.html", FIRING, kind="html")
+
+
 def test_html_email_carries_the_same_facts() -> None:
     """The HTML part is bilingual and links the runbook."""
     html = _render("parichay.email.html", FIRING, kind="html")
