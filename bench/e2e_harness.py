@@ -69,6 +69,9 @@ VANTAGES = ("secretariat-dehradun", "district-haridwar", "cloud-mumbai")
 # simulator has one monitoring account; two vantages sharing it would race for TOTP codes).
 CUTTABLE_VANTAGE = "district-haridwar"
 LOGIN_VANTAGE = "cloud-mumbai"
+# Partial reachability: the vantages whose route to Parichay the tests and the bench cut
+# (`World.cut_sso`), two of three; the login vantage keeps its route.
+PARTIAL_VANTAGES = ("district-haridwar", "secretariat-dehradun")
 SSO_TARGET = "parichay-login-page"
 APP_TARGET = "eoffice-root"
 LOGIN_TARGET = "eoffice-login"
@@ -1146,6 +1149,16 @@ class World:
             await path.restore()
             for f in path.forwarders:
                 f.cancel_resets()
+
+    async def cut_sso(self, vantages: Iterable[str]) -> None:
+        """Cut only the SSO path of these vantages (new connections refused): their control
+        and e-Office paths stay up, like a broken route between those sites and NIC."""
+        for vantage in vantages:
+            await self.paths[vantage].sso.cut()
+
+    async def restore_sso(self, vantages: Iterable[str]) -> None:
+        for vantage in vantages:
+            await self.paths[vantage].sso.restore()
 
     def clear_inboxes(self) -> None:
         self.smtp.clear()

@@ -24,6 +24,7 @@ from bench.e2e_harness import (
     E2E,
     LOGIN_TARGET,
     LOGIN_VANTAGE,
+    PARTIAL_VANTAGES,
     SMTP_MAX_LINE,
     SSO_TARGET,
     VANTAGES,
@@ -268,7 +269,7 @@ PARTIAL = "ParichayPartiallyUnreachable"
 # Partial reachability: two of three vantages lose their route to Parichay (only their SSO
 # forwarder is cut; control and e-Office forwarders stay up, like a broken route between a
 # site and NIC); the login vantage keeps it.
-FAILING = tuple(sorted({CUTTABLE_VANTAGE, "secretariat-dehradun"}))
+FAILING = tuple(sorted(PARTIAL_VANTAGES))
 WORKING = tuple(sorted(set(VANTAGES) - set(FAILING)))
 # Both pages come from the same probes, scrapes, evaluations, `for: 30s` (5 s here) and
 # group_wait, so they should take the same time; what differs is only where in the probe,
@@ -296,8 +297,7 @@ async def test_parichay_cut_off_from_two_of_three_sites_pages_path_as_fast_as_a_
     partial alert never fires during the full outage; both resolve once."""
     # 1. Partial: two sites cannot reach Parichay.
     partial_at = time.monotonic()
-    for vantage in FAILING:
-        await world.paths[vantage].sso.cut()
+    await world.cut_sso(FAILING)
     page = await wait_for_page(world, PARTIAL, scope="path", within=PAGE_WITHIN)
     partial_sms, partial_mail = (t - partial_at for t in first_arrival(page))
     # The premise: the failing sites' own networks are fine, Parichay works from the third.
@@ -335,8 +335,7 @@ async def test_parichay_cut_off_from_two_of_three_sites_pages_path_as_fast_as_a_
     assert not [v for v in WORKING if f"Vantage(s) / स्थान:     {v}\n" in mail.text]
 
     # Recovery: one RESOLVED, and nothing else.
-    for vantage in FAILING:
-        await world.paths[vantage].sso.restore()
+    await world.restore_sso(FAILING)
     resolved = await wait_for_page(
         world, PARTIAL, scope="path", status="RESOLVED", within=RESOLVE_WITHIN
     )
@@ -348,8 +347,7 @@ async def test_parichay_cut_off_from_two_of_three_sites_pages_path_as_fast_as_a_
     # 2. The same fault at every vantage is a full outage: ParichayDown, never partial.
     partials_before = len(world.mails_for(PARTIAL, "FIRING"))
     down_at = time.monotonic()
-    for vantage in VANTAGES:
-        await world.paths[vantage].sso.cut()
+    await world.cut_sso(VANTAGES)
     down = await wait_for_page(world, "ParichayDown", scope="central", within=PAGE_WITHIN)
     down_sms, down_mail = (t - down_at for t in first_arrival(down))
     await sleep_until(max(down.last_at + SETTLE, down_at + T.page_for_s + T.lag()))
