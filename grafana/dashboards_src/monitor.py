@@ -154,7 +154,18 @@ def build() -> db.Dashboard:
             ),
             queries=[prom("up", "{{job}} {{instance}}")],
             mappings=UP_DOWN,
-            links=PanelLinks(alerts=("ExporterDown",)),
+            # The monitoring chain's own alerts: a red lane here is often their cause.
+            links=PanelLinks(
+                alerts=(
+                    "ExporterDown",
+                    "Watchdog",
+                    "SMSDeliveryFailing",
+                    "AlertmanagerNotificationsFailing",
+                    "PrometheusRuleFailures",
+                    "PrometheusNotificationsFailing",
+                    "ConfigReloadFailed",
+                )
+            ),
         )
     )
     d.with_panel(

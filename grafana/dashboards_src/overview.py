@@ -35,7 +35,22 @@ from grafana.common import (
     timeseries_panel,
 )
 
-FAULT_ALERTS = ("ParichayDown", "EOfficeDown", "VantageNetworkDown", "EOfficeLoginFailing")
+FAULT_ALERTS = (
+    "ParichayDown",
+    "EOfficeDown",
+    "VantageNetworkDown",
+    "VantageResolverDown",
+    "EOfficeLoginFailing",
+)
+# Alerts read from the per-vantage up/down lanes: which sites fail, and how often.
+LANE_ALERTS = (
+    "ParichayDown",
+    "EOfficeDown",
+    "ParichayPartiallyUnreachable",
+    "EOfficePartiallyUnreachable",
+    "ParichayIntermittent",
+    "EOfficeIntermittent",
+)
 
 # "Where is the fault?" as three kinds of lanes; the recording rules already drop vantages
 # whose own network is down, so a broken site link never paints Parichay red.
@@ -156,7 +171,7 @@ def build() -> db.Dashboard:
             ),
             queries=[prom(f"parichay_probe_success{{{SEL}}}", "{{target}} @ {{vantage}}")],
             mappings=UP_DOWN,
-            links=PanelLinks(alerts=("ParichayDown", "EOfficeDown")),
+            links=PanelLinks(alerts=LANE_ALERTS),
         )
     )
     d.with_panel(
@@ -196,7 +211,7 @@ def build() -> db.Dashboard:
             description="Result of the last scheduled probe of $target, one lane per vantage.",
             queries=[prom(f"parichay_probe_success{{{SEL}}}", "{{vantage}}")],
             mappings=UP_DOWN,
-            links=PanelLinks(alerts=("ParichayDown", "EOfficeDown", "EOfficeLoginFailing")),
+            links=PanelLinks(alerts=(*LANE_ALERTS, "EOfficeLoginFailing")),
         )
     )
     d.with_panel(

@@ -50,7 +50,8 @@ def test_alert_is_routed_to_exactly_the_expected_receivers(case: dict[str, Any])
 
 
 def test_config_keeps_secrets_out_and_sends_resolved_notifications() -> None:
-    """Secrets are files; every receiver also reports resolution; the mute example uses IST."""
+    """Secrets are files; every receiver but the heartbeat also reports resolution (the
+    Watchdog never resolves while the chain works); the mute example uses IST."""
     config = yaml.safe_load(CONFIG.read_text("utf-8"))
     assert "smtp_auth_password" not in config["global"]
     assert config["global"]["smtp_auth_password_file"].startswith("/etc/alertmanager/secrets/")
@@ -58,12 +59,26 @@ def test_config_keeps_secrets_out_and_sends_resolved_notifications() -> None:
         for email in receiver.get("email_configs", []):
             assert email["send_resolved"] is True
         for hook in receiver.get("webhook_configs", []):
-            assert hook["send_resolved"] is True
+            assert hook["send_resolved"] is (receiver["name"] != "heartbeat")
             auth = hook["http_config"]["authorization"]
-            assert set(auth) == {"credentials_file"}
+            assert auth == {"credentials_file": "/etc/alertmanager/secrets/smsbridge_token"}
     assert config["route"]["group_by"] == ["alertname", "scope", "target"]
     (interval,) = config["time_intervals"]
     assert all(t["location"] == "Asia/Kolkata" for t in interval["time_intervals"])
+
+
+def test_watchdog_goes_every_minute_to_the_bridge_heartbeat_and_nowhere_else() -> None:
+    """The first route catches the Watchdog without `continue`; its receiver is the
+    heartbeat webhook alone, repeated every minute (inhibition: see the live cases)."""
+    config = yaml.safe_load(CONFIG.read_text("utf-8"))
+    first = config["route"]["routes"][0]
+    assert first["matchers"] == ['alertname="Watchdog"']
+    assert first["receiver"] == "heartbeat" and not first.get("continue", False)
+    assert first["repeat_interval"] == "1m" and first["group_interval"] == "1m"
+    (heartbeat,) = [r for r in config["receivers"] if r["name"] == "heartbeat"]
+    assert set(heartbeat) == {"name", "webhook_configs"}
+    (hook,) = heartbeat["webhook_configs"]
+    assert hook["url"] == "http://smsbridge:9470/heartbeat"
 
 
 # --- templates -------------------------------------------------------------------------------
@@ -187,6 +202,33 @@ def test_a_group_of_per_vantage_alerts_counts_them_and_names_each_vantage() -> N
     assert "Vantage(s) / स्थान:     cloud-mumbai" in body
     assert "Vantage(s) / स्थान:     secretariat-dehradun" in body
     assert "Since / कब से:          26 Nov 2026 00:10 IST (18:40 UTC)" in body
+
+
+PARTIAL = ALERTMANAGER_DIR / "tests" / "parichay_partial_two_vantages.json"
+
+
+def test_partial_reachability_email_names_every_failing_site_and_says_the_service_is_up() -> None:
+    """Scope path: one email for two failing vantages; its head names both sites, in English
+    and Hindi, and says the service itself is up; each alert names its vantage."""
+    subject = _render("parichay.email.subject", PARTIAL)
+    body = _render("parichay.email.text", PARTIAL)
+    html = _render("parichay.email.html", PARTIAL, kind="html")
+    assert subject.strip() == (
+        "[FIRING x2] PAGE ParichayPartiallyUnreachable | scope: path | target: parichay | चालू समस्या"
+    )
+    assert "Unreachable from: district-haridwar, secretariat-dehradun. The service itself is up" in body
+    assert "इन स्थानों से नहीं पहुँच रहा: district-haridwar, secretariat-dehradun। सेवा स्वयं" in body
+    assert "Vantage(s) / स्थान:     district-haridwar\n" in body
+    assert "Vantage(s) / स्थान:     secretariat-dehradun\n" in body
+    assert "but works from cloud-mumbai" in body
+    assert "Unreachable from: district-haridwar, secretariat-dehradun." in html
+    assert '<span lang="hi">इन स्थानों से नहीं पहुँच रहा' in html
+
+
+def test_other_scopes_get_no_partial_reachability_head() -> None:
+    """The path head is for scope path only."""
+    assert "Unreachable from" not in _render("parichay.email.text", FIRING)
+    assert "Unreachable from" not in _render("parichay.email.html", FIRING, kind="html")
 
 
 def test_html_email_carries_the_same_facts() -> None:
@@ -374,6 +416,87 @@ INHIBITION_CASES = [
             "EOfficeErrorBudgetBurn/ticket/eoffice/-": "active",
         },
         id="a page silences its own ticket twin and nothing else",
+    ),
+]
+
+
+WATCHDOG = {"alertname": "Watchdog", "severity": "none", "scope": "monitoring"}
+
+INHIBITION_CASES += [
+    pytest.param(
+        [
+            {"alertname": "ParichayDown", "severity": "page", "scope": "central", "target": "parichay"},
+            {"alertname": "ParichayPartiallyUnreachable", "severity": "page", "scope": "path", "target": "parichay", "vantage": "cloud-mumbai"},
+            {"alertname": "ParichayIntermittent", "severity": "page", "scope": "central", "target": "parichay"},
+            {"alertname": "EOfficePartiallyUnreachable", "severity": "page", "scope": "path", "target": "eoffice", "vantage": "cloud-mumbai"},
+        ],
+        {
+            "ParichayDown/page/parichay/-": "active",
+            "ParichayPartiallyUnreachable/page/parichay/cloud-mumbai": "suppressed",
+            "ParichayIntermittent/page/parichay/-": "suppressed",
+            "EOfficePartiallyUnreachable/page/eoffice/cloud-mumbai": "active",
+        },
+        id="a Down alert silences its own partial and intermittent twins only",
+    ),
+    pytest.param(
+        [
+            {"alertname": "EOfficeDown", "severity": "page", "scope": "app", "target": "eoffice"},
+            {"alertname": "EOfficePartiallyUnreachable", "severity": "page", "scope": "path", "target": "eoffice", "vantage": "cloud-mumbai"},
+            {"alertname": "EOfficeIntermittent", "severity": "page", "scope": "app", "target": "eoffice"},
+        ],
+        {
+            "EOfficeDown/page/eoffice/-": "active",
+            "EOfficePartiallyUnreachable/page/eoffice/cloud-mumbai": "suppressed",
+            "EOfficeIntermittent/page/eoffice/-": "suppressed",
+        },
+        id="EOfficeDown silences e-Office partial and intermittent alerts",
+    ),
+    pytest.param(
+        [
+            {"alertname": "VantageResolverDown", "severity": "page", "scope": "local", "vantage": "district-haridwar"},
+            {"alertname": "ParichayPartiallyUnreachable", "severity": "page", "scope": "path", "target": "parichay", "vantage": "district-haridwar"},
+            {"alertname": "ParichayPartiallyUnreachable", "severity": "page", "scope": "path", "target": "parichay", "vantage": "cloud-mumbai"},
+            {"alertname": "ConfigReloadFailed", "severity": "ticket", "scope": "monitoring", "instance": "exporter-haridwar:9469", "vantage": "district-haridwar"},
+        ],
+        {
+            "VantageResolverDown/page/-/district-haridwar": "active",
+            "ParichayPartiallyUnreachable/page/parichay/district-haridwar": "suppressed",
+            "ParichayPartiallyUnreachable/page/parichay/cloud-mumbai": "active",
+            "ConfigReloadFailed/ticket/-/district-haridwar": "suppressed",
+        },
+        id="a site's failing resolver silences only that site's alerts",
+    ),
+    pytest.param(
+        [
+            {"alertname": "VantageNetworkDown", "severity": "page", "scope": "local", "vantage": "district-haridwar"},
+            {"alertname": "VantageResolverDown", "severity": "page", "scope": "local", "vantage": "district-haridwar"},
+        ],
+        {
+            "VantageNetworkDown/page/-/district-haridwar": "active",
+            "VantageResolverDown/page/-/district-haridwar": "suppressed",
+        },
+        id="a site's network down explains its resolver down",
+    ),
+    pytest.param(
+        [
+            WATCHDOG,
+            {"alertname": "VantageNetworkDown", "severity": "page", "scope": "local", "vantage": "district-haridwar"},
+            {"alertname": "VantageResolverDown", "severity": "page", "scope": "local", "vantage": "cloud-mumbai"},
+            {"alertname": "ParichayDown", "severity": "page", "scope": "central", "target": "parichay"},
+            {"alertname": "EOfficeDown", "severity": "page", "scope": "app", "target": "eoffice"},
+            {"alertname": "LoginAccountRejected", "severity": "ticket", "scope": "config", "target": "eoffice-login", "vantage": "cloud-mumbai"},
+            {"alertname": "SMSDeliveryFailing", "severity": "page", "scope": "monitoring", "instance": "smsbridge:9470"},
+        ],
+        {
+            "Watchdog/none/-/-": "active",
+            "VantageNetworkDown/page/-/district-haridwar": "active",
+            "VantageResolverDown/page/-/cloud-mumbai": "active",
+            "ParichayDown/page/parichay/-": "active",
+            "EOfficeDown/page/eoffice/-": "active",
+            "LoginAccountRejected/ticket/eoffice-login/cloud-mumbai": "suppressed",
+            "SMSDeliveryFailing/page/-/-": "active",
+        },
+        id="nothing inhibits the Watchdog",
     ),
 ]
 

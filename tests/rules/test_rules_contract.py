@@ -37,7 +37,21 @@ CATALOGUE: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "ExporterDown": (frozenset({"monitoring"}), frozenset({"page"})),
     "ParichayErrorBudgetBurn": (frozenset({"central"}), frozenset({"page", "ticket"})),
     "EOfficeErrorBudgetBurn": (frozenset({"app"}), frozenset({"page", "ticket"})),
+    # Issue "alerts you can trust in messy incidents".
+    "ParichayPartiallyUnreachable": (frozenset({"path"}), frozenset({"page"})),
+    "EOfficePartiallyUnreachable": (frozenset({"path"}), frozenset({"page"})),
+    "ParichayIntermittent": (frozenset({"central"}), frozenset({"page"})),
+    "EOfficeIntermittent": (frozenset({"app"}), frozenset({"page"})),
+    "VantageResolverDown": (frozenset({"local"}), frozenset({"page"})),
+    "Watchdog": (frozenset({"monitoring"}), frozenset({"none"})),
+    "SMSDeliveryFailing": (frozenset({"monitoring"}), frozenset({"page"})),
+    "AlertmanagerNotificationsFailing": (frozenset({"monitoring"}), frozenset({"page"})),
+    "PrometheusRuleFailures": (frozenset({"monitoring"}), frozenset({"page"})),
+    "PrometheusNotificationsFailing": (frozenset({"monitoring"}), frozenset({"page"})),
+    "ConfigReloadFailed": (frozenset({"monitoring"}), frozenset({"ticket"})),
 }
+# Alerts about the whole chain rather than one target, vantage or component instance.
+CHAIN_ALERTS = frozenset({"Watchdog"})
 
 # DESIGN.md "Metric contract".
 CONTRACT_METRICS = frozenset(
@@ -57,8 +71,24 @@ CONTRACT_METRICS = frozenset(
     }
 )
 HISTOGRAMS = frozenset({"parichay_probe_latency_seconds"})
-# Prometheus' own scrape metric; the only non-contract series rules may use.
+# Prometheus' own scrape metric and its ALERTS series.
 BUILTIN_SERIES = frozenset({"up", "ALERTS"})
+# What the self-monitoring alerts read: the SMS bridge's own metrics (smsbridge/metrics.py)
+# and those of Prometheus and Alertmanager (present in Prometheus 2.42-2.53 and
+# Alertmanager 0.25-0.28).
+SELF_MONITORING_METRICS = frozenset(
+    {
+        "parichay_smsbridge_dead_total",
+        "parichay_smsbridge_oldest_pending_age_seconds",
+        "parichay_smsbridge_config_last_reload_successful",
+        "prometheus_rule_evaluation_failures_total",
+        "prometheus_notifications_dropped_total",
+        "prometheus_notifications_alertmanagers_discovered",
+        "prometheus_config_last_reload_successful",
+        "alertmanager_notifications_failed_total",
+        "alertmanager_config_last_reload_successful",
+    }
+)
 
 RUNBOOK_URL = "{{ $externalLabels.runbook_base }}/%s.md"
 DEVANAGARI = re.compile(r"[\u0900-\u097F]")
@@ -134,6 +164,7 @@ ALLOWED_NAMES = (
     CONTRACT_METRICS
     | {f"{h}_{suffix}" for h in HISTOGRAMS for suffix in ("bucket", "sum", "count")}
     | BUILTIN_SERIES
+    | SELF_MONITORING_METRICS
     | RECORD_NAMES
 )
 
@@ -186,11 +217,12 @@ def test_embedded_catalogue_and_metrics_match_shared_design_when_present() -> No
 
 @pytest.mark.parametrize("item", ALERTS, ids=_alert_id)
 def test_alert_scope_and_severity_follow_the_catalogue(item: tuple[Path, dict[str, Any]]) -> None:
-    """Severity is page or ticket and scope one the catalogue allows for that alert."""
+    """Severity is page or ticket (none for the Watchdog) and scope one the catalogue allows."""
     _, rule = item
     scopes, severities = CATALOGUE[rule["alert"]]
     labels = rule["labels"]
     assert labels["severity"] in severities
+    assert labels["severity"] in {"page", "ticket"} or rule["alert"] in CHAIN_ALERTS
     scope = labels["scope"]
     if "{{" in scope:  # a templated scope yields only the literals between its actions
         assert set(re.findall(r"\}\}([a-z]+)\{\{", scope)) == scopes
@@ -218,8 +250,12 @@ def test_alert_has_for_severity_scope_and_all_annotations(item: tuple[Path, dict
 def test_alert_texts_name_the_target_or_vantage_they_are_about(
     item: tuple[Path, dict[str, Any]],
 ) -> None:
-    """Summaries and descriptions are templated with the affected target / vantage / instance."""
+    """Summaries and descriptions are templated with the affected target / vantage / instance
+    (the Watchdog is about the whole chain and has none of them)."""
     _, rule = item
+    if rule["alert"] in CHAIN_ALERTS:
+        assert rule["expr"].strip() == "vector(1)"
+        return
     for key in ("summary", "summary_hi", "description"):
         text = rule["annotations"][key]
         assert re.search(r"\$labels\.(target|vantage|instance)", text), key
@@ -314,10 +350,11 @@ def _promtool_cases() -> tuple[set[str], set[str]]:
 
 @pytest.mark.parametrize("alert", ALERT_NAMES)
 def test_every_alert_has_a_firing_and_a_not_firing_promtool_case(alert: str) -> None:
-    """CONVENTIONS 13: each alert is shown to fire, and shown to stay quiet."""
+    """CONVENTIONS 13: each alert is shown to fire, and shown to stay quiet (except the
+    Watchdog, which is shown to fire always)."""
     firing, silent = _promtool_cases()
     assert alert in firing, f"no promtool case where {alert} fires"
-    assert alert in silent, f"no promtool case where {alert} must not fire"
+    assert alert in silent or alert in CHAIN_ALERTS, f"no promtool case where {alert} must not fire"
 
 
 def test_firing_cases_assert_exact_annotations() -> None:
@@ -356,3 +393,47 @@ def test_scrape_config_never_sets_vantage_and_lists_every_alertmanager() -> None
     ]
     assert targets == ["alertmanager-1:9093", "alertmanager-2:9093"]
     assert config["rule_files"] == ["rules/*.yml"]
+
+
+# --- the issue "alerts you can trust in messy incidents" ------------------------------------
+
+
+def _alert(name: str) -> list[dict[str, Any]]:
+    return [rule for _, rule in ALERTS if rule["alert"] == name]
+
+
+def test_watchdog_always_fires_and_pages_nobody() -> None:
+    """vector(1), no `for` delay, severity none: it only feeds the heartbeat."""
+    (rule,) = _alert("Watchdog")
+    assert rule["expr"].strip() == "vector(1)"
+    assert rule["for"] == "0s"
+    assert rule["labels"] == {"severity": "none", "scope": "monitoring"}
+
+
+def test_partial_and_down_alerts_are_exclusive_by_expression_and_debounced_alike() -> None:
+    """A partial alert needs the target up from some healthy vantage (`== 1`), the Down
+    alert needs it down from all (`== 0`); both use the same `for:`."""
+    for service in ("Parichay", "EOffice"):
+        (partial,) = _alert(f"{service}PartiallyUnreachable")
+        (down,) = _alert(f"{service}Down")
+        assert "target:parichay_probe_success:max_network_healthy == 1" in partial["expr"]
+        assert "target:parichay_probe_success:max_network_healthy" in down["expr"]
+        assert partial["for"] == down["for"] == "30s"
+        assert partial["labels"]["scope"] == "path"
+
+
+def test_holds_on_other_alerts_key_on_firing_alerts_only() -> None:
+    """Every `ALERTS{...}` a rule reads selects alertstate="firing": a pending Down alert
+    (failures never long enough in a row) must never hold a page."""
+    for _, rule in RULES:
+        for selector in re.findall(r"ALERTS\{([^}]*)\}", rule["expr"]):
+            assert 'alertstate="firing"' in selector, (rule.get("alert"), selector)
+
+
+def test_account_faults_are_left_out_of_every_sli_rate() -> None:
+    """login_rejected and otp_rejected never count as failed or total in the SLI inputs."""
+    for name in ("target_vantage:parichay_probes:rate5m", "target_vantage:parichay_probes_failed:rate5m"):
+        (expr,) = [r["expr"] for _, r in RECORDS if r["record"] == name]
+        assert 'result!~"login_rejected|otp_rejected"' in expr or (
+            'result!~"success|login_rejected|otp_rejected"' in expr
+        ), name
