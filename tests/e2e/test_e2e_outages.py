@@ -278,7 +278,7 @@ GRID_NOISE = T.sso_interval + T.scrape_s + T.eval_s
 # The SMS bridge names the failing sites for scope path ("Parichay from <vantages>" /
 # Hindi) once its rendering for scope path is merged; until then the SMS carries the
 # alert name and scope, and the sites are checked in the email. Set this to True with it.
-SMS_NAMES_PATH_SITES = False
+SMS_NAMES_PATH_SITES = True
 
 
 def first_arrival(page: Page) -> tuple[float, float]:
