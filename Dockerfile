@@ -40,10 +40,10 @@ COPY --from=build /wheels /wheels
 RUN pip install --no-index --find-links=/wheels parichay-exporter && rm -rf /wheels
 USER parichay
 WORKDIR /var/lib/parichay-exporter
-EXPOSE 9469 9470 10043
+EXPOSE 10071 10072 10073
 # The exporter answers /healthz while its scheduler runs; compose overrides this check
-# for the SMS bridge (port 9470) and the simulator.
+# for the SMS bridge (port 10072) and the simulator.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-  CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:9469/healthz', timeout=4)"]
+  CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:10071/healthz', timeout=4)"]
 ENTRYPOINT ["parichay-exporter"]
 CMD ["run", "--config", "/etc/parichay/exporter.yml"]

@@ -274,7 +274,7 @@ def render_prometheus(
 ) -> Path:
     """Write prometheus.yml and rules/ under `dest`; returns the config path.
 
-    Addresses: `exporter:9469` (one line per vantage), `smsbridge:9470`,
+    Addresses: `exporter:10071` (one line per vantage), `smsbridge:10072`,
     `alertmanager-1:9093` / `alertmanager-2:9093` (alerting and scrape), `localhost:9090`.
     Timing (E2E only): scrape/evaluation interval and scrape timeout; `for: 30s` in
     availability.yml (the Down, partial-reachability and site-network/resolver alerts) and
@@ -285,8 +285,8 @@ def render_prometheus(
     src = (PROMETHEUS_DIR / "prometheus.yml").read_text(encoding="utf-8")
     where = "prometheus/prometheus.yml"
     lines = "\n".join(rf"\g<1>{addr}" for addr in exporters)
-    text = substitute_re(src, r"^(\s*- )exporter:9469$", lines, count=1, where=where)
-    text = substitute(text, "smsbridge:9470", bridge, count=1, where=where)
+    text = substitute_re(src, r"^(\s*- )exporter:10071$", lines, count=1, where=where)
+    text = substitute(text, "smsbridge:10072", bridge, count=1, where=where)
     text = substitute(text, "alertmanager-1:9093", alertmanagers[0], count=2, where=where)
     text = substitute(text, "alertmanager-2:9093", alertmanagers[1], count=2, where=where)
     text = substitute(text, "localhost:9090", prometheus, count=1, where=where)
@@ -356,8 +356,8 @@ def render_alertmanager(
 ) -> Path:
     """Write alertmanager.yml and templates/ under `dest`; returns the config path.
 
-    Addresses: `mailcatcher:1025` (SMTP), `http://smsbridge:9470/alertmanager`, the
-    Watchdog's `http://smsbridge:9470/heartbeat`, the two secret files (the bridge token is
+    Addresses: `mailcatcher:1025` (SMTP), `http://smsbridge:10072/alertmanager`, the
+    Watchdog's `http://smsbridge:10072/heartbeat`, the two secret files (the bridge token is
     used by both webhooks). `smtp_require_tls: false` is kept (checked, not changed): the local
     aiosmtpd speaks plain SMTP without STARTTLS, exactly like the demo's mailcatcher.
     Timing (E2E only): the root route's `group_wait: 10s` and `group_interval: 1m`, which
@@ -366,8 +366,8 @@ def render_alertmanager(
     src = (ALERTMANAGER_DIR / "alertmanager.yml").read_text(encoding="utf-8")
     where = "alertmanager/alertmanager.yml"
     text = substitute(src, "mailcatcher:1025", smtp, count=1, where=where)
-    text = substitute(text, "http://smsbridge:9470/alertmanager", webhook, count=1, where=where)
-    text = substitute(text, "http://smsbridge:9470/heartbeat", heartbeat, count=1, where=where)
+    text = substitute(text, "http://smsbridge:10072/alertmanager", webhook, count=1, where=where)
+    text = substitute(text, "http://smsbridge:10072/heartbeat", heartbeat, count=1, where=where)
     text = substitute(
         text, "/etc/alertmanager/secrets/smsbridge_token", str(token_file), count=2, where=where
     )

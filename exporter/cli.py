@@ -253,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rs.add_argument("--config", required=True)
     rs.add_argument("target", help="target name")
-    rs.add_argument("--url", help="a running exporter, e.g. http://127.0.0.1:9469")
+    rs.add_argument("--url", help="a running exporter, e.g. http://127.0.0.1:10071")
     rs.add_argument("--admin-token-file", help="the exporter's admin token (with --url)")
     sub.add_parser(
         "simulate",
@@ -261,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_help=False,
     )
     d = sub.add_parser("demo", help="simulator + exporter with an embedded config")
-    d.add_argument("--listen", default="127.0.0.1:9469", help="exporter HOST:PORT")
+    d.add_argument("--listen", default="127.0.0.1:10071", help="exporter HOST:PORT")
     return p
 
 

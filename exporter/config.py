@@ -39,7 +39,7 @@ from exporter.secrets import Secret
 if TYPE_CHECKING:
     from exporter.login_config import LoginTarget
 
-DEFAULT_LISTEN = "0.0.0.0:9469"
+DEFAULT_LISTEN = "0.0.0.0:10071"
 DEFAULT_INTERVAL = 30.0
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_MAX_REDIRECTS = 5
@@ -772,7 +772,7 @@ def _validate_listen(value: Any, path: str, errs: _Errors) -> str | None:
         return None
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
-        errs.add(path, f"expected HOST:PORT such as 0.0.0.0:9469, got {_describe(text)}")
+        errs.add(path, f"expected HOST:PORT such as 0.0.0.0:10071, got {_describe(text)}")
         return None
     if host.strip("[]") and not _host_ok(host.strip("[]")):
         errs.add(path, f"not a host name or IP address: {_describe(host)}")

@@ -38,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="serve the webhook, /metrics and /healthz")
     run.add_argument("--config", required=True, help="YAML config file")
-    run.add_argument("--listen", help="HOST:PORT, overrides the config (default 0.0.0.0:9470)")
+    run.add_argument("--listen", help="HOST:PORT, overrides the config (default 0.0.0.0:10072)")
     run.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     check = sub.add_parser("check-config", help="validate a config file and exit")
     check.add_argument("file", help="YAML config file")

@@ -27,7 +27,7 @@ from .secret import Secret
 from .segments import analyse
 from .templates import CompiledTemplate, TemplateError, compile_template
 
-DEFAULT_LISTEN: Final = "0.0.0.0:9470"
+DEFAULT_LISTEN: Final = "0.0.0.0:10072"
 _E164: Final = re.compile(r"^\+[1-9]\d{7,14}$")
 _INDIAN_MOBILE: Final = re.compile(r"^\+91[6-9]\d{9}$")
 _NAME: Final = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -177,7 +177,7 @@ class Config:
 
 
 def parse_listen(text: str) -> tuple[str, int]:
-    """Split ``HOST:PORT`` (IPv6 as ``[::1]:9470``); raise ValueError."""
+    """Split ``HOST:PORT`` (IPv6 as ``[::1]:10072``); raise ValueError."""
     host, sep, port = text.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ValueError(f"expected HOST:PORT, got {text!r}")

@@ -39,7 +39,7 @@ from statuspage.view import (
 
 # THE default port of the status page (compose, Prometheus's scrape job and the docs
 # repeat it as a literal).
-DEFAULT_PORT = 10043
+DEFAULT_PORT = 10073
 DEFAULT_LISTEN = f"0.0.0.0:{DEFAULT_PORT}"
 REFRESH_S = 60
 CACHE_S = 10.0

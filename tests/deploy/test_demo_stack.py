@@ -139,7 +139,7 @@ def test_demo_exporter_config_has_the_builtin_demo_targets(tmp_path: Path) -> No
             app="https://b:2",
             control="http://c:3",
             ca="/ca.pem",
-            listen="0.0.0.0:9469",
+            listen="0.0.0.0:10071",
             org="UKSec",
             state_file="/state.json",
         )

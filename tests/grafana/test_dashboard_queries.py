@@ -41,7 +41,7 @@ DASH_DIR = REPO / "grafana" / "dashboards"
 PROMETHEUS_YML = REPO / "prometheus" / "prometheus.yml"
 RULES_DIR = REPO / "prometheus" / "rules"
 # docker-compose service addresses in prometheus.yml that the test replaces.
-EXPORTER_ADDR = "exporter:9469"
+EXPORTER_ADDR = "exporter:10071"
 PROMETHEUS_ADDR = "localhost:9090"
 DATA_DEADLINE_S = 40.0
 # What Grafana would put in for its built-in variables.

@@ -78,7 +78,7 @@ def test_watchdog_goes_every_minute_to_the_bridge_heartbeat_and_nowhere_else() -
     (heartbeat,) = [r for r in config["receivers"] if r["name"] == "heartbeat"]
     assert set(heartbeat) == {"name", "webhook_configs"}
     (hook,) = heartbeat["webhook_configs"]
-    assert hook["url"] == "http://smsbridge:9470/heartbeat"
+    assert hook["url"] == "http://smsbridge:10072/heartbeat"
 
 
 # --- templates -------------------------------------------------------------------------------
@@ -252,7 +252,7 @@ def _free_port() -> int:
 def alertmanager(tmp_path: Path) -> Iterator[httpx.Client]:
     """A real Alertmanager with the repository config; receivers point at a closed port."""
     closed = f"127.0.0.1:{_free_port()}"
-    text = CONFIG.read_text("utf-8").replace("smsbridge:9470", closed).replace(
+    text = CONFIG.read_text("utf-8").replace("smsbridge:10072", closed).replace(
         "mailcatcher:1025", closed
     )
     (tmp_path / "alertmanager.yml").write_text(text, "utf-8")
@@ -456,7 +456,7 @@ INHIBITION_CASES += [
             {"alertname": "VantageResolverDown", "severity": "page", "scope": "local", "vantage": "district-haridwar"},
             {"alertname": "ParichayPartiallyUnreachable", "severity": "page", "scope": "path", "target": "parichay", "vantage": "district-haridwar"},
             {"alertname": "ParichayPartiallyUnreachable", "severity": "page", "scope": "path", "target": "parichay", "vantage": "cloud-mumbai"},
-            {"alertname": "ConfigReloadFailed", "severity": "ticket", "scope": "monitoring", "instance": "exporter-haridwar:9469", "vantage": "district-haridwar"},
+            {"alertname": "ConfigReloadFailed", "severity": "ticket", "scope": "monitoring", "instance": "exporter-haridwar:10071", "vantage": "district-haridwar"},
         ],
         {
             "VantageResolverDown/page/-/district-haridwar": "active",
@@ -485,7 +485,7 @@ INHIBITION_CASES += [
             {"alertname": "ParichayDown", "severity": "page", "scope": "central", "target": "parichay"},
             {"alertname": "EOfficeDown", "severity": "page", "scope": "app", "target": "eoffice"},
             {"alertname": "LoginAccountRejected", "severity": "ticket", "scope": "config", "target": "eoffice-login", "vantage": "cloud-mumbai"},
-            {"alertname": "SMSDeliveryFailing", "severity": "page", "scope": "monitoring", "instance": "smsbridge:9470"},
+            {"alertname": "SMSDeliveryFailing", "severity": "page", "scope": "monitoring", "instance": "smsbridge:10072"},
         ],
         {
             "Watchdog/none/-/-": "active",

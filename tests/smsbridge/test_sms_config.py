@@ -43,7 +43,7 @@ def test_each_bad_config_reports_exactly_its_errors(path: Path) -> None:
 def test_the_minimal_config_is_valid_and_secrets_are_hidden() -> None:
     """good_config.yml loads; its secrets print as <secret> and reveal the env values."""
     config = load_config(HERE / "good_config.yml")
-    assert config.listen == "0.0.0.0:9470"
+    assert config.listen == "0.0.0.0:10072"
     assert config.auth.token is not None
     assert str(config.auth.token) == "<secret>"
     assert repr(config.auth.token) == "<secret>"
@@ -73,7 +73,7 @@ def test_check_config_prints_a_one_line_summary(capsys: pytest.CaptureFixture[st
     out = capsys.readouterr().out
     assert out == (
         "ok: 1 provider(s) (nic), 1 template(s), 1 route(s), 1 recipient number(s), "
-        "listen 0.0.0.0:9470\n"
+        "listen 0.0.0.0:10072\n"
     )
 
 
@@ -123,5 +123,5 @@ def test_shipped_example_config_is_valid_once_its_secret_files_exist(
     assert config.heartbeat is not None and config.heartbeat.recipients == ("on-call",)
     assert config.summary() == (
         "ok: 1 provider(s) (nic), 7 template(s), 2 route(s), 3 recipient number(s), "
-        "listen 0.0.0.0:9470, heartbeat silence 300s"
+        "listen 0.0.0.0:10072, heartbeat silence 300s"
     )

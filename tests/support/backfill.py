@@ -212,7 +212,7 @@ class Scenario:
             if not isinstance(m, Maintenance):
                 continue
             lb = _labels(
-                {"service": m.service, "job": "statuspage", "instance": "statuspage:10043"}
+                {"service": m.service, "job": "statuspage", "instance": "statuspage:10073"}
             )
             for t, ts in zip(times, stamps, strict=True):
                 if m.start <= t < m.end:
