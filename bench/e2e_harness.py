@@ -119,6 +119,24 @@ class Timing:
     gossip_interval: str | None = None
     # Logins remember their device (persistent_cookies) so they need no fresh TOTP window.
     remember_device: bool = False
+    # The dead man's switch: the Watchdog route's group_interval and repeat_interval (1m),
+    # the bridge's `heartbeat.silence` (5m) and Prometheus's `--rules.alert.resend-delay`
+    # (1m: how soon a restarted Alertmanager hears of the Watchdog again).
+    heartbeat_every: str | None = None
+    heartbeat_silence: str | None = None
+    alert_resend_delay: str | None = None
+
+    @property
+    def heartbeat_silence_s(self) -> float:
+        return _seconds(self.heartbeat_silence or "5m")
+
+    @property
+    def heartbeat_every_s(self) -> float:
+        return _seconds(self.heartbeat_every or "1m")
+
+    @property
+    def alert_resend_delay_s(self) -> float:
+        return _seconds(self.alert_resend_delay or "1m")
 
     @property
     def peer_timeout_s(self) -> float:
@@ -210,6 +228,11 @@ E2E = Timing(
     peer_timeout="2s",
     gossip_interval="50ms",
     remember_device=True,
+    # A heartbeat every 2 s, the chain called broken after 12 s of silence: the switch is
+    # tested in seconds, and no other scenario lasts long enough without Alertmanagers.
+    heartbeat_every="2s",
+    heartbeat_silence="12s",
+    alert_resend_delay="2s",
 )
 
 
@@ -379,6 +402,16 @@ def render_alertmanager(
         where=where,
     )
     substitute(text, "smtp_require_tls: false", "", count=1, where=where)
+    if timing.heartbeat_every:
+        text = substitute_re(
+            text,
+            r'(- matchers: \[alertname="Watchdog"\]\n(?:      .*\n)*?)'
+            r"      group_interval: 1m\n      repeat_interval: 1m\n",
+            rf"\g<1>      group_interval: {timing.heartbeat_every}\n"
+            rf"      repeat_interval: {timing.heartbeat_every}\n",
+            count=1,
+            where=where,
+        )
     if timing.group_wait:
         text = substitute_re(
             text,
@@ -404,7 +437,13 @@ def render_alertmanager(
 
 
 def render_smsbridge(
-    dest: Path, *, gateway: str, token_file: Path, pin_file: Path, outbox: Path
+    dest: Path,
+    *,
+    gateway: str,
+    token_file: Path,
+    pin_file: Path,
+    outbox: Path,
+    heartbeat_silence: str | None = None,
 ) -> Path:
     """Write the bridge config: config/smsbridge.yml with the gateway URLs (primary and
     secondary -> the stand-in), the token and pin files and the outbox path substituted.
@@ -446,6 +485,10 @@ def render_smsbridge(
         count=1,
         where=where,
     )
+    if heartbeat_silence:
+        text = substitute(
+            text, "  silence: 5m\n", f"  silence: {heartbeat_silence}\n", count=1, where=where
+        )
     dest.mkdir(parents=True, exist_ok=True)
     config = dest / "smsbridge.yml"
     config.write_text(text, encoding="utf-8")
@@ -657,8 +700,20 @@ _SMS_EN = re.compile(r"^ITDA ALERT (FIRING|RESOLVED): .*? - (\w+) \(")
 _SMS_HI = re.compile(r"^ITDA चेतावनी (चालू|समाप्त): .*? - (\w+) ")
 
 
+# The bridge's own dead man's switch texts (chain_broken_* / chain_ok_* templates).
+_CHAIN_BROKEN = ("ITDA ALERT: monitoring chain broken", "ITDA चेतावनी: निगरानी श्रृंखला टूटी")
+_CHAIN_OK = ("ITDA OK: monitoring chain restored", "ITDA सूचना: निगरानी श्रृंखला")
+
+
 def parse_sms_text(text: str) -> tuple[str, str]:
-    """(status, alertname) of an alert SMS rendered from config/smsbridge.yml's templates."""
+    """(status, alertname) of an alert SMS rendered from config/smsbridge.yml's templates.
+
+    The dead man's switch's texts are told as the Watchdog's: FIRING when the bridge says the
+    chain is broken, RESOLVED when it says the chain is restored."""
+    if text.startswith(_CHAIN_BROKEN):
+        return "FIRING", "Watchdog"
+    if text.startswith(_CHAIN_OK):
+        return "RESOLVED", "Watchdog"
     if m := _SMS_EN.match(text):
         return m.group(1), m.group(2)
     if m := _SMS_HI.match(text):
@@ -1331,6 +1386,7 @@ class AlertingStack:
             token_file=token_file,
             pin_file=pin_file,
             outbox=self.root / "smsbridge" / "outbox.sqlite3",
+            heartbeat_silence=self.timing.heartbeat_silence,
         )
         self.bridge = Proc(
             "smsbridge",
@@ -1414,6 +1470,11 @@ class AlertingStack:
                 f"--storage.tsdb.path={self.root / 'prometheus-data'}",
                 f"--web.listen-address={HOST}:{prom_port}",
                 f"--web.external-url={self.prometheus_url}",
+                *(
+                    [f"--rules.alert.resend-delay={self.timing.alert_resend_delay}"]
+                    if self.timing.alert_resend_delay
+                    else []
+                ),
             ],
             self.root / "prometheus.log",
         )
