@@ -1,7 +1,7 @@
 """The human view: a plain bilingual (English / Hindi) status page for secretariat staff.
 
 It answers one question in one sentence at the top ("e-Office login is down because
-Parichay (NIC, Delhi) is down since 09:42 IST; ITDA has been alerted"), then lists each
+Parichay (NIC, Delhi) is down since 09:42 IST; ITDA is checking"), then lists each
 check. It shows only target names, roles, states and reasons in words: never URLs, details
 or anything from the config that could be a secret. Times are IST.
 """
@@ -72,7 +72,10 @@ def headline(store: Store) -> Headline:
     def all_down(xs: list[TargetState]) -> bool:
         return bool(xs) and all(s.latest is not None and not s.latest.success for s in xs)
 
-    aware_en, aware_hi = " ITDA has been alerted.", " ITDA को सूचना दे दी गई है।"
+    # This exporter cannot see Alertmanager, so it never claims that ITDA was told: the
+    # state-wide status page (parichay-status) says so only when a page actually went out.
+    aware_en = " ITDA is checking; the state-wide status page says whether ITDA has been alerted."
+    aware_hi = " ITDA जाँच कर रहा है; राज्य-स्तरीय स्थिति पृष्ठ बताता है कि ITDA को सूचना मिली है या नहीं।"
     if all_down(by_role[Role.CONTROL]):
         t = _ist(_earliest_down(by_role[Role.CONTROL]))
         return Headline(

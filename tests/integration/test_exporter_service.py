@@ -97,7 +97,8 @@ async def running(sim: Simulator, ca_file: str, tmp_path: Path) -> AsyncIterator
 async def test_metrics_and_status_page_follow_a_parichay_outage(
     running: Exporter, sim: Simulator
 ) -> None:
-    """Probes run on schedule; an SSO outage flips the metric and the bilingual headline."""
+    """Probes run on schedule; an SSO outage flips the metric and the bilingual headline, which
+    never claims that ITDA was alerted (only the state-wide page can know)."""
     async with httpx.AsyncClient(base_url=running.url) as c:
 
         async def both_up() -> bool:
@@ -125,6 +126,8 @@ async def test_metrics_and_status_page_follow_a_parichay_outage(
         page = (await c.get("/")).text
         assert "e-Office login is down because Parichay (NIC, Delhi) is down since" in page
         assert "परिचय (NIC, दिल्ली)" in page
+        # The exporter cannot see Alertmanager: it never claims ITDA was told.
+        assert "ITDA is checking" in page and "ITDA has been alerted." not in page
         status = (await c.get("/status.json")).json()
         assert status["level"] == "down"
         assert {t["target"]: t["reason"] for t in status["targets"]}["parichay"] == "http_5xx"
