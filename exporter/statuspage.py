@@ -74,8 +74,8 @@ def headline(store: Store) -> Headline:
 
     # This exporter cannot see Alertmanager, so it never claims that ITDA was told: the
     # state-wide status page (parichay-status) says so only when a page actually went out.
-    aware_en = " ITDA is checking; the state-wide status page says whether ITDA has been alerted."
-    aware_hi = " ITDA जाँच कर रहा है; राज्य-स्तरीय स्थिति पृष्ठ बताता है कि ITDA को सूचना मिली है या नहीं।"
+    aware_en = " ITDA is checking; the state-wide status page shows whether a page went out."
+    aware_hi = " ITDA जाँच कर रहा है; राज्य-स्तरीय स्थिति पृष्ठ बताता है कि सूचना भेजी गई या नहीं।"
     if all_down(by_role[Role.CONTROL]):
         t = _ist(_earliest_down(by_role[Role.CONTROL]))
         return Headline(
