@@ -54,7 +54,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from exporter.app import Exporter
 from exporter.config import load_config
 from exporter.demo import LOGIN_STEPS, indent
-from exporter.simulator import Simulator
+from simulator import Simulator
 from tools import binaries
 
 REPO = Path(__file__).resolve().parents[1]

@@ -33,7 +33,7 @@ import yaml
 from exporter import demo
 from exporter.app import Exporter
 from exporter.config import TARGET_KINDS, load_config
-from exporter.simulator import Simulator
+from simulator import Simulator
 from tests.support.binaries import pinned_binary
 
 REPO = Path(__file__).resolve().parents[2]

@@ -19,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.app import Exporter
 from exporter.config import load_config
-from exporter.simulator import Simulator
+from simulator import Simulator
 
 ADMIN_TOKEN = "admin-token-for-tests-0123456789"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}

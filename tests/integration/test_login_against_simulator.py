@@ -15,7 +15,7 @@ from exporter.demo import demo_environment, render_demo_config
 from exporter.login_config import LoginTarget
 from exporter.probes import ProbeContext, paused_until, run_probe
 from exporter.result import Reason
-from exporter.simulator import Simulator
+from simulator import Simulator
 from exporter.store import Store
 
 STEPS = ["open-eoffice", "submit-password", "submit-otp", "open-inbox", "logout"]

@@ -16,7 +16,7 @@ from aiohttp import web
 from exporter.config import Target, load_config_text
 from exporter.probes import ProbeContext, run_probe
 from exporter.result import PHASES, ProbeResult, Reason
-from exporter.simulator import Simulator
+from simulator import Simulator
 
 
 def target(yaml_target: str) -> Target:
