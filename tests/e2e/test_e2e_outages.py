@@ -2,7 +2,7 @@
 repository's rules -> two clustered real Alertmanagers -> SMS bridge -> gateway stand-in,
 and Alertmanager -> real SMTP server.
 
-Timings are the E2E ones (bench/e2e_harness.py `E2E`): probes, scrapes and evaluations
+Timings are the E2E ones (tests/support/timing.py `E2E`): probes, scrapes and evaluations
 every second, `for: 30s` (availability) -> 5s, EOfficeLoginFailing's `for: 2m` -> 10s, group_wait 1s,
 group_interval 4s. "Nothing else arrives" is checked after a settle time long enough for
 the unwanted notification to have arrived had it been sent: its `for:` plus
@@ -17,26 +17,25 @@ import time
 
 import pytest
 
-from bench.e2e_harness import (
+from tests.support.layout import (
     APP_TARGET,
     CONTROL_TARGETS,
     CUTTABLE_VANTAGE,
-    E2E,
     LOGIN_TARGET,
     LOGIN_VANTAGE,
     PARTIAL_VANTAGES,
-    SMTP_MAX_LINE,
     SSO_TARGET,
     VANTAGES,
-    AlertingStack,
+)
+from tests.support.sinks import SMTP_MAX_LINE
+from tests.support.stack import AlertingStack, bridge_plan
+from tests.support.timing import E2E, sleep_until, wait_until
+from tests.support.world import (
     Page,
     World,
-    bridge_plan,
     exactly_once_problems,
-    sleep_until,
     unexpected,
     wait_for_page,
-    wait_until,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]

@@ -25,9 +25,9 @@ from tests.support.backfill import (
     Gap,
     Maintenance,
     Outage,
-    PrometheusProcess,
     Scenario,
     create_blocks,
+    history_prometheus,
 )
 
 H = timedelta(hours=1)
@@ -100,7 +100,7 @@ async def _sample(out: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         data = create_blocks(month_scenario(month, now, objective=0.995), root / "tsdb")
-        async with PrometheusProcess(data_dir=data, workdir=root) as prom:
+        async with history_prometheus(data_dir=data, workdir=root) as prom:
             cli = [sys.executable, "-m", "statuspage.cli", "report", "--month", month.arg]
             cli += ["--format", "pdf", "--out", tmp, "--prometheus", prom.url]
             await asyncio.to_thread(subprocess.run, cli, check=True)
