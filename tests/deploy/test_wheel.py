@@ -12,13 +12,22 @@ project is imported from the wheel, not from the checkout.
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 import sysconfig
+import tomllib
 import zipfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+# The distribution's packages, as pyproject's find list names them.
+PACKAGES = tuple(
+    pattern.rstrip("*")
+    for pattern in tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"][
+        "setuptools"
+    ]["packages"]["find"]["include"]
+)
 # Distributions the production venv must not see: the demo extra, and the checkout itself.
 HIDDEN_PREFIXES = ("trustme", "__editable__", "parichay_exporter", "_parichay_exporter")
 
@@ -49,15 +58,26 @@ def test_a_wheel_without_extras_checks_a_config_and_never_imports_trustme(
 ) -> None:
     """`pip wheel .` installed without extras: check-config works, trustme is neither
     installed nor imported, and `demo` says how to install the extra instead of a traceback."""
+    # Built from a copy of what the Dockerfile copies, so setuptools' build/ and egg-info
+    # never land in the checkout (a stale build/lib would also leak into later wheels).
+    source = tmp_path / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, source / name)
+    for package in PACKAGES:
+        shutil.copytree(
+            REPO / package, source / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
     wheels = tmp_path / "wheels"
     built = _run(
         sys.executable, "-m", "pip", "wheel", ".", "--no-deps", "--no-build-isolation",
-        "-q", "-w", wheels, cwd=REPO,
+        "-q", "-w", wheels, cwd=source,
     )
     assert built.returncode == 0, built.stderr
     (wheel,) = wheels.glob("parichay_exporter-*.whl")
     top_level = {name.split("/")[0] for name in zipfile.ZipFile(wheel).namelist()}
-    assert {"exporter", "simulator", "smsbridge", "servicekit", "statuspage"} <= top_level
+    assert {"exporter", "simulator", "smsbridge", "servicekit", "statuspage"} <= set(PACKAGES)
+    assert set(PACKAGES) <= top_level
     assert "tests" not in top_level and "bench" not in top_level
     metadata = zipfile.ZipFile(wheel).read(
         next(n for n in zipfile.ZipFile(wheel).namelist() if n.endswith(".dist-info/METADATA"))

@@ -23,7 +23,7 @@ from typing import Any
 from aiohttp import web
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from tests.support.net import HOST
+from tests.support.net import HOST, LoopbackService, serve_app
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +74,7 @@ NIC_ACCEPTED = "Message Accepted for Request ID=12345678~code=API000 & info=Plat
 
 
 @dataclass
-class GatewayStandIn:
+class GatewayStandIn(LoopbackService):
     """A local SMS gateway that records every request and answers as scripted.
 
     Paths: `/nic`, `/nic2` (NIC's API: form fields, a text answer with a request id) and
@@ -103,23 +103,12 @@ class GatewayStandIn:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self.handle)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, HOST, 0)
-        await site.start()
-        self.url = f"http://{HOST}:{self._runner.addresses[0][1]}"
+        self._runner, self.url = await serve_app(app)
 
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-
-    async def __aenter__(self) -> GatewayStandIn:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     def clear(self) -> None:
         self.requests.clear()

@@ -33,8 +33,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -46,7 +45,7 @@ from tests.support.layout import (
     SMSBRIDGE_CONFIG,
     WEBHOOK_TOKEN,
 )
-from tests.support.net import HOST, free_port
+from tests.support.net import HOST, LoopbackService, free_port
 from tests.support.timing import HarnessError, Timing, wait_until
 
 if TYPE_CHECKING:
@@ -129,7 +128,7 @@ class Proc:
         return "\n".join(self.output().splitlines()[-lines:])
 
 
-class Server(Proc):
+class Server(Proc, LoopbackService):
     """A `Proc` serving HTTP on a loopback port that answers `GET /-/ready` once it is up."""
 
     def __init__(self, name: str, args: list[str], log: Path, *, port: int) -> None:
@@ -157,19 +156,8 @@ class Server(Proc):
                 await asyncio.sleep(0.1)
 
     def wait_ready_sync(self, *, within: float = 60.0) -> None:
-        """`wait_ready` for synchronous tests."""
-        deadline = time.monotonic() + within
-        with httpx.Client(timeout=2.0, trust_env=False) as client:
-            while True:
-                self._check_alive()
-                with contextlib.suppress(httpx.HTTPError):
-                    if client.get(f"{self.url}/-/ready").status_code == 200:
-                        return
-                if time.monotonic() > deadline:
-                    raise HarnessError(
-                        f"{self.name} not ready within {within:g} s:\n{self.tail(30)}"
-                    )
-                time.sleep(0.1)
+        """`wait_ready` for synchronous tests (the process belongs to no event loop)."""
+        asyncio.run(self.wait_ready(within=within))
 
     async def start(self, *, within: float = 60.0) -> None:
         """Spawn and wait until ready; stopped again if it never gets there."""
@@ -188,15 +176,6 @@ class Server(Proc):
         except BaseException:
             self.stop_sync()
             raise
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
 
 
 class Prometheus(Server):
@@ -525,7 +504,7 @@ class AlertmanagerNode:
 
 
 @dataclass
-class AlertingStack:
+class AlertingStack(LoopbackService):
     """Prometheus, two clustered Alertmanagers and the SMS bridge for one scenario/run."""
 
     world: World
@@ -537,19 +516,6 @@ class AlertingStack:
     bridge: Proc | None = None
     bridge_url: str = ""
     _client: httpx.AsyncClient | None = None
-
-    async def __aenter__(self) -> AlertingStack:
-        try:
-            await self.start()
-        except BaseException:
-            await self.stop()
-            raise
-        return self
-
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
 
     @property
     def procs(self) -> list[Proc]:
@@ -729,12 +695,6 @@ class AlertingStack:
             if st.get("status") != "ready" or len(st.get("peers") or []) != 2:
                 return False
         return True
-
-    async def am_alerts(self, node: AlertmanagerNode) -> list[dict[str, Any]]:
-        r = await self.client.get(f"{node.url}/api/v2/alerts")
-        r.raise_for_status()
-        data: list[dict[str, Any]] = r.json()
-        return data
 
     # -- Prometheus ------------------------------------------------------------------
 

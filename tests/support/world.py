@@ -29,7 +29,6 @@ import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 from aiohttp import web
 
@@ -46,7 +45,7 @@ from tests.support.layout import (
     SSO_TARGET,
     VANTAGES,
 )
-from tests.support.net import HOST
+from tests.support.net import HOST, LoopbackService, serve_app
 from tests.support.sinks import GatewayStandIn, Mail, Sms, SmtpSink
 from tests.support.stack import BridgePlan, bridge_plan, substitute
 from tests.support.timing import Timing, wait_until
@@ -71,10 +70,6 @@ class Forwarder:
         self._tasks: set[asyncio.Task[None]] = set()
         self._reset_next = 0
         self.resets = 0
-
-    @property
-    def is_cut(self) -> bool:
-        return self._server is None
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._accept, HOST, self.port)
@@ -170,7 +165,7 @@ class VantagePath:
             await f.restore()
 
 
-class ControlSite:
+class ControlSite(LoopbackService):
     """A neutral, always-up "public site" (the stand-in for www.india.gov.in)."""
 
     def __init__(self) -> None:
@@ -186,11 +181,8 @@ class ControlSite:
 
         app = web.Application()
         app.router.add_get("/", page)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, HOST, 0)
-        await site.start()
-        self.port = int(self._runner.addresses[0][1])
+        self._runner, url = await serve_app(app)
+        self.port = int(url.rsplit(":", 1)[1])
 
     async def stop(self) -> None:
         if self._runner is not None:
@@ -307,7 +299,7 @@ def exporter_config_text(
 # --------------------------------------------------------------------------- the world
 
 
-class World:
+class World(LoopbackService):
     """Simulator, neutral site, vantage paths, exporters, SMTP server and SMS gateway."""
 
     def __init__(self, root: Path, *, timing: Timing) -> None:
@@ -319,19 +311,6 @@ class World:
         self.gateway = GatewayStandIn()
         self.paths: dict[str, VantagePath] = {}
         self.exporters: dict[str, Exporter] = {}
-
-    async def __aenter__(self) -> World:
-        try:
-            await self.start()
-        except BaseException:
-            await self.stop()
-            raise
-        return self
-
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
 
     async def start(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
