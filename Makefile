@@ -32,7 +32,7 @@ test: $(STAMP) binaries
 lint: $(STAMP)
 	$(BIN)/ruff check exporter simulator smsbridge servicekit statuspage grafana deploy bench tests tools
 	$(BIN)/mypy
-	$(BIN)/mypy --strict --explicit-package-bases bench/*.py deploy/*.py tools/*.py
+	$(BIN)/mypy --strict --explicit-package-bases bench/*.py deploy/*.py tools/*.py tests/support/*.py
 
 dashboards: $(STAMP)
 	$(BIN)/python -m grafana.build

@@ -22,6 +22,7 @@ from statuspage.history import IST
 from statuspage.report import Period, month_period
 from tests.support.backfill import (
     Blip,
+    Event,
     Gap,
     Maintenance,
     Outage,
@@ -71,7 +72,7 @@ def last_month(now: datetime) -> Month:
 
 
 def month_scenario(month: Month, now: datetime, *, objective: float | None = None) -> Scenario:
-    events = (
+    events: tuple[Event, ...] = (
         Outage(start=month.outage[0], end=month.outage[1], scope="central"),
         Outage(
             start=month.partial[0],
