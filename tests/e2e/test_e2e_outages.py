@@ -318,7 +318,10 @@ async def test_parichay_cut_off_from_two_of_three_sites_pages_path_as_fast_as_a_
             assert sms.text.startswith("ITDA ALERT FIRING: Parichay"), sms.text
             assert f"{PARTIAL} (path scope)" in sms.text, sms.text
         if SMS_NAMES_PATH_SITES:
-            assert all(v in sms.text for v in FAILING), sms.text
+            # The bridge shortens `district-haridwar` to its place, `haridwar`, when the
+            # full names do not fit the DLT variable (smsbridge/render.py, _path_what).
+            assert all(v.rsplit("-", 1)[-1] in sms.text for v in FAILING), sms.text
+            assert not any(v.rsplit("-", 1)[-1] in sms.text for v in WORKING), sms.text
     # Email: subject, the failing sites (head and description), the working one, bilingual.
     mail = page.mails[0]
     assert mail.subject.startswith("[FIRING") and (
