@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +16,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from tests.support.net import free_port
-from tests.support.sinks import GatewayStandIn
+from tests.support.sinks import GatewayStandIn, SmtpSink
 
 TOKEN = "am-webhook-token-5f1c"
 PIN = "Nic#Pin-7731"
@@ -150,7 +148,7 @@ def with_heartbeat(
     data: dict[str, Any],
     *,
     silence: str = "5m",
-    smtp: SmtpServer | None = None,
+    smtp: SmtpSink | None = None,
     tmp_path: Path | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
@@ -180,62 +178,6 @@ def with_heartbeat(
     return data
 
 
-@dataclass
-class Mail:
-    sender: str
-    recipients: list[str]
-    content: bytes
-    authenticated: bool
-    tls: bool
-
-    @property
-    def subject(self) -> str:
-        import email
-        from email.policy import default
-
-        return str(email.message_from_bytes(self.content, policy=default)["Subject"]).strip()
-
-    @property
-    def text(self) -> str:
-        import email
-        from email.message import EmailMessage
-        from email.policy import default
-
-        msg = email.message_from_bytes(self.content, policy=default)
-        assert isinstance(msg, EmailMessage)
-        body = msg.get_body(("plain",))
-        assert body is not None
-        return str(body.get_content())  # type: ignore[attr-defined]
-
-
-@dataclass
-class SmtpServer:
-    """A real SMTP server (aiosmtpd) on loopback: STARTTLS with a trustme certificate
-    required before AUTH, and only the test user's password accepted."""
-
-    port: int
-    ca_file: Path
-    mails: list[Mail] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        with self.lock:
-            self.mails.append(
-                Mail(
-                    sender=str(envelope.mail_from),
-                    recipients=list(envelope.rcpt_tos),
-                    content=bytes(envelope.original_content or b""),
-                    authenticated=bool(session.authenticated),
-                    tls=session.ssl is not None,
-                )
-            )
-        return "250 OK"
-
-    def received(self) -> list[Mail]:
-        with self.lock:
-            return list(self.mails)
-
-
 def _authenticate(
     server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
 ) -> AuthResult:
@@ -255,8 +197,8 @@ def smtp_server(tmp_path: Path) -> Any:
     cert.configure_cert(server_ctx)
     ca_file = tmp_path / "smtp-ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
-    port = free_port()
-    box = SmtpServer(port=port, ca_file=ca_file)
+    box = SmtpSink(ca_file=ca_file)
+    box.port = port = free_port()
     controller = Controller(
         box,
         hostname="127.0.0.1",

@@ -15,9 +15,11 @@ import email
 import email.policy
 import json
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -184,7 +186,7 @@ def _sms_of(r: RecordedRequest) -> Sms:
 
 @dataclass(frozen=True, slots=True)
 class Mail:
-    """One email as the SMTP server received it."""
+    """One email as the SMTP sink received it; alert fields parsed from an Alertmanager subject."""
 
     at: float
     mail_from: str
@@ -192,12 +194,19 @@ class Mail:
     subject: str
     text: str
     html: str
-    status: str  # FIRING / RESOLVED from the subject
+    status: str  # FIRING / RESOLVED from the subject, OTHER for any other mail
     alertname: str
     scope: str
     target: str
     # (line number, octets) of every line longer than SMTP allows.
     long_lines: tuple[tuple[int, int], ...] = ()
+    content: bytes = b""  # the message as sent
+    tls: bool = False  # it came over TLS (STARTTLS or implicit)
+    authenticated: bool = False  # the client logged in first
+
+    @property
+    def recipients(self) -> list[str]:
+        return list(self.rcpt_tos)
 
     def brief(self) -> str:
         return self.subject
@@ -230,13 +239,21 @@ _SUBJECT = re.compile(
 )
 
 
-class SmtpSink:
-    """A real SMTP server (aiosmtpd) on loopback that keeps every message it accepts."""
+class SmtpSink(LoopbackService):
+    """A real SMTP server (aiosmtpd) on loopback that keeps every message it accepts.
 
-    def __init__(self) -> None:
+    `start()` serves it plainly in the running event loop (the end-to-end chain). It is
+    also an aiosmtpd handler, so a test can serve it with TLS and AUTH through aiosmtpd's
+    `Controller` (in its own thread; `received()` is safe to call from the test), setting
+    `port` and `ca_file` for the client's config.
+    """
+
+    def __init__(self, *, ca_file: Path | None = None) -> None:
         self.mails: list[Mail] = []
         self.errors: list[str] = []
         self.port = 0
+        self.ca_file = ca_file
+        self._lock = threading.Lock()
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
@@ -252,46 +269,54 @@ class SmtpSink:
             await self._server.wait_closed()
 
     def clear(self) -> None:
-        self.mails.clear()
+        with self._lock:
+            self.mails.clear()
+
+    def received(self) -> list[Mail]:
+        """Every mail so far (a copy)."""
+        with self._lock:
+            return list(self.mails)
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         try:
-            self._record(envelope)
+            mail = _mail_of(session, envelope)
         except Exception as exc:  # a parsing bug must be seen, not turned into a 500
             self.errors.append(f"{type(exc).__name__}: {exc}")
             raise
+        with self._lock:
+            self.mails.append(mail)
         return "250 Message accepted for delivery"
 
-    def _record(self, envelope: Envelope) -> None:
-        raw = envelope.original_content or envelope.content or b""
-        if isinstance(raw, str):
-            raw = raw.encode()
-        long_lines = tuple(
-            (i + 1, len(line))
-            for i, line in enumerate(raw.split(b"\r\n"))
-            if len(line) > SMTP_MAX_LINE
-        )
-        msg = email.message_from_bytes(raw, policy=email.policy.default)
-        assert isinstance(msg, EmailMessage)
-        subject = str(msg["Subject"] or "")
-        text_part = msg.get_body(("plain",))
-        html_part = msg.get_body(("html",))
-        text = text_part.get_content() if text_part is not None else ""
-        html = html_part.get_content() if html_part is not None else ""
-        text, html = text.replace("\r\n", "\n"), html.replace("\r\n", "\n")
-        m = _SUBJECT.match(subject)
-        self.mails.append(
-            Mail(
-                at=time.monotonic(),
-                mail_from=str(envelope.mail_from),
-                rcpt_tos=tuple(envelope.rcpt_tos),
-                subject=subject,
-                text=text,
-                html=html,
-                status=m.group(1) if m else "OTHER",
-                alertname=m.group(3) if m else "",
-                scope=m.group(4) if m else "",
-                target=(m.group(5) or "") if m else "",
-                long_lines=long_lines,
-            )
-        )
+
+def _mail_of(session: Session, envelope: Envelope) -> Mail:
+    raw = envelope.original_content or envelope.content or b""
+    if isinstance(raw, str):
+        raw = raw.encode()
+    long_lines = tuple(
+        (i + 1, len(line)) for i, line in enumerate(raw.split(b"\r\n")) if len(line) > SMTP_MAX_LINE
+    )
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(msg, EmailMessage)
+    subject = str(msg["Subject"] or "").strip()
+    text_part = msg.get_body(("plain",))
+    html_part = msg.get_body(("html",))
+    text = text_part.get_content() if text_part is not None else ""
+    html = html_part.get_content() if html_part is not None else ""
+    text, html = text.replace("\r\n", "\n"), html.replace("\r\n", "\n")
+    m = _SUBJECT.match(subject)
+    return Mail(
+        at=time.monotonic(),
+        mail_from=str(envelope.mail_from),
+        rcpt_tos=tuple(envelope.rcpt_tos),
+        subject=subject,
+        text=text,
+        html=html,
+        status=m.group(1) if m else "OTHER",
+        alertname=m.group(3) if m else "",
+        scope=m.group(4) if m else "",
+        target=(m.group(5) or "") if m else "",
+        long_lines=long_lines,
+        content=raw,
+        tls=session.ssl is not None,
+        authenticated=bool(session.authenticated),
+    )
