@@ -2,18 +2,21 @@
 #   docker run parichay-exporter run --config /etc/parichay/exporter.yml      (default)
 #   docker run --entrypoint parichay-sms-bridge parichay-exporter run --config ...
 #   docker run --entrypoint parichay-status parichay-exporter serve --prometheus-url ...
-#   docker run parichay-exporter simulate --tls ...                            (demo only)
+#   docker run parichay-exporter-demo simulate --tls ...                       (demo only)
+# The simulator needs the `demo` extra (trustme, a test CA library), which a production
+# image leaves out: `--build-arg DEMO=true` adds it (compose's demo profile does).
 # Configs and secrets are mounted at run time (see docker-compose.yml); none is baked in.
 
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md constraints.txt ./
 COPY exporter ./exporter
+COPY simulator ./simulator
 COPY smsbridge ./smsbridge
 COPY servicekit ./servicekit
 COPY statuspage ./statuspage
 # The dependency versions the tests ran with (constraints.txt), so two builds are the same.
-RUN pip wheel --no-cache-dir --wheel-dir /wheels -c constraints.txt .
+RUN pip wheel --no-cache-dir --wheel-dir /wheels -c constraints.txt '.[demo]'
 
 FROM python:3.11-slim
 ARG UID=10001
@@ -37,7 +40,9 @@ RUN if [ "${REPORT_PDF}" = true ]; then \
     fi
 ENV PARICHAY_CHROMIUM=/usr/bin/chromium
 COPY --from=build /wheels /wheels
-RUN pip install --no-index --find-links=/wheels parichay-exporter && rm -rf /wheels
+ARG DEMO=false
+RUN if [ "${DEMO}" = true ]; then extra='[demo]'; else extra=''; fi \
+ && pip install --no-index --find-links=/wheels "parichay-exporter${extra}" && rm -rf /wheels
 USER parichay
 WORKDIR /var/lib/parichay-exporter
 EXPOSE 10071 10072 10073

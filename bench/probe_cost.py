@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,13 +25,12 @@ from pathlib import Path
 
 import httpx
 
+# Run as a script: the repository root on sys.path, for the test helpers in tests/support.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.support.net import free_port
+
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def cpu_seconds(pid: int) -> float:

@@ -12,16 +12,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
-from aiohttp import web
 from prometheus_client import CollectorRegistry
+
+# Run as a script: the repository root on sys.path, for the test helpers in tests/support.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from smsbridge.config import parse_config
 from smsbridge.service import BridgeService
+from tests.support.sinks import GatewayStandIn
 
 TOKEN = "bench-token"
 
@@ -87,47 +91,29 @@ def _payload(n: int) -> dict[str, object]:
 
 
 async def main(webhooks: int, directory: str | None) -> None:
-    received = 0
-    all_delivered = asyncio.Event()
-
-    async def gateway_handler(request: web.Request) -> web.Response:
-        nonlocal received
-        await request.read()
-        received += 1
-        if received >= webhooks:
-            all_delivered.set()
-        return web.Response(text=f"Request ID={received}~code=API000")
-
-    app = web.Application()
-    app.router.add_post("/nic", gateway_handler)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    with tempfile.TemporaryDirectory(dir=directory) as tmp:
-        service = BridgeService(
-            parse_config(_config(Path(tmp), f"http://127.0.0.1:{port}")),
-            registry=CollectorRegistry(),
-        )
-        await service.start()
-        latencies: list[float] = []
-        started = time.perf_counter()
-        async with httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{service.port}",
-            headers={"Authorization": f"Bearer {TOKEN}"},
-        ) as client:
-            for n in range(webhooks):
-                t0 = time.perf_counter()
-                response = await client.post("/alertmanager", json=_payload(n))
-                latencies.append(time.perf_counter() - t0)
-                assert response.status_code == 200, response.text
-        accepted = time.perf_counter() - started
-        async with asyncio.timeout(120):
-            await all_delivered.wait()
-        drained = time.perf_counter() - started
-        await service.stop()
-    await runner.cleanup()
+    async with GatewayStandIn() as gateway:
+        with tempfile.TemporaryDirectory(dir=directory) as tmp:
+            service = BridgeService(
+                parse_config(_config(Path(tmp), gateway.url)),
+                registry=CollectorRegistry(),
+            )
+            await service.start()
+            latencies: list[float] = []
+            started = time.perf_counter()
+            async with httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{service.port}",
+                headers={"Authorization": f"Bearer {TOKEN}"},
+            ) as client:
+                for n in range(webhooks):
+                    t0 = time.perf_counter()
+                    response = await client.post("/alertmanager", json=_payload(n))
+                    latencies.append(time.perf_counter() - t0)
+                    assert response.status_code == 200, response.text
+            accepted = time.perf_counter() - started
+            await gateway.wait_for(webhooks, path="/nic", within=120)
+            drained = time.perf_counter() - started
+            await service.stop()
+        received = len(gateway.requests)
     latencies.sort()
     print(f"webhooks: {webhooks}, accepted in {accepted:.2f}s ({webhooks / accepted:.0f}/s)")
     print(

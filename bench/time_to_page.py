@@ -1,7 +1,7 @@
 """Benchmark: time to page for a central Parichay outage or a partial-reachability fault,
 with production settings.
 
-Runs the end-to-end chain of tests/e2e (bench/e2e_harness.py) with the repository's files
+Runs the end-to-end chain of tests/e2e (tests/support: world, stack) with the repository's files
 as they are: prometheus.yml's scrape and evaluation intervals, the rules' `for:`,
 alertmanager.yml's group_wait / group_interval, Alertmanager's default cluster timings,
 config/smsbridge.yml's sender settings, and the probe intervals of config/exporter.yml.
@@ -46,14 +46,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.e2e_harness import (
-    PARTIAL_VANTAGES,
-    AlertingStack,
-    Timing,
-    World,
-    production_timing,
-    wait_for_page,
-)
+from tests.support.layout import PARTIAL_VANTAGES
+from tests.support.stack import AlertingStack
+from tests.support.timing import Timing, production_timing
+from tests.support.world import World, wait_for_page
 
 RUN_LIMIT_S = 600.0
 

@@ -15,7 +15,7 @@ import signal
 import sys
 from pathlib import Path
 
-from exporter.simulator import SimAccount, Simulator
+from simulator import SimAccount, Simulator
 
 
 def read(directory: Path, name: str) -> str:

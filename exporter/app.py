@@ -100,9 +100,9 @@ class Exporter:
         host, port = split_listen(listen or self.config.listen)
         site = web.TCPSite(self._runner, host, port)
         await site.start()
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        self.bound = (host, sockets[0].getsockname()[1] if sockets else port)
+        # The runner's only site: its address gives the port the OS chose for port 0.
+        addresses = self._runner.addresses
+        self.bound = (host, int(addresses[0][1]) if addresses else port)
         log.info(
             "listening on http://%s:%d vantage=%s targets=%d",
             host,

@@ -209,15 +209,29 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_simulate(args: argparse.Namespace, rest: list[str]) -> int:
-    from exporter.simulator.cli import main as sim_main
+# The simulator and its throw-away CA (trustme) come with the `demo` extra only, so a
+# production install neither ships nor imports them; these commands say how to get them.
+DEMO_EXTRA_MISSING = (
+    "the simulator is not installed: it comes with the demo extra,"
+    " pip install 'parichay-exporter[demo]' (in a checkout: make demo)"
+)
 
+
+def _cmd_simulate(args: argparse.Namespace, rest: list[str]) -> int:
+    try:
+        from simulator.cli import main as sim_main
+    except ImportError as exc:
+        print(f"{DEMO_EXTRA_MISSING} ({exc})", file=sys.stderr)
+        return 1
     return sim_main(rest)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from exporter.demo import main as demo_main
-
+    try:
+        from exporter.demo import main as demo_main
+    except ImportError as exc:
+        print(f"{DEMO_EXTRA_MISSING} ({exc})", file=sys.stderr)
+        return 1
     return demo_main(listen=args.listen)
 
 

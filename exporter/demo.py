@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from exporter.app import Exporter
 from exporter.config import load_config
-from exporter.simulator import Simulator
+from simulator import Simulator
 
 DEMO_CONFIG = """\
 # Demo config written by `parichay-exporter demo` (targets are the built-in simulator).

@@ -132,9 +132,9 @@ class BridgeService:
         host, port = parse_listen(self.config.listen)
         site = web.TCPSite(self._runner, host, port, reuse_address=True)
         await site.start()
-        server = site._server  # aiohttp exposes no public accessor for the bound port
-        sockets = getattr(server, "sockets", None) or []
-        self.port = int(sockets[0].getsockname()[1]) if sockets else port
+        # The runner's only site: its address gives the port the OS chose for port 0.
+        addresses = self._runner.addresses
+        self.port = int(addresses[0][1]) if addresses else port
         if run_sender:
             self._sender_task = asyncio.create_task(self.sender.run(), name="smsbridge-sender")
         if run_watch:

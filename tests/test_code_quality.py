@@ -1,4 +1,4 @@
-"""The shipped packages stay ruff- and mypy --strict-clean."""
+"""The shipped packages stay ruff- and mypy --strict-clean (docs/architecture.md, conventions)."""
 
 from __future__ import annotations
 
@@ -17,23 +17,25 @@ def _run(*cmd: str) -> subprocess.CompletedProcess[str]:
 def test_ruff_finds_nothing() -> None:
     """ruff's configured rules pass on the packages, the deployment helpers, the benchmarks,
     the binary lookup and every test."""
-    proc = _run(str(BIN / "ruff"), "check", "exporter", "smsbridge", "servicekit", "statuspage",
+    proc = _run(str(BIN / "ruff"), "check", "exporter", "simulator", "smsbridge", "servicekit", "statuspage",
                 "grafana", "deploy", "bench", "tools", "tests")
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_mypy_strict_finds_nothing() -> None:
-    """mypy --strict (configured in pyproject.toml) passes on exporter, smsbridge and grafana."""
+    """mypy --strict (configured in pyproject.toml) passes on every package of pyproject's list."""
     proc = _run(str(BIN / "mypy"))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Success" in proc.stdout
 
 
 def test_mypy_strict_finds_nothing_in_scripts() -> None:
-    """The benchmarks, the e2e harness, the compose helpers and the binary lookup are typed
-    as strictly."""
+    """The benchmarks, the test helpers (tests/support), the compose helpers and the binary
+    lookup are typed as strictly."""
     scripts = sorted(
-        str(p.relative_to(ROOT)) for d in ("bench", "deploy", "tools") for p in (ROOT / d).glob("*.py")
+        str(p.relative_to(ROOT))
+        for d in ("bench", "deploy", "tools", "tests/support")
+        for p in (ROOT / d).glob("*.py")
     )
     assert len(scripts) >= 6
     proc = _run(str(BIN / "mypy"), "--strict", "--explicit-package-bases", *scripts)

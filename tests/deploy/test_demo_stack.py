@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ from exporter.config import load_config
 from smsbridge import providers
 from smsbridge.config import load_config as load_bridge_config
 from smsbridge.providers.base import OutgoingSms
+from tests.support.net import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
@@ -37,10 +37,6 @@ FAKE_SECRET = "Dummy-Value-0123456789abcdef-9a"
 FAKE_TOTP = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def script(name: str) -> ModuleType:

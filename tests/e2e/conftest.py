@@ -7,7 +7,7 @@ login), a real SMTP server and a recording SMS-gateway stand-in.
 
 `stack` (per test): a fresh real `prometheus`, two real `prometheus-alertmanager`s
 clustered with each other, and the SMS bridge, configured from the repository's files with
-only addresses and timings substituted (see `bench/e2e_harness.py`, `render_*`). A fresh
+only addresses and timings substituted (see `tests/support/stack.py`, `render_*`). A fresh
 stack per scenario means no alert, notification log, silence, SLO window or SMS rate limit
 can carry over from one scenario to the next. The harness waits for a clean baseline
 (every probe passes, the cluster has settled, Prometheus sees all targets healthy and has
@@ -25,7 +25,9 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from bench.e2e_harness import E2E, AlertingStack, HarnessError, World
+from tests.support.stack import AlertingStack
+from tests.support.timing import E2E, HarnessError
+from tests.support.world import World
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

@@ -15,16 +15,9 @@ import time
 
 import pytest
 
-from bench.e2e_harness import (
-    E2E,
-    AlertingStack,
-    AlertmanagerNode,
-    World,
-    exactly_once_problems,
-    sleep_until,
-    unexpected,
-    wait_for_page,
-)
+from tests.support.stack import AlertingStack, AlertmanagerNode
+from tests.support.timing import E2E, sleep_until
+from tests.support.world import World, exactly_once_problems, unexpected, wait_for_page
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 

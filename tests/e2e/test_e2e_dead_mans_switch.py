@@ -20,7 +20,9 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from bench.e2e_harness import E2E, AlertingStack, World, sleep_until, unexpected
+from tests.support.stack import AlertingStack
+from tests.support.timing import E2E, sleep_until
+from tests.support.world import World, unexpected
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 

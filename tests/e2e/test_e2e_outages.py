@@ -2,7 +2,7 @@
 repository's rules -> two clustered real Alertmanagers -> SMS bridge -> gateway stand-in,
 and Alertmanager -> real SMTP server.
 
-Timings are the E2E ones (bench/e2e_harness.py `E2E`): probes, scrapes and evaluations
+Timings are the E2E ones (tests/support/timing.py `E2E`): probes, scrapes and evaluations
 every second, `for: 30s` (availability) -> 5s, EOfficeLoginFailing's `for: 2m` -> 10s, group_wait 1s,
 group_interval 4s. "Nothing else arrives" is checked after a settle time long enough for
 the unwanted notification to have arrived had it been sent: its `for:` plus
@@ -17,26 +17,25 @@ import time
 
 import pytest
 
-from bench.e2e_harness import (
+from tests.support.layout import (
     APP_TARGET,
     CONTROL_TARGETS,
     CUTTABLE_VANTAGE,
-    E2E,
     LOGIN_TARGET,
     LOGIN_VANTAGE,
     PARTIAL_VANTAGES,
-    SMTP_MAX_LINE,
     SSO_TARGET,
     VANTAGES,
-    AlertingStack,
+)
+from tests.support.sinks import SMTP_MAX_LINE
+from tests.support.stack import AlertingStack, bridge_plan
+from tests.support.timing import E2E, sleep_until, wait_until
+from tests.support.world import (
     Page,
     World,
-    bridge_plan,
     exactly_once_problems,
-    sleep_until,
     unexpected,
     wait_for_page,
-    wait_until,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
@@ -275,6 +274,10 @@ WORKING = tuple(sorted(set(VANTAGES) - set(FAILING)))
 # group_wait, so they should take the same time; what differs is only where in the probe,
 # scrape and evaluation grid each fault happens to start.
 GRID_NOISE = T.sso_interval + T.scrape_s + T.eval_s
+# The SMS bridge names the failing sites for scope path ("Parichay from <vantages>" /
+# Hindi) once its rendering for scope path is merged; until then the SMS carries the
+# alert name and scope, and the sites are checked in the email. Set this to True with it.
+SMS_NAMES_PATH_SITES = True
 
 
 def first_arrival(page: Page) -> tuple[float, float]:
@@ -314,11 +317,11 @@ async def test_parichay_cut_off_from_two_of_three_sites_pages_path_as_fast_as_a_
         if sms.template_id == plan.template_en:
             assert sms.text.startswith("ITDA ALERT FIRING: Parichay"), sms.text
             assert f"{PARTIAL} (path scope)" in sms.text, sms.text
-        # The failing sites, never the working one. DLT allows 30 characters per variable:
-        # the bridge names each site by the last part of its vantage ("district-haridwar"
-        # -> "haridwar") to fit two.
-        assert all(v.rsplit("-", 1)[-1] in sms.text for v in FAILING), sms.text
-        assert not any(v.rsplit("-", 1)[-1] in sms.text for v in WORKING), sms.text
+        if SMS_NAMES_PATH_SITES:
+            # The bridge shortens `district-haridwar` to its place, `haridwar`, when the
+            # full names do not fit the DLT variable (smsbridge/render.py, _path_what).
+            assert all(v.rsplit("-", 1)[-1] in sms.text for v in FAILING), sms.text
+            assert not any(v.rsplit("-", 1)[-1] in sms.text for v in WORKING), sms.text
     # Email: subject, the failing sites (head and description), the working one, bilingual.
     mail = page.mails[0]
     assert mail.subject.startswith("[FIRING") and (

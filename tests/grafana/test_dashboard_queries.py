@@ -17,8 +17,6 @@ import inspect
 import json
 import math
 import re
-import socket
-import subprocess
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -33,8 +31,9 @@ import yaml
 from exporter import demo
 from exporter.app import Exporter
 from exporter.config import TARGET_KINDS, load_config
-from exporter.simulator import Simulator
-from tests.support.binaries import pinned_binary
+from simulator import Simulator
+from tests.support.net import free_port
+from tests.support.stack import Prometheus
 
 REPO = Path(__file__).resolve().parents[2]
 DASH_DIR = REPO / "grafana" / "dashboards"
@@ -51,12 +50,6 @@ BUILTINS = {"${__range}": "1h", "$__range": "1h", "$__rate_interval": "1m", "$__
 MAY_BE_EMPTY: dict[tuple[str, int], str] = {}
 
 pytestmark = pytest.mark.e2e
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def healthy_demo_config(
@@ -146,12 +139,11 @@ class Stack:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
-    binary = pinned_binary("prometheus")
     tmp = tmp_path_factory.mktemp("dashboards-e2e")
     sim = Simulator(tls=True)
     await sim.start()
     mp = pytest.MonkeyPatch()
-    proc: subprocess.Popen[bytes] | None = None
+    prometheus: Prometheus | None = None
     exporter: Exporter | None = None
     prom_log = tmp / "prometheus.log"
     try:
@@ -167,13 +159,12 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
         config = load_config(cfg_path)
         logins = [t.name for t in config.targets if t.kind == "login"]
         prom_cfg = prometheus_config(tmp, prom_port=prom_port, exporter_port=exporter_port)
-        proc = start_prometheus(
-            binary, config=prom_cfg, data=tmp / "tsdb", port=prom_port, log=prom_log
-        )
+        prometheus = Prometheus(config=prom_cfg, data=tmp / "tsdb", port=prom_port, log=prom_log)
+        prometheus.spawn()
         exporter = Exporter(config=config, config_path=cfg_path)
         await exporter.start(listen=f"127.0.0.1:{exporter_port}")
         async with httpx.AsyncClient(timeout=10, trust_env=False) as client:
-            await wait_ready(client, f"http://127.0.0.1:{prom_port}", proc, prom_log)
+            await prometheus.wait_ready(within=20)
             yield Stack(
                 prom_url=f"http://127.0.0.1:{prom_port}",
                 prom_log=prom_log,
@@ -185,55 +176,14 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
     finally:
         if exporter is not None:
             await exporter.stop()
-        if proc is not None:
-            await asyncio.to_thread(stop_process, proc)
+        if prometheus is not None:
+            await prometheus.stop()
         await sim.stop()
         mp.undo()
 
 
-def start_prometheus(
-    binary: str, *, config: Path, data: Path, port: int, log: Path
-) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            [
-                binary,
-                f"--config.file={config}",
-                f"--storage.tsdb.path={data}",
-                f"--web.listen-address=127.0.0.1:{port}",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-
-
-def stop_process(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 def tail(path: Path, chars: int = 4000) -> str:
     return path.read_text(errors="replace")[-chars:]
-
-
-async def wait_ready(
-    client: httpx.AsyncClient, url: str, proc: subprocess.Popen[bytes], log: Path
-) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"prometheus exited ({proc.returncode}):\n{tail(log)}")
-        try:
-            if (await client.get(f"{url}/-/ready")).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        await asyncio.sleep(0.2)
-    pytest.fail(f"prometheus not ready in 20 s:\n{tail(log)}")
 
 
 # --------------------------------------------------------------------------- Grafana-ish

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from exporter.simulator import Simulator
+from simulator import Simulator
 
 
 @pytest.fixture

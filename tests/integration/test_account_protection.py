@@ -18,7 +18,7 @@ from exporter.config import load_config
 from exporter.demo import render_demo_config
 from exporter.login_config import LoginTarget
 from exporter.probes import ProbeContext, pause_of, run_probe
-from exporter.simulator import Simulator
+from simulator import Simulator
 
 TOKEN = "protect-admin-token-5f2a9c7e1b"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}

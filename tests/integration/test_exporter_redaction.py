@@ -19,6 +19,7 @@ from aiohttp import web
 from exporter.app import Exporter
 from exporter.config import load_config
 from exporter.probes import ProbeContext, run_probe
+from tests.support.net import serve_app
 
 USER = "monitor@uk.gov.in"
 # Space, '+', '/', '"' and non-ASCII: every encoder writes this password differently.
@@ -42,12 +43,9 @@ async def echoing_sso() -> AsyncIterator[str]:
     app = web.Application()
     app.router.add_post("/login", login)
     app.router.add_get("/welcome/{rest:.*}", welcome)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
+    runner, url = await serve_app(app)
     try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+        yield url
     finally:
         await runner.cleanup()
 

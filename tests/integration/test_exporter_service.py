@@ -6,7 +6,6 @@ import asyncio
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,16 +18,13 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.app import Exporter
 from exporter.config import load_config
-from exporter.simulator import Simulator
+from simulator import Simulator
+from tests.support.net import free_port
 
 ADMIN_TOKEN = "admin-token-for-tests-0123456789"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def samples(text: str, name: str) -> dict[frozenset[tuple[str, str]], float]:

@@ -15,8 +15,8 @@ from exporter.demo import demo_environment, render_demo_config
 from exporter.login_config import LoginTarget
 from exporter.probes import ProbeContext, paused_until, run_probe
 from exporter.result import Reason
-from exporter.simulator import Simulator
 from exporter.store import Store
+from simulator import Simulator
 
 STEPS = ["open-eoffice", "submit-password", "submit-otp", "open-inbox", "logout"]
 

@@ -15,6 +15,7 @@ from exporter.login_config import LoginTarget
 from exporter.probes import ProbeContext, run_probe
 from exporter.result import PHASES
 from exporter.store import Store
+from tests.support.net import serve_app
 
 LOGOUT_DELAY = 0.4
 
@@ -41,13 +42,9 @@ async def slow_logout_server() -> AsyncIterator[str]:
     app.router.add_get("/start", start)
     app.router.add_post("/login", login)
     app.router.add_get("/logout", logout)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
+    runner, url = await serve_app(app)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield url
     finally:
         await runner.cleanup()
 

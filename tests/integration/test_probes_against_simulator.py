@@ -16,7 +16,8 @@ from aiohttp import web
 from exporter.config import Target, load_config_text
 from exporter.probes import ProbeContext, run_probe
 from exporter.result import PHASES, ProbeResult, Reason
-from exporter.simulator import Simulator
+from simulator import Simulator
+from tests.support.net import serve_app
 
 
 def target(yaml_target: str) -> Target:
@@ -126,11 +127,8 @@ async def wrong_host_server(tmp_path: Path) -> AsyncIterator[tuple[int, str]]:
 
     app = web.Application()
     app.router.add_get("/", hello)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ctx)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    runner, url = await serve_app(app, ssl_context=ctx)
+    port = int(url.rsplit(":", 1)[1])
     yield port, str(ca_path)
     await runner.cleanup()
 

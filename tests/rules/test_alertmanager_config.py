@@ -9,8 +9,6 @@ by a closed local port, so nothing leaves the machine).
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -22,6 +20,8 @@ import pytest
 import yaml
 
 from tests.rules._tools import ALERTMANAGER_DIR, binary, load_rule_groups, run
+from tests.support.net import free_port
+from tests.support.stack import Alertmanager
 
 CONFIG = ALERTMANAGER_DIR / "alertmanager.yml"
 ROUTE_CASES = yaml.safe_load((ALERTMANAGER_DIR / "tests" / "routes.yml").read_text("utf-8"))["cases"]
@@ -242,52 +242,27 @@ def test_html_email_carries_the_same_facts() -> None:
 # --- inhibition, on a real Alertmanager -----------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def alertmanager(tmp_path: Path) -> Iterator[httpx.Client]:
     """A real Alertmanager with the repository config; receivers point at a closed port."""
-    closed = f"127.0.0.1:{_free_port()}"
+    closed = f"127.0.0.1:{free_port()}"
     text = CONFIG.read_text("utf-8").replace("smsbridge:10072", closed).replace(
         "mailcatcher:1025", closed
     )
     (tmp_path / "alertmanager.yml").write_text(text, "utf-8")
     (tmp_path / "templates").symlink_to(ALERTMANAGER_DIR / "templates")
-    port = _free_port()
-    log_path = tmp_path / "alertmanager.log"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            [
-                binary("prometheus-alertmanager"),
-                f"--config.file={tmp_path / 'alertmanager.yml'}",
-                f"--storage.path={tmp_path / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--cluster.listen-address=",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}/api/v2", timeout=5)
+    am = Alertmanager(
+        config=tmp_path / "alertmanager.yml",
+        storage=tmp_path / "data",
+        log=tmp_path / "alertmanager.log",
+    )
+    am.start_sync(within=20)
+    client = httpx.Client(base_url=f"{am.url}/api/v2", timeout=5)
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if client.get("/status").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(log_path.read_text(), pytrace=False)
-            time.sleep(0.1)
         yield client
     finally:
         client.close()
-        proc.terminate()
-        proc.wait(timeout=10)
+        am.stop_sync()
 
 
 def _post(client: httpx.Client, *alerts: dict[str, str]) -> None:

@@ -1,8 +1,7 @@
 """The rules keep the project's contracts: alert catalogue, annotations, runbooks, metric names.
 
-The alert catalogue and the metric contract are recorded in docs/contract.md for readers and
-embedded below for the checks; a test compares the two, so the page and the code cannot
-drift apart silently.
+The alert catalogue and metric contract are embedded below and checked against their tables
+in docs/architecture.md, so the documentation and the rules cannot drift apart silently.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ import pytest
 import yaml
 
 from tests.rules._tools import (
-    CONTRACT_DOC,
+    ARCHITECTURE_DOC,
     PROMETHEUS_DIR,
     PROMTOOL_TESTS_DIR,
     RULES_DIR,
@@ -23,7 +22,7 @@ from tests.rules._tools import (
     load_rule_groups,
 )
 
-# docs/contract.md "Alert catalogue": alert -> (allowed scopes, allowed severities).
+# docs/architecture.md "Alert catalogue": alert -> (allowed scopes, allowed severities).
 CATALOGUE: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "ParichayDown": (frozenset({"central"}), frozenset({"page"})),
     "EOfficeDown": (frozenset({"app"}), frozenset({"page"})),
@@ -37,6 +36,7 @@ CATALOGUE: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "ExporterDown": (frozenset({"monitoring"}), frozenset({"page"})),
     "ParichayErrorBudgetBurn": (frozenset({"central"}), frozenset({"page", "ticket"})),
     "EOfficeErrorBudgetBurn": (frozenset({"app"}), frozenset({"page", "ticket"})),
+    # Issue "alerts you can trust in messy incidents".
     "ParichayPartiallyUnreachable": (frozenset({"path"}), frozenset({"page"})),
     "EOfficePartiallyUnreachable": (frozenset({"path"}), frozenset({"page"})),
     "ParichayIntermittent": (frozenset({"central"}), frozenset({"page"})),
@@ -52,7 +52,7 @@ CATALOGUE: dict[str, tuple[frozenset[str], frozenset[str]]] = {
 # Alerts about the whole chain rather than one target, vantage or component instance.
 CHAIN_ALERTS = frozenset({"Watchdog"})
 
-# docs/contract.md "Metric contract".
+# docs/architecture.md "Metric contract".
 CONTRACT_METRICS = frozenset(
     {
         "parichay_probe_success",
@@ -187,33 +187,27 @@ def test_a_metric_outside_the_contract_is_reported() -> None:
 # --- catalogue ---------------------------------------------------------------------------
 
 
-def test_every_alert_of_the_catalogue_exists() -> None:
-    """Alert names are part of the contract (docs/contract.md, alert catalogue)."""
+def test_every_alert_of_the_design_catalogue_exists() -> None:
+    """Alert names are part of the contract (docs/architecture.md, alert catalogue)."""
     assert sorted(CATALOGUE) == ALERT_NAMES
 
 
-def _table(text: str, heading: str) -> list[list[str]]:
-    """Rows (cells without the backticks) of the first Markdown table under `## heading`."""
-    section = text.split(f"## {heading}", 1)[1].split("\n## ", 1)[0]
-    rows = [line for line in section.splitlines() if line.startswith("| `")]
-    return [[cell.strip().replace("`", "") for cell in row.strip("|").split("|")] for row in rows]
-
-
-def test_embedded_catalogue_and_metrics_match_the_contract_page() -> None:
-    """docs/contract.md's alert catalogue (name, scopes, severities) and metric contract (names
-    and types) are exactly the copies these checks use."""
-    text = CONTRACT_DOC.read_text(encoding="utf-8")
-    catalogue = {
-        name: (
-            frozenset(s.strip() for s in scope.split(",")),
-            frozenset(s.strip() for s in severity.split(",")),
-        )
-        for name, scope, _, severity in _table(text, "Alert catalogue")
-    }
-    assert catalogue == CATALOGUE
-    metrics = {row[0]: row[1] for row in _table(text, "Metric contract")}
-    assert set(metrics) == CONTRACT_METRICS
-    assert {m for m, kind in metrics.items() if kind == "histogram"} == HISTOGRAMS
+def test_embedded_catalogue_and_metrics_match_the_architecture_doc() -> None:
+    """The embedded copies equal docs/architecture.md's tables: every alert with exactly its
+    scopes and severities, and exactly the contract's metrics."""
+    doc = ARCHITECTURE_DOC.read_text(encoding="utf-8")
+    catalogue = doc.split("## Alert catalogue", 1)[1].split("\n## ", 1)[0]
+    documented: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
+    for row in catalogue.splitlines():
+        if row.startswith("| `"):
+            cells = [c.strip() for c in row.strip("|").split("|")]
+            scopes = frozenset(s.strip() for s in cells[1].split(","))
+            severities = frozenset(s.strip() for s in cells[2].split(","))
+            documented[cells[0].strip("`")] = (scopes, severities)
+    assert documented == CATALOGUE
+    contract = doc.split("## Metric contract", 1)[1].split("\n## ", 1)[0]
+    metrics = set(re.findall(r"^\| `(parichay_[a-z_]+)`", contract, re.MULTILINE))
+    assert metrics == CONTRACT_METRICS
 
 
 @pytest.mark.parametrize("item", ALERTS, ids=_alert_id)
@@ -295,7 +289,7 @@ def test_every_runbook_belongs_to_an_alert() -> None:
 def test_rule_promql_uses_only_contract_metrics_and_recording_rules(
     item: tuple[Path, dict[str, Any]],
 ) -> None:
-    """Every metric in expr and in annotation queries is from the metric contract (docs/contract.md),
+    """Every metric in expr and in annotation queries is from the metric contract (docs/architecture.md),
     `up`, a histogram series of the contract, or a recording rule defined here."""
     _, rule = item
     queries = [rule["expr"]]
@@ -308,7 +302,7 @@ def test_rule_promql_uses_only_contract_metrics_and_recording_rules(
 
 
 def test_recording_rules_are_named_level_metric_operation_and_defined_once() -> None:
-    """level:metric:operation, one definition per name."""
+    """Recording rules are named level:metric:operation, one definition per name."""
     names = [rule["record"] for _, rule in RECORDS]
     assert len(names) == len(set(names))
     for name in names:
@@ -316,7 +310,7 @@ def test_recording_rules_are_named_level_metric_operation_and_defined_once() -> 
 
 
 def test_only_recording_rules_sum_the_probe_counter_over_result() -> None:
-    """the total and failure ratio of parichay_probes_total come from
+    """The total and failure ratio of parichay_probes_total come from
     recording rules; alerts never aggregate the counter away from `result` themselves."""
     for _, rule in ALERTS:
         assert "without (result)" not in rule["expr"].replace("without(", "without (")
@@ -351,7 +345,7 @@ def _promtool_cases() -> tuple[set[str], set[str]]:
 
 @pytest.mark.parametrize("alert", ALERT_NAMES)
 def test_every_alert_has_a_firing_and_a_not_firing_promtool_case(alert: str) -> None:
-    """each alert is shown to fire, and shown to stay quiet (except the
+    """Each alert is shown to fire, and shown to stay quiet (except the
     Watchdog, which is shown to fire always)."""
     firing, silent = _promtool_cases()
     assert alert in firing, f"no promtool case where {alert} fires"
@@ -375,7 +369,7 @@ def test_firing_cases_assert_exact_annotations() -> None:
 
 
 def test_scrape_config_never_sets_vantage_and_lists_every_alertmanager() -> None:
-    """The exporter owns `vantage`; HA Alertmanagers are all listed."""
+    """The exporter owns `vantage` (docs/architecture.md, conventions); HA Alertmanagers are all listed."""
     text = (PROMETHEUS_DIR / "prometheus.yml").read_text(encoding="utf-8")
     config = yaml.safe_load(text)
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}

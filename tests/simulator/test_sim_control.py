@@ -11,9 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from exporter.simulator import FAULT_MODES, SimAccount, Simulator
-from exporter.simulator.cli import main
-from exporter.simulator.testing import client_for, open_login_page, submit_password
+from simulator import FAULT_MODES, SimAccount, Simulator
+from simulator.cli import main
+from simulator.testing import client_for, open_login_page, submit_password
 
 
 @pytest.fixture
@@ -181,11 +181,11 @@ def test_cli_rejects_ca_out_without_tls(capsys: pytest.CaptureFixture[str]) -> N
 
 
 async def test_cli_prints_urls_and_account_and_stops_on_sigterm(tmp_path: Path) -> None:
-    """python -m exporter.simulator prints the three URLs and the simulator-only account,
+    """python -m simulator prints the three URLs and the simulator-only account,
     writes the CA with --ca-out, serves, and exits 0 on SIGTERM."""
     ca = tmp_path / "ca.pem"
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "exporter.simulator", "--tls", "--ca-out", str(ca),
+        sys.executable, "-m", "simulator", "--tls", "--ca-out", str(ca),
         "--sso-port", "0", "--app-port", "0", "--control-port", "0",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )

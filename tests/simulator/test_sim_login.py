@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator
 import pyotp
 import pytest
 
-from exporter.simulator import Simulator
-from exporter.simulator.testing import (
+from simulator import Simulator
+from simulator.testing import (
     client_for,
     login_until_redirect,
     open_login_page,

@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from exporter.simulator import Simulator
-from exporter.simulator.testing import client_for
+from simulator import Simulator
+from simulator.testing import client_for
 
 LOGIN_MARKER = "Parichay - Single Sign On"
 APP_MARKER = "e-Office"

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import ssl
-import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 import trustme
 import yaml
-from aiohttp import web
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from tests.support.net import free_port
+from tests.support.sinks import GatewayStandIn, SmtpSink
 
 TOKEN = "am-webhook-token-5f1c"
 PIN = "Nic#Pin-7731"
@@ -49,89 +48,10 @@ HEARTBEAT_TEMPLATES: dict[str, dict[str, str]] = {
 }
 
 
-@dataclass
-class RecordedRequest:
-    method: str
-    path: str
-    query: dict[str, str]
-    form: dict[str, str]
-    json: Any
-    headers: dict[str, str]
-    raw: bytes
-
-
-@dataclass
-class GatewayStandIn:
-    """A local HTTP gateway that records requests and answers as scripted.
-
-    `fail_next` requests get `fail_status`; afterwards NIC-style success (or `ok_body`).
-    Paths: /nic and /nic2 (NIC API), /http (generic JSON gateway).
-    """
-
-    requests: list[RecordedRequest] = field(default_factory=list)
-    delivered: list[RecordedRequest] = field(default_factory=list)
-    fail_next: int = 0
-    fail_always: bool = False
-    fail_status: int = 503
-    ok_body: str = "Message Accepted for Request ID=12345678~code=API000 & info=Platform accepted"
-    url: str = ""
-    _counter: int = 0
-
-    async def handle(self, request: web.Request) -> web.Response:
-        raw = await request.read()
-        form: dict[str, str] = {}
-        body_json: Any = None
-        ctype = request.headers.get("Content-Type", "")
-        if ctype.startswith("application/x-www-form-urlencoded"):
-            form = {k: str(v) for k, v in (await request.post()).items()}
-        elif ctype.startswith("application/json"):
-            body_json = json.loads(raw)
-        self.requests.append(
-            RecordedRequest(
-                method=request.method,
-                path=request.path,
-                query=dict(request.query),
-                form=form,
-                json=body_json,
-                headers=dict(request.headers),
-                raw=raw,
-            )
-        )
-        if self.fail_always or self.fail_next > 0:
-            self.fail_next = max(0, self.fail_next - 1)
-            return web.Response(status=self.fail_status, text="temporarily unavailable")
-        self._counter += 1
-        self.delivered.append(self.requests[-1])
-        if request.path.startswith("/http"):
-            return web.json_response({"type": "success", "request_id": f"req-{self._counter}"})
-        return web.Response(text=self.ok_body.replace("12345678", str(12345677 + self._counter)))
-
-    def on(self, path: str) -> list[RecordedRequest]:
-        return [r for r in self.requests if r.path == path]
-
-    async def wait_for(self, count: int, *, path: str | None = None, within: float = 10.0) -> None:
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            seen = self.on(path) if path else self.requests
-            if len(seen) >= count:
-                return
-            await asyncio.sleep(0.02)
-        raise AssertionError(f"gateway got {len(self.requests)} request(s), wanted {count}")
-
-
 @pytest.fixture
 async def gateway() -> AsyncIterator[GatewayStandIn]:
-    stand_in = GatewayStandIn()
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", stand_in.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    stand_in.url = f"http://127.0.0.1:{port}"
-    yield stand_in
-    await runner.cleanup()
+    async with GatewayStandIn() as stand_in:
+        yield stand_in
 
 
 def base_config(tmp_path: Path, *, gateway_url: str, provider: str = "nic") -> dict[str, Any]:
@@ -228,7 +148,7 @@ def with_heartbeat(
     data: dict[str, Any],
     *,
     silence: str = "5m",
-    smtp: SmtpServer | None = None,
+    smtp: SmtpSink | None = None,
     tmp_path: Path | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
@@ -258,62 +178,6 @@ def with_heartbeat(
     return data
 
 
-@dataclass
-class Mail:
-    sender: str
-    recipients: list[str]
-    content: bytes
-    authenticated: bool
-    tls: bool
-
-    @property
-    def subject(self) -> str:
-        import email
-        from email.policy import default
-
-        return str(email.message_from_bytes(self.content, policy=default)["Subject"]).strip()
-
-    @property
-    def text(self) -> str:
-        import email
-        from email.message import EmailMessage
-        from email.policy import default
-
-        msg = email.message_from_bytes(self.content, policy=default)
-        assert isinstance(msg, EmailMessage)
-        body = msg.get_body(("plain",))
-        assert body is not None
-        return str(body.get_content())  # type: ignore[attr-defined]
-
-
-@dataclass
-class SmtpServer:
-    """A real SMTP server (aiosmtpd) on loopback: STARTTLS with a trustme certificate
-    required before AUTH, and only the test user's password accepted."""
-
-    port: int
-    ca_file: Path
-    mails: list[Mail] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        with self.lock:
-            self.mails.append(
-                Mail(
-                    sender=str(envelope.mail_from),
-                    recipients=list(envelope.rcpt_tos),
-                    content=bytes(envelope.original_content or b""),
-                    authenticated=bool(session.authenticated),
-                    tls=session.ssl is not None,
-                )
-            )
-        return "250 OK"
-
-    def received(self) -> list[Mail]:
-        with self.lock:
-            return list(self.mails)
-
-
 def _authenticate(
     server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
 ) -> AuthResult:
@@ -333,9 +197,8 @@ def smtp_server(tmp_path: Path) -> Any:
     cert.configure_cert(server_ctx)
     ca_file = tmp_path / "smtp-ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
-    with socket_port() as port:
-        pass
-    box = SmtpServer(port=port, ca_file=ca_file)
+    box = SmtpSink(ca_file=ca_file)
+    box.port = port = free_port()
     controller = Controller(
         box,
         hostname="127.0.0.1",
@@ -350,20 +213,6 @@ def smtp_server(tmp_path: Path) -> Any:
         yield box
     finally:
         controller.stop()
-
-
-class socket_port:
-    """A free loopback port (closed again before use)."""
-
-    def __enter__(self) -> int:
-        import socket
-
-        self._sock = socket.socket()
-        self._sock.bind(("127.0.0.1", 0))
-        return int(self._sock.getsockname()[1])
-
-    def __exit__(self, *exc: object) -> None:
-        self._sock.close()
 
 
 def write_config(tmp_path: Path, data: dict[str, Any], name: str = "smsbridge.yml") -> Path:

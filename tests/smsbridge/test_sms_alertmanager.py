@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -17,14 +16,19 @@ from prometheus_client import CollectorRegistry
 
 from smsbridge.config import parse_config
 from smsbridge.service import BridgeService
-from tests.support.binaries import pinned_binary
+from tests.support.stack import Alertmanager
 
 pytestmark = pytest.mark.e2e
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def alertmanager_with(tmp_path: Path, config: dict[str, Any]) -> Alertmanager:
+    """The pinned Alertmanager, alone on a loopback port, with this config (not started)."""
+    (tmp_path / "alertmanager.yml").write_text(yaml.safe_dump(config))
+    return Alertmanager(
+        config=tmp_path / "alertmanager.yml",
+        storage=tmp_path / "am-data",
+        log=tmp_path / "alertmanager.log",
+        extra_args=["--log.level=warn"],
+    )
 
 
 @pytest.fixture
@@ -42,7 +46,6 @@ async def bridge_service(tmp_path: Path, gateway: Any, sms: Any) -> AsyncIterato
 async def alertmanager(
     tmp_path: Path, bridge_service: BridgeService, sms: Any
 ) -> AsyncIterator[str]:
-    binary = pinned_binary("prometheus-alertmanager")
     (tmp_path / "am-token").write_text(sms.TOKEN + "\n")
     config = {
         "route": {
@@ -70,47 +73,12 @@ async def alertmanager(
             }
         ],
     }
-    (tmp_path / "alertmanager.yml").write_text(yaml.safe_dump(config))
-    port = _free_port()
-    log = (tmp_path / "alertmanager.log").open("wb")
-    proc = await asyncio.create_subprocess_exec(
-        binary,
-        f"--config.file={tmp_path / 'alertmanager.yml'}",
-        f"--storage.path={tmp_path / 'am-data'}",
-        f"--web.listen-address=127.0.0.1:{port}",
-        "--cluster.listen-address=",
-        "--log.level=warn",
-        stdout=log,
-        stderr=log,
-    )
-    url = f"http://127.0.0.1:{port}"
+    am = alertmanager_with(tmp_path, config)
+    await am.start(within=20)
     try:
-        deadline = time.monotonic() + 20
-        async with httpx.AsyncClient(trust_env=False) as client:
-            while True:
-                if proc.returncode is not None:
-                    pytest.fail(
-                        f"alertmanager exited:\n{(tmp_path / 'alertmanager.log').read_text()}"
-                    )
-                try:
-                    if (await client.get(f"{url}/-/ready")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail("alertmanager did not become ready in 20s")
-                await asyncio.sleep(0.05)
-        yield url
+        yield am.url
     finally:
-        if proc.returncode is None:
-            proc.terminate()
-            try:
-                async with asyncio.timeout(10):
-                    await proc.wait()
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
-        log.close()
+        await am.stop()
 
 
 async def test_real_alertmanager_page_becomes_sms_then_resolved(
@@ -153,53 +121,6 @@ async def test_real_alertmanager_page_becomes_sms_then_resolved(
         "parichay_smsbridge_webhooks_total", {"result": "accepted"}
     )
     assert sample == 2
-
-
-class AlertmanagerProcess:
-    """prometheus-alertmanager on a loopback port, startable again on the same data."""
-
-    def __init__(self, tmp_path: Path, config: dict[str, Any]) -> None:
-        self.binary = pinned_binary("prometheus-alertmanager")
-        self.tmp_path = tmp_path
-        (tmp_path / "alertmanager.yml").write_text(yaml.safe_dump(config))
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> None:
-        log = (self.tmp_path / "alertmanager.log").open("ab")
-        self.proc = await asyncio.create_subprocess_exec(
-            self.binary,
-            f"--config.file={self.tmp_path / 'alertmanager.yml'}",
-            f"--storage.path={self.tmp_path / 'am-data'}",
-            f"--web.listen-address=127.0.0.1:{self.port}",
-            "--cluster.listen-address=",
-            "--log.level=warn",
-            stdout=log,
-            stderr=log,
-        )
-        log.close()
-        deadline = time.monotonic() + 20
-        async with httpx.AsyncClient(trust_env=False) as client:
-            while True:
-                if self.proc.returncode is not None:
-                    pytest.fail(
-                        f"alertmanager exited:\n{(self.tmp_path / 'alertmanager.log').read_text()}"
-                    )
-                try:
-                    if (await client.get(f"{self.url}/-/ready")).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail("alertmanager did not become ready in 20s")
-                await asyncio.sleep(0.05)
-
-    async def kill(self) -> None:
-        """SIGKILL: the chain breaks the way a crash breaks it."""
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.kill()
-            await self.proc.wait()
 
 
 async def test_real_alertmanager_watchdog_heartbeat_then_silence_then_recovery(
@@ -252,7 +173,7 @@ async def test_real_alertmanager_watchdog_heartbeat_then_silence_then_recovery(
             },
         ],
     }
-    am = AlertmanagerProcess(tmp_path, config)
+    am = alertmanager_with(tmp_path, config)
     watchdog = {
         "labels": {"alertname": "Watchdog", "severity": "none", "scope": "monitoring"},
         "annotations": {"summary": "The monitoring chain works (always firing)."},

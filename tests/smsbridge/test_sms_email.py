@@ -136,16 +136,16 @@ async def test_implicit_tls_relay_with_a_verified_certificate(tmp_path: Path) ->
     could not talk to this server at all), and verifies the certificate."""
     from aiosmtpd.controller import Controller
 
-    from tests.smsbridge.conftest import SmtpServer, socket_port
+    from tests.support.net import free_port
+    from tests.support.sinks import SmtpSink
 
     ca = trustme.CA()
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1").configure_cert(server_ctx)
     ca_file = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
-    with socket_port() as port:
-        pass
-    box = SmtpServer(port=port, ca_file=ca_file)
+    box = SmtpSink(ca_file=ca_file)
+    box.port = port = free_port()
     controller = Controller(box, hostname="127.0.0.1", port=port, ssl_context=server_ctx)
     controller.start()
     try:

@@ -15,12 +15,13 @@ import pytest
 import pytest_asyncio
 
 from tests.support.backfill import (
-    AlertmanagerProcess,
-    PrometheusProcess,
     Scenario,
     create_blocks,
+    history_prometheus,
+    holding_alertmanager,
     standard_history,
 )
+from tests.support.stack import Alertmanager, Prometheus
 
 
 @dataclass
@@ -28,7 +29,7 @@ class History:
     """A running Prometheus over a scenario; `now` is the scenario's end."""
 
     scenario: Scenario
-    prometheus: PrometheusProcess
+    prometheus: Prometheus
 
     @property
     def now(self) -> datetime:
@@ -45,7 +46,7 @@ def now_minute() -> datetime:
 
 async def start_history(scenario: Scenario, root: Path) -> History:
     data = create_blocks(scenario, root / "tsdb")
-    prom = PrometheusProcess(data_dir=data, workdir=root)
+    prom = history_prometheus(data_dir=data, workdir=root)
     await prom.start()
     return History(scenario, prom)
 
@@ -60,8 +61,8 @@ async def history(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[His
 
 
 @pytest_asyncio.fixture
-async def alertmanager(tmp_path: Path) -> AsyncIterator[AlertmanagerProcess]:
-    am = AlertmanagerProcess(workdir=tmp_path / "am")
+async def alertmanager(tmp_path: Path) -> AsyncIterator[Alertmanager]:
+    am = holding_alertmanager(workdir=tmp_path / "am")
     await am.start()
     try:
         yield am

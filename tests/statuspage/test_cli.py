@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from statuspage.cli import main
-from tests.support.backfill import free_port
+from tests.support.net import free_port
 
 
 def test_cli_reports_unreachable_sources_with_exit_code_2(

@@ -11,7 +11,8 @@ import pytest
 from statuspage.cli import main
 from statuspage.notices import COMMENT_PREFIX, CREATED_BY
 from statuspage.sources import AlertmanagerClient, Matcher
-from tests.support.backfill import AlertmanagerProcess, free_port
+from tests.support.net import free_port
+from tests.support.stack import Alertmanager
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -21,7 +22,7 @@ async def _cli(*args: str) -> int:
 
 
 async def test_add_list_remove_a_maintenance_window(
-    alertmanager: AlertmanagerProcess, capsys: pytest.CaptureFixture[str]
+    alertmanager: Alertmanager, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """add creates a marked silence on Parichay's alerts; list shows it in IST; remove expires it."""
     am_url = ["--alertmanager-url", alertmanager.url]
@@ -68,7 +69,7 @@ async def test_add_list_remove_a_maintenance_window(
 
 
 async def test_remove_leaves_other_peoples_silences_alone(
-    alertmanager: AlertmanagerProcess, capsys: pytest.CaptureFixture[str]
+    alertmanager: Alertmanager, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """An engineer's own silence cannot be removed through parichay-status (exit 2, message)."""
     now = datetime.now(UTC)
@@ -89,7 +90,7 @@ async def test_remove_leaves_other_peoples_silences_alone(
     assert s.state == "active"
 
 
-async def test_a_notice_silences_no_alert(alertmanager: AlertmanagerProcess) -> None:
+async def test_a_notice_silences_no_alert(alertmanager: Alertmanager) -> None:
     """A free-text notice is a silence that matches nothing: a firing page stays active."""
     now = datetime.now(UTC)
     labels = {"alertname": "ParichayDown", "severity": "page", "scope": "central"}
@@ -126,7 +127,7 @@ async def test_a_notice_silences_no_alert(alertmanager: AlertmanagerProcess) -> 
     assert alert.state == "active" and alert.notified
 
 
-async def test_maintenance_silences_the_service_alerts(alertmanager: AlertmanagerProcess) -> None:
+async def test_maintenance_silences_the_service_alerts(alertmanager: Alertmanager) -> None:
     """A Parichay window mutes ParichayDown; a site window mutes only that site's alerts."""
     now = datetime.now(UTC)
     end = (now + timedelta(hours=1)).isoformat()
@@ -185,7 +186,7 @@ async def test_maintenance_silences_the_service_alerts(alertmanager: Alertmanage
 
 
 async def test_a_window_is_added_through_the_member_that_answers(
-    alertmanager: AlertmanagerProcess, capsys: pytest.CaptureFixture[str]
+    alertmanager: Alertmanager, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """With the first cluster member down, add and list go to the next one."""
     dead = f"http://127.0.0.1:{free_port()}"

@@ -23,14 +23,9 @@ from statuspage.history import IST, format_ist
 from statuspage.sources import AlertmanagerClient, PrometheusClient
 from statuspage.web import StatusService, make_app
 from tests.statuspage.conftest import History, now_minute, start_history
-from tests.support.backfill import (
-    AlertmanagerProcess,
-    Outage,
-    Scenario,
-    Topology,
-    free_port,
-    standard_history,
-)
+from tests.support.backfill import Outage, Scenario, Topology, standard_history
+from tests.support.net import free_port
+from tests.support.stack import Alertmanager
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -71,12 +66,12 @@ async def outage(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Hist
 @dataclass
 class Site:
     url: str
-    am: AlertmanagerProcess
+    am: Alertmanager
     history: History
 
 
 async def _serve(
-    history: History, am: AlertmanagerProcess, *, real_clock: bool = False
+    history: History, am: Alertmanager, *, real_clock: bool = False
 ) -> AsyncIterator[Site]:
     # Alertmanager moves a silence's past start to its own "now", so a test of active
     # windows reads with the real clock; the others read the history as of its end.
@@ -94,19 +89,19 @@ async def _serve(
 
 
 @pytest_asyncio.fixture(loop_scope="module")
-async def healthy_site(history: History, alertmanager: AlertmanagerProcess) -> AsyncIterator[Site]:
+async def healthy_site(history: History, alertmanager: Alertmanager) -> AsyncIterator[Site]:
     async for s in _serve(history, alertmanager):
         yield s
 
 
 @pytest_asyncio.fixture(loop_scope="module")
-async def live_site(history: History, alertmanager: AlertmanagerProcess) -> AsyncIterator[Site]:
+async def live_site(history: History, alertmanager: Alertmanager) -> AsyncIterator[Site]:
     async for s in _serve(history, alertmanager, real_clock=True):
         yield s
 
 
 @pytest_asyncio.fixture(loop_scope="module")
-async def outage_site(outage: History, alertmanager: AlertmanagerProcess) -> AsyncIterator[Site]:
+async def outage_site(outage: History, alertmanager: Alertmanager) -> AsyncIterator[Site]:
     async for s in _serve(outage, alertmanager):
         yield s
 
@@ -319,7 +314,7 @@ async def partial(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[His
 
 
 async def test_partial_reachability_names_the_site_and_marks_its_row_down(
-    partial: History, alertmanager: AlertmanagerProcess, tmp_path: Path
+    partial: History, alertmanager: Alertmanager, tmp_path: Path
 ) -> None:
     """Path fault now: the issue's sentence in both languages, the site's row down since the start, Parichay up."""
     labels = {
@@ -405,7 +400,7 @@ async def test_an_upcoming_window_is_announced_in_both_languages(live_site: Site
 
 
 async def test_check_reads_both_sources(
-    history: History, alertmanager: AlertmanagerProcess, capsys: pytest.CaptureFixture[str]
+    history: History, alertmanager: Alertmanager, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`check` against reachable sources exits 0 and says what it read."""
     code = await asyncio.to_thread(

@@ -11,7 +11,8 @@ from statuspage import reading
 from statuspage.history import IST, day_start, format_ist, ist_day, to_utc
 from statuspage.sources import PrometheusClient, SourceError
 from tests.statuspage.conftest import History, now_minute, start_history
-from tests.support.backfill import Gap, Maintenance, Outage, Scenario, Topology, free_port
+from tests.support.backfill import Gap, Maintenance, Outage, Scenario, Topology
+from tests.support.net import free_port
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

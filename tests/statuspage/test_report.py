@@ -32,7 +32,8 @@ from statuspage.report import build_report
 from statuspage.report_render import to_csv, to_json, write_report
 from statuspage.sources import AlertmanagerClient, PrometheusClient
 from tests.statuspage.conftest import History, start_history
-from tests.support.backfill import AlertmanagerProcess, free_port
+from tests.support.backfill import holding_alertmanager
+from tests.support.net import free_port
 from tests.support.report_month import HARIDWAR, Month, last_month, minutes, month_scenario
 
 OBJECTIVE = 0.999  # recorded by the backfilled objective rule
@@ -144,7 +145,7 @@ async def test_summary_and_comparison(month_history: Setup) -> None:
 
 async def test_group_wait_is_read_from_alertmanager(month_history: Setup, tmp_path: Path) -> None:
     """With an Alertmanager given, time to page adds its page route's group_wait (1 s there)."""
-    async with AlertmanagerProcess(workdir=tmp_path / "am") as am_proc:
+    async with holding_alertmanager(workdir=tmp_path / "am") as am_proc:
         async with AlertmanagerClient(url=am_proc.url) as am:
             report = await _report(month_history, am=am)
     assert report.group_wait_s == 1.0

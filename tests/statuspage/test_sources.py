@@ -20,7 +20,7 @@ from statuspage.sources import (
     SourceError,
 )
 from tests.statuspage.conftest import History
-from tests.support.backfill import AlertmanagerProcess
+from tests.support.stack import Alertmanager
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -134,7 +134,7 @@ async def test_long_range_queries_are_split_under_the_point_limit(history: Histo
 
 
 async def test_silences_round_trip_through_a_real_alertmanager(
-    alertmanager: AlertmanagerProcess,
+    alertmanager: Alertmanager,
 ) -> None:
     """create_silence, silences and expire_silence against the real API v2."""
     now = datetime.now(UTC)

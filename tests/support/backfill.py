@@ -13,8 +13,8 @@ and the status page would have written:
   for the failure reason;
 
 and no sample at all inside a `Gap`. `create_blocks()` runs `promtool tsdb
-create-blocks-from openmetrics` (about 2 s for 90 days) and `PrometheusProcess` /
-`AlertmanagerProcess` run the real binaries on free loopback ports.
+create-blocks-from openmetrics` (about 2 s for 90 days) and `history_prometheus` /
+`holding_alertmanager` run the real binaries (`tests/support/stack.py`) on free loopback ports.
 
 Example (a month with the standard incidents)::
 
@@ -26,24 +26,21 @@ Example (a month with the standard incidents)::
         Gap(start=..., end=...),
     ))
     data_dir = create_blocks(scenario, tmp_path / "tsdb")
-    async with PrometheusProcess(data_dir=data_dir, workdir=tmp_path) as prom:
+    async with history_prometheus(data_dir=data_dir, workdir=tmp_path) as prom:
         ...  # prom.url
 """
 
 from __future__ import annotations
 
-import asyncio
-import shutil
-import socket
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import TracebackType
-from typing import Literal, Self
+from typing import Literal
 
-import httpx
+from tests.support.binaries import binary_path
+from tests.support.stack import Alertmanager, Prometheus
 
 Scope = Literal["central", "app", "path", "local"]
 
@@ -255,14 +252,6 @@ def _labels(labels: dict[str, str]) -> str:
     return "{" + inner + "}"
 
 
-def _binary(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        package = "prometheus-alertmanager" if "alertmanager" in name else "prometheus"
-        raise RuntimeError(f"`{name}` is not on PATH: install the Debian package `{package}`")
-    return path
-
-
 def create_blocks(scenario: Scenario, data_dir: Path) -> Path:
     """Write the scenario as TSDB blocks into data_dir with promtool; return data_dir."""
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -271,7 +260,7 @@ def create_blocks(scenario: Scenario, data_dir: Path) -> Path:
     # Long blocks: the default 2 h blocks make 90 days take minutes instead of seconds.
     result = subprocess.run(
         [
-            _binary("promtool"),
+            binary_path("promtool"),
             "tsdb",
             "create-blocks-from",
             "openmetrics",
@@ -291,91 +280,17 @@ def create_blocks(scenario: Scenario, data_dir: Path) -> Path:
     return data_dir
 
 
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class _Process:
-    name = "process"
-    ready_path = "/-/ready"
-
-    def __init__(self, *, workdir: Path) -> None:
-        self.workdir = workdir
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._log = workdir / f"{self.name}.log"
-
-    def args(self) -> list[str]:
-        raise NotImplementedError
-
-    async def start(self, *, within: float = 60.0) -> None:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        with self._log.open("wb") as log:
-            self._proc = subprocess.Popen(self.args(), stdout=log, stderr=subprocess.STDOUT)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + within
-        async with httpx.AsyncClient(timeout=2.0, trust_env=False) as client:
-            while loop.time() < deadline:
-                if self._proc.poll() is not None:
-                    raise RuntimeError(f"{self.name} exited: {self.log()[-2000:]}")
-                try:
-                    if (await client.get(self.url + self.ready_path)).status_code == 200:
-                        return
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.2)
-        await self.stop()
-        raise RuntimeError(f"{self.name} not ready within {within:g} s: {self.log()[-2000:]}")
-
-    def log(self) -> str:
-        return self._log.read_text(errors="replace") if self._log.exists() else ""
-
-    async def stop(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                await asyncio.to_thread(self._proc.wait, 15)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                await asyncio.to_thread(self._proc.wait, 5)
-        self._proc = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
-
-class PrometheusProcess(_Process):
+def history_prometheus(*, data_dir: Path, workdir: Path) -> Prometheus:
     """A real `prometheus` over a data dir, no scrapes and no rules (history only)."""
-
-    name = "prometheus"
-
-    def __init__(self, *, data_dir: Path, workdir: Path) -> None:
-        super().__init__(workdir=workdir)
-        self.data_dir = data_dir
-
-    def args(self) -> list[str]:
-        config = self.workdir / "prometheus-history.yml"
-        config.write_text("global: {evaluation_interval: 1m}\n", encoding="utf-8")
-        return [
-            _binary("prometheus"),
-            f"--config.file={config}",
-            f"--storage.tsdb.path={self.data_dir}",
-            "--storage.tsdb.retention.time=400d",
-            f"--web.listen-address=127.0.0.1:{self.port}",
-        ]
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = workdir / "prometheus-history.yml"
+    config.write_text("global: {evaluation_interval: 1m}\n", encoding="utf-8")
+    return Prometheus(
+        config=config,
+        data=data_dir,
+        log=workdir / "prometheus.log",
+        extra_args=["--storage.tsdb.retention.time=400d"],
+    )
 
 
 ALERTMANAGER_CONFIG = """\
@@ -388,27 +303,12 @@ inhibit_rules:
 """
 
 
-class AlertmanagerProcess(_Process):
-    """A real `prometheus-alertmanager` (no cluster) holding alerts and silences."""
-
-    name = "alertmanager"
-
-    def args(self) -> list[str]:
-        config = self.workdir / "alertmanager.yml"
-        config.write_text(ALERTMANAGER_CONFIG, encoding="utf-8")
-        return [
-            _binary("prometheus-alertmanager"),
-            f"--config.file={config}",
-            f"--storage.path={self.workdir / 'am-data'}",
-            f"--web.listen-address=127.0.0.1:{self.port}",
-            "--cluster.listen-address=",
-        ]
-
-    async def post_alerts(self, alerts: list[dict[str, object]]) -> None:
-        """Push alerts as Prometheus would (labels, annotations, startsAt, endsAt)."""
-        async with httpx.AsyncClient(timeout=5.0, trust_env=False) as client:
-            response = await client.post(self.url + "/api/v2/alerts", json=alerts)
-            response.raise_for_status()
+def holding_alertmanager(*, workdir: Path) -> Alertmanager:
+    """A real Alertmanager (no cluster) holding alerts and silences, notifying no one."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = workdir / "alertmanager.yml"
+    config.write_text(ALERTMANAGER_CONFIG, encoding="utf-8")
+    return Alertmanager(config=config, storage=workdir / "am-data", log=workdir / "alertmanager.log")
 
 
 def last_monday(now: datetime, *, at_least: timedelta = timedelta(days=2)) -> datetime:

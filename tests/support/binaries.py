@@ -17,3 +17,16 @@ def pinned_binary(name: str) -> str:
         return binaries.binary(name)
     except binaries.BinaryNotFound as exc:
         pytest.fail(str(exc), pytrace=False)
+
+
+def binary_path(name: str) -> str:
+    """Path of a pinned binary, or HarnessError naming the command that installs it.
+
+    For code that also runs outside pytest (the benchmarks, `make statuspage-demo`).
+    """
+    from tests.support.timing import HarnessError
+
+    try:
+        return binaries.binary(name)
+    except binaries.BinaryNotFound as exc:
+        raise HarnessError(str(exc)) from None

@@ -25,7 +25,6 @@ import ipaddress
 import struct
 from dataclasses import dataclass
 from enum import StrEnum
-from types import TracebackType
 from typing import cast
 
 import dns.exception
@@ -36,6 +35,8 @@ import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
+
+from tests.support.net import LoopbackService
 
 TTL = 60
 
@@ -56,7 +57,7 @@ class SeenQuery:
     transport: str  # "udp" | "tcp"
 
 
-class LoopbackDnsServer:
+class LoopbackDnsServer(LoopbackService):
     """UDP and TCP on one free port of `host` (127.0.0.1 unless told otherwise)."""
 
     def __init__(self, *, host: str = "127.0.0.1") -> None:
@@ -121,18 +122,6 @@ class LoopbackDnsServer:
             for writer in list(self._writers):
                 writer.close()
             await self._tcp.wait_closed()
-
-    async def __aenter__(self) -> LoopbackDnsServer:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     # ----------------------------------------------------------------- answering
 

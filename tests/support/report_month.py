@@ -22,12 +22,13 @@ from statuspage.history import IST
 from statuspage.report import Period, month_period
 from tests.support.backfill import (
     Blip,
+    Event,
     Gap,
     Maintenance,
     Outage,
-    PrometheusProcess,
     Scenario,
     create_blocks,
+    history_prometheus,
 )
 
 H = timedelta(hours=1)
@@ -71,7 +72,7 @@ def last_month(now: datetime) -> Month:
 
 
 def month_scenario(month: Month, now: datetime, *, objective: float | None = None) -> Scenario:
-    events = (
+    events: tuple[Event, ...] = (
         Outage(start=month.outage[0], end=month.outage[1], scope="central"),
         Outage(
             start=month.partial[0],
@@ -100,7 +101,7 @@ async def _sample(out: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         data = create_blocks(month_scenario(month, now, objective=0.995), root / "tsdb")
-        async with PrometheusProcess(data_dir=data, workdir=root) as prom:
+        async with history_prometheus(data_dir=data, workdir=root) as prom:
             cli = [sys.executable, "-m", "statuspage.cli", "report", "--month", month.arg]
             cli += ["--format", "pdf", "--out", tmp, "--prometheus", prom.url]
             await asyncio.to_thread(subprocess.run, cli, check=True)

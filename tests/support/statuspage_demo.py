@@ -20,11 +20,11 @@ from statuspage.notices import add_notice
 from statuspage.sources import AlertmanagerClient, PrometheusClient
 from statuspage.web import DEFAULT_PORT, StatusService, make_app
 from tests.support.backfill import (
-    AlertmanagerProcess,
     Outage,
-    PrometheusProcess,
     Scenario,
     create_blocks,
+    history_prometheus,
+    holding_alertmanager,
     standard_history,
 )
 
@@ -43,8 +43,8 @@ async def run(*, host: str, port: int) -> None:
     scenario = Scenario(start=base.start, end=now, events=(*base.events, ongoing))
     data = create_blocks(scenario, root / "tsdb")
     async with (
-        PrometheusProcess(data_dir=data, workdir=root) as prom,
-        AlertmanagerProcess(workdir=root / "alertmanager") as am,
+        history_prometheus(data_dir=data, workdir=root) as prom,
+        holding_alertmanager(workdir=root / "alertmanager") as am,
     ):
         fired = now - timedelta(minutes=19)
         await am.post_alerts(

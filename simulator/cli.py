@@ -1,7 +1,7 @@
 """Command line of the simulator: start Parichay, e-Office and the control API on fixed
 ports, print their URLs and the generated simulator-only account, and run until Ctrl-C or
 SIGTERM, then stop cleanly.
-``python -m exporter.simulator --tls --ca-out /tmp/sim-ca.pem`` serves HTTPS on 8443/8444
+``python -m simulator --tls --ca-out /tmp/sim-ca.pem`` serves HTTPS on 8443/8444
 and writes the CA for the exporter's ``tls.ca_file``; without ``--tls`` the apps use 8081
 and 8082. The control API is plain HTTP on 8090.
 """
@@ -14,12 +14,12 @@ import signal
 import sys
 from pathlib import Path
 
-from exporter.simulator.simulator import Simulator
+from simulator.simulator import Simulator
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m exporter.simulator",
+        prog="python -m simulator",
         description="Simulated Parichay SSO + e-Office with fault injection (test use only).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default %(default)s)")

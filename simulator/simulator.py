@@ -16,14 +16,14 @@ from typing import Literal
 import trustme
 from aiohttp import web
 
-from exporter.simulator.account import SimAccount
-from exporter.simulator.control import build_control_app
-from exporter.simulator.eoffice import EOffice
-from exporter.simulator.faults import APPS, AppName, FaultState, check_app, check_fault
-from exporter.simulator.network import SHUTDOWN_TIMEOUT_S, AppServer
-from exporter.simulator.sso import Parichay
-from exporter.simulator.stats import Stats
-from exporter.simulator.tls import TlsMaterial
+from simulator.account import SimAccount
+from simulator.control import build_control_app
+from simulator.eoffice import EOffice
+from simulator.faults import APPS, AppName, FaultState, check_app, check_fault
+from simulator.network import SHUTDOWN_TIMEOUT_S, AppServer
+from simulator.sso import Parichay
+from simulator.stats import Stats
+from simulator.tls import TlsMaterial
 
 
 def _url(scheme: str, host: str, port: int) -> str:

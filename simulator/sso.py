@@ -19,10 +19,10 @@ from typing import Any, Final
 import pyotp
 from aiohttp import web
 
-from exporter.simulator import pages
-from exporter.simulator.account import SimAccount
-from exporter.simulator.faults import FaultState
-from exporter.simulator.stats import Stats
+from simulator import pages
+from simulator.account import SimAccount
+from simulator.faults import FaultState
+from simulator.stats import Stats
 
 SESSION_COOKIE: Final[str] = "PARICHAY_SESSION"
 DEVICE_COOKIE: Final[str] = "PARICHAY_DEVICE"

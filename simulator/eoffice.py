@@ -1,6 +1,6 @@
 """The simulated e-Office app: the root that redirects to Parichay, a public page, the SSO
 callback that redeems Parichay's one-time code for an app session, the inbox and logout.
-The code is redeemed in-process with :class:`~exporter.simulator.sso.Parichay` but keeps
+The code is redeemed in-process with :class:`~simulator.sso.Parichay` but keeps
 the real back-channel's properties: single use, 60 s lifetime, and failure (502) while the
 SSO itself is down (``refuse``, ``hang``, ``http_500``, ``http_503``, ``bad_content`` on
 ``sso``). The app's own ``redirect_broken`` mode makes the callback send the browser back to
@@ -14,10 +14,10 @@ from typing import Final
 
 from aiohttp import web
 
-from exporter.simulator import pages
-from exporter.simulator.faults import FaultState
-from exporter.simulator.sso import CALLBACK_PATH, Parichay
-from exporter.simulator.stats import Stats
+from simulator import pages
+from simulator.faults import FaultState
+from simulator.sso import CALLBACK_PATH, Parichay
+from simulator.stats import Stats
 
 APP_SESSION_COOKIE: Final[str] = "EOFFICE_SESSION"
 INBOX_PATH: Final[str] = "/eoffice/inbox"

@@ -80,7 +80,3 @@ class FaultState:
         self.delay_ms = delay_ms
         old, self.changed = self.changed, asyncio.Event()
         old.set()
-
-    def as_dict(self) -> dict[str, str | int]:
-        """The state as the control API shows it."""
-        return {"mode": self.mode, "delay_ms": self.delay_ms}

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from exporter.simulator.faults import APPS, check_app
+from simulator.faults import APPS, check_app
 
 
 class Controllable(Protocol):

@@ -57,13 +57,13 @@ of the inbox. Login modes set on ``app`` have no effect (other than ``redirect_b
 
 Control API (plain HTTP): ``GET /_sim/faults``; ``POST /_sim/faults/{sso|app}`` with
 ``{"mode": ..., "delay_ms": N}``; ``POST /_sim/faults`` with ``{"app": ..., "mode": ...}``;
-``GET /_sim/stats``; ``POST /_sim/reset``. Stats keys: see ``exporter.simulator.stats``.
-``exporter.simulator.testing`` has the login steps as coroutines for tests, and
-``python -m exporter.simulator`` (``exporter.simulator.cli``) runs it from a shell.
+``GET /_sim/stats``; ``POST /_sim/reset``. Stats keys: see ``simulator.stats``.
+``simulator.testing`` has the login steps as coroutines for tests, and
+``python -m simulator`` (``simulator.cli``) runs it from a shell.
 """
 
-from exporter.simulator.account import SimAccount
-from exporter.simulator.faults import FAULT_MODES
-from exporter.simulator.simulator import Simulator
+from simulator.account import SimAccount
+from simulator.faults import FAULT_MODES
+from simulator.simulator import Simulator
 
 __all__ = ["FAULT_MODES", "SimAccount", "Simulator"]

@@ -21,9 +21,9 @@ from collections.abc import Iterable
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from exporter.simulator import pages
-from exporter.simulator.faults import AppName, FaultState
-from exporter.simulator.stats import Stats
+from simulator import pages
+from simulator.faults import AppName, FaultState
+from simulator.stats import Stats
 
 logger = logging.getLogger(__name__)
 

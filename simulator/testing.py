@@ -11,7 +11,7 @@ import ssl
 import httpx
 import pyotp
 
-from exporter.simulator.simulator import Simulator
+from simulator.simulator import Simulator
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 

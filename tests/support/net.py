@@ -1,0 +1,62 @@
+"""Loopback plumbing for tests: the one host every test server binds, `free_port`, and
+`serve_app` / `LoopbackService` for the small servers the tests start."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from types import TracebackType
+from typing import Self
+
+from aiohttp import web
+
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    """A TCP port free right now on 127.0.0.1, for a process that needs it in its config.
+
+    The port is released before it is returned, so another process could take it first;
+    servers that can report the port they bound (port 0) should do that instead.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+async def serve_app(
+    app: web.Application, *, ssl_context: ssl.SSLContext | None = None
+) -> tuple[web.AppRunner, str]:
+    """Serve an aiohttp app on a port the OS picks on 127.0.0.1: (runner, base URL).
+
+    The caller stops it with `await runner.cleanup()`.
+    """
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    await web.TCPSite(runner, HOST, 0, ssl_context=ssl_context).start()
+    scheme = "https" if ssl_context is not None else "http"
+    return runner, f"{scheme}://{HOST}:{runner.addresses[0][1]}"
+
+
+class LoopbackService:
+    """Something a test starts and stops: `async with` starts it, and always stops it
+    (also when starting fails half-way, so nothing is left listening)."""
+
+    async def start(self) -> None:
+        raise NotImplementedError
+
+    async def stop(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        try:
+            await self.start()
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
