@@ -135,7 +135,16 @@ class Exporter:
         stop = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
+        # The event loop keeps only weak references to tasks: hold the reload task so a
+        # reload in progress is not garbage-collected mid-way.
+        reloads: set[asyncio.Task[list[str]]] = set()
+
+        def on_sighup() -> None:
+            task = asyncio.create_task(self.reload(), name="exporter-reload")
+            reloads.add(task)
+            task.add_done_callback(reloads.discard)
+
+        loop.add_signal_handler(signal.SIGHUP, on_sighup)
         try:
             await stop.wait()
         finally:
@@ -266,7 +275,7 @@ class Exporter:
         return web.Response(text=text)
 
     async def _status_page(self, request: web.Request) -> web.Response:
-        page = statuspage.render_html(self.store, now=self.ctx.clock.time())
+        page = statuspage.render_html(self.store, now=self.ctx.clock.now())
         return web.Response(text=page, content_type="text/html", charset="utf-8")
 
     async def _status_json(self, request: web.Request) -> web.Response:

@@ -119,7 +119,7 @@ class Scheduler:
         return None if pause is None else pause.until
 
     async def _run_one(self, target: Target) -> ProbeResult | None:
-        started = self._ctx.clock.time()
+        started = self._ctx.clock.now()
         try:
             deadline = target.timeout + target.extra_deadline + _HARD_DEADLINE_GRACE
             async with asyncio.timeout(deadline):

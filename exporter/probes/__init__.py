@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from exporter.clock import Clock
+from servicekit.clock import Clock, SystemClock
 from exporter.config import Target
 from exporter.result import ProbeResult
 
@@ -28,7 +28,7 @@ log = logging.getLogger("exporter.probes")
 class ProbeContext:
     """What a probe may use besides its target: the clock, and test seams."""
 
-    clock: Clock = field(default_factory=Clock)
+    clock: Clock = field(default_factory=SystemClock)
     # Unit tests inject e.g. httpx.MockTransport; None means real sockets.
     transport: httpx.AsyncBaseTransport | None = None
     # Per-target state that must survive between runs (login suspension, used OTPs).

@@ -84,8 +84,8 @@ def check_response(
 
 
 async def probe(target: HttpTarget, ctx: ProbeContext) -> ProbeResult:
-    started = ctx.clock.time()
-    timer = PhaseTimer(now=ctx.clock.perf, tls=target.url.startswith("https:"))
+    started = ctx.clock.now()
+    timer = PhaseTimer(now=ctx.clock.monotonic, tls=target.url.startswith("https:"))
     rec = ProbeRecorder(timer)
     headers = {k: v.reveal() if isinstance(v, Secret) else v for k, v in target.headers}
     auth = (

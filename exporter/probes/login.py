@@ -310,7 +310,7 @@ def login_state(ctx: ProbeContext, target: LoginTarget) -> LoginState:
 def suspension(ctx: ProbeContext, target: LoginTarget) -> Suspension | None:
     """The current pause of `target` (expired pauses are dropped), or None."""
     state = login_state(ctx, target)
-    if state.suspension is not None and state.suspension.until <= ctx.clock.time():
+    if state.suspension is not None and state.suspension.until <= ctx.clock.now():
         _lift(target, state, why="suspend_for has passed")
     return state.suspension
 
@@ -360,7 +360,7 @@ async def _wait_for_fresh_totp_window(
     """Before a run (outside its timeout and timing): never reuse the last time step."""
     if state.last_totp_counter is None or not any(_uses_totp(s) for s in target.steps):
         return
-    now = ctx.clock.time()
+    now = ctx.clock.now()
     if int(now // TOTP_STEP) <= state.last_totp_counter:
         wait = (state.last_totp_counter + 1) * TOTP_STEP - now + 0.2
         log.info("target=%s waiting %.1fs for a fresh TOTP code", target.name, wait)
@@ -370,13 +370,13 @@ async def _wait_for_fresh_totp_window(
 async def _totp(target: LoginTarget, ctx: ProbeContext, state: LoginState) -> str:
     assert target.credentials.totp_secret is not None
     totp = pyotp.TOTP(target.credentials.totp_secret.reveal().replace(" ", "").upper())
-    now = ctx.clock.time()
+    now = ctx.clock.now()
     if state.last_totp_counter is not None and int(now // TOTP_STEP) <= state.last_totp_counter:
         # Never send the same code twice (Parichay would count a replay as a wrong OTP).
         wait = (state.last_totp_counter + 1) * TOTP_STEP - now + 0.2
         log.info("target=%s waiting %.1fs for a fresh TOTP code", target.name, wait)
         await ctx.clock.sleep(wait)
-        now = ctx.clock.time()
+        now = ctx.clock.now()
     state.last_totp_counter = int(now // TOTP_STEP)
     save_state(target, state)
     return totp.at(now)
@@ -396,7 +396,7 @@ class _Run:
     step_started: float = 0.0
 
     async def step(self, step: Step) -> tuple[StepResult, Reason | None, str]:
-        t0 = self.step_started = self.ctx.clock.perf()
+        t0 = self.step_started = self.ctx.clock.monotonic()
         status = 0
         try:
             reason, detail, status = await self._send(step)
@@ -409,7 +409,7 @@ class _Run:
             detail = describe_exception(exc)
         result = StepResult(
             name=step.name,
-            duration=self.ctx.clock.perf() - t0,
+            duration=self.ctx.clock.monotonic() - t0,
             success=reason is None,
             http_status=status,
         )
@@ -497,7 +497,7 @@ def _account_protection(
         state.login_rejections >= target.suspend_after_login_rejected
         or state.otp_rejections >= target.suspend_after_otp_rejected
     ):
-        now = ctx.clock.time()
+        now = ctx.clock.now()
         state.suspension = Suspension(
             reason=str(reason), since=now, until=now + target.suspend_for, step=step
         )
@@ -535,8 +535,8 @@ def _keep_cookies(target: LoginTarget, state: LoginState, cookies: httpx.Cookies
 async def probe(target: LoginTarget, ctx: ProbeContext) -> ProbeResult:
     state = login_state(ctx, target)
     await _wait_for_fresh_totp_window(target, ctx, state)
-    started = ctx.clock.time()
-    timer = PhaseTimer(now=ctx.clock.perf)
+    started = ctx.clock.now()
+    timer = PhaseTimer(now=ctx.clock.monotonic)
     rec = ProbeRecorder(timer)
     creds = target.credentials
     variables = {
@@ -585,7 +585,7 @@ async def probe(target: LoginTarget, ctx: ProbeContext) -> ProbeResult:
                     StepResult(
                         name=current.name,
                         success=False,
-                        duration=ctx.clock.perf() - run.step_started,
+                        duration=ctx.clock.monotonic() - run.step_started,
                     )
                 )
         duration = timer.finish()

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from exporter.clock import FakeClock
+from servicekit.clock import FakeClock
 from exporter.config import Target, load_config_text
 from exporter.probes import ProbeContext
 from exporter.result import PHASES, ProbeResult, Reason
@@ -44,7 +44,7 @@ class Runner:
                 success=True,
                 reason=None,
                 duration=0.01,
-                started_at=self.clock.time(),
+                started_at=self.clock.now(),
                 phases=dict.fromkeys(PHASES, 0.0),
             )
         finally:

@@ -134,7 +134,7 @@ async def test_unchanged_reload_keeps_the_suspension_and_changed_credentials_lif
         until = running.registry.get_sample_value(
             "parichay_login_suspended_until_timestamp_seconds", LABELS
         )
-        assert until is not None and until > running.ctx.clock.time() + 3000
+        assert until is not None and until > running.ctx.clock.now() + 3000
         row = next(t for t in (await c.get("/status.json")).json()["targets"] if t["target"] == TARGET)
         assert row["login_suspended"] is True
         assert row["suspension"]["reason"] == "login_rejected"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from exporter.clock import Clock
+from servicekit.clock import SystemClock
 from exporter.collector import make_registry
 from exporter.config import load_config_text
 from exporter.demo import demo_environment, render_demo_config
@@ -21,7 +21,7 @@ from exporter.store import Store
 STEPS = ["open-eoffice", "submit-password", "submit-otp", "open-inbox", "logout"]
 
 
-class VirtualSleepClock(Clock):
+class VirtualSleepClock(SystemClock):
     """Real wall time plus whatever was 'slept': TOTP waits cost nothing in tests.
 
     The simulator accepts the neighbouring 30 s code (valid_window=1), so one virtual jump
@@ -31,8 +31,8 @@ class VirtualSleepClock(Clock):
     def __init__(self) -> None:
         self.offset = 0.0
 
-    def time(self) -> float:
-        return super().time() + self.offset
+    def now(self) -> float:
+        return super().now() + self.offset
 
     async def sleep(self, seconds: float) -> None:
         self.offset += max(0.0, seconds)
