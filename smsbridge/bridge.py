@@ -20,6 +20,7 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 from servicekit.clock import Clock
+
 from .config import Config, Route
 from .metrics import BridgeMetrics
 from .outbox import AcceptResult, NewMessage, Outbox, Transaction

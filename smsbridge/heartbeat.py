@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from servicekit.clock import Clock
+
 from .config import Config, HeartbeatConfig
 from .metrics import BridgeMetrics
 from .outbox import HeartbeatState, NewMessage, Outbox, Transaction

@@ -20,6 +20,7 @@ from typing import Final
 import httpx
 
 from servicekit.clock import Clock
+
 from .config import Config
 from .mailer import MailResult, build_email, send_email, split_stored
 from .metrics import BridgeMetrics

@@ -17,9 +17,10 @@ import httpx
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from servicekit.clock import Clock, SystemClock
+
 from . import __version__, providers
 from .bridge import Acceptor
-from servicekit.clock import Clock, SystemClock
 from .config import Config, parse_listen
 from .heartbeat import HeartbeatWatch
 from .metrics import BridgeMetrics, OutboxCollector, register_runtime_collectors

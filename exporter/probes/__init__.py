@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from servicekit.clock import Clock, SystemClock
 from exporter.config import Target
 from exporter.result import ProbeResult
+from servicekit.clock import Clock, SystemClock
 
 if TYPE_CHECKING:
     from exporter.probes.login import Suspension
@@ -50,7 +50,7 @@ def pause_of(target: Target, ctx: ProbeContext) -> Suspension | None:
         return None
     from exporter.probes import login
 
-    return login.suspension(ctx, target)  # type: ignore[arg-type]
+    return login.suspension(ctx, target)
 
 
 def paused_until(target: Target, ctx: ProbeContext) -> float | None:
@@ -65,7 +65,7 @@ def recheck_pause(target: Target, ctx: ProbeContext) -> bool:
         return False
     from exporter.probes import login
 
-    return login.recheck_credentials(ctx, target)  # type: ignore[arg-type]
+    return login.recheck_credentials(ctx, target)
 
 
 def resume(target: Target, ctx: ProbeContext) -> bool:
@@ -74,7 +74,7 @@ def resume(target: Target, ctx: ProbeContext) -> bool:
         return False
     from exporter.probes import login
 
-    return login.lift_suspension(ctx, target)  # type: ignore[arg-type]
+    return login.lift_suspension(ctx, target)
 
 
 PROBES: dict[str, ProbeFn] = {}

@@ -12,12 +12,12 @@ import httpx
 import pyotp
 import pytest
 
-from servicekit.clock import FakeClock
 from exporter.config import load_config_text
 from exporter.login_config import LoginTarget
 from exporter.probes import ProbeContext, paused_until, run_probe
 from exporter.probes.login import form_fields, json_path
 from exporter.result import Reason
+from servicekit.clock import FakeClock
 
 SECRET = pyotp.random_base32()
 PASSWORD = "Pw-never-shown-77"

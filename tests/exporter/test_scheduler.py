@@ -7,12 +7,12 @@ import random
 
 import pytest
 
-from servicekit.clock import FakeClock
 from exporter.config import Target, load_config_text
 from exporter.probes import ProbeContext
 from exporter.result import PHASES, ProbeResult, Reason
 from exporter.scheduler import Scheduler
 from exporter.store import Store
+from servicekit.clock import FakeClock
 
 
 def _targets(*lines: str) -> tuple[Target, ...]:

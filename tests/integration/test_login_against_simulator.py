@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from pathlib import Path
 
 import pytest
 
-from servicekit.clock import SystemClock
 from exporter.collector import make_registry
 from exporter.config import load_config_text
 from exporter.demo import demo_environment, render_demo_config
@@ -17,6 +15,7 @@ from exporter.probes import ProbeContext, paused_until, run_probe
 from exporter.result import Reason
 from exporter.simulator import Simulator
 from exporter.store import Store
+from servicekit.clock import SystemClock
 
 STEPS = ["open-eoffice", "submit-password", "submit-otp", "open-inbox", "logout"]
 
@@ -59,7 +58,7 @@ def login(
     target = cfg.target("eoffice-login")
     assert isinstance(target, LoginTarget)
     # A short timeout keeps the hang case quick; the shipped steps are unchanged.
-    return dataclasses.replace(target, timeout=3.0)
+    return target.model_copy(update={"timeout": 3.0})
 
 
 async def test_a_full_login_times_every_step(sim: Simulator, login: LoginTarget) -> None:

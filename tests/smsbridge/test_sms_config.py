@@ -25,11 +25,14 @@ def _secrets_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _expected(path: Path) -> list[str]:
-    return [
-        line.removeprefix("# error: ").rstrip("\n")
+    """The `# error: ` header lines: exactly the errors the file must produce, in order."""
+    expected = [
+        line.removeprefix("# error: ")
         for line in path.read_text(encoding="utf-8").splitlines()
         if line.startswith("# error: ")
     ]
+    assert expected, f"{path.name} must start with '# error: ' lines"
+    return expected
 
 
 @pytest.mark.parametrize("path", [pytest.param(p, id=p.stem) for p in BAD])

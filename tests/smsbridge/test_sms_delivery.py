@@ -12,9 +12,9 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
+from servicekit.clock import FakeClock
 from smsbridge import providers
 from smsbridge.bridge import Acceptor
-from servicekit.clock import FakeClock
 from smsbridge.config import Config, parse_config
 from smsbridge.metrics import BridgeMetrics
 from smsbridge.outbox import Outbox, OutboxUnavailable
