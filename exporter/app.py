@@ -32,6 +32,7 @@ from exporter.result import ProbeResult
 from exporter.scheduler import Scheduler
 from exporter.secrets import Secret
 from exporter.store import Store
+from servicekit.listen import parse_listen
 
 log = logging.getLogger("exporter")
 
@@ -40,11 +41,6 @@ ADMIN_DISABLED = (
     "--admin-token-file FILE), then send 'Authorization: Bearer <token>'; "
     "SIGHUP also reloads the config\n"
 )
-
-
-def split_listen(listen: str) -> tuple[str, int]:
-    host, _, port = listen.rpartition(":")
-    return host.strip("[]") or "0.0.0.0", int(port)
 
 
 class Exporter:
@@ -97,7 +93,7 @@ class Exporter:
         app.router.add_get("/status.json", self._status_json)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
-        host, port = split_listen(listen or self.config.listen)
+        host, port = parse_listen(listen or self.config.listen)
         site = web.TCPSite(self._runner, host, port)
         await site.start()
         server = site._server

@@ -20,6 +20,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from servicekit.listen import parse_listen
+
 from . import providers
 from .confreader import ConfigError, Node
 from .providers.nic import NicConfig
@@ -176,14 +178,6 @@ class Config:
         )
 
 
-def parse_listen(text: str) -> tuple[str, int]:
-    """Split ``HOST:PORT`` (IPv6 as ``[::1]:10072``); raise ValueError."""
-    host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ValueError(f"expected HOST:PORT, got {text!r}")
-    return host.strip("[]"), int(port)
-
-
 def load_config(path: str | Path, *, listen_override: str | None = None) -> Config:
     """Read and validate a config file; raise ConfigError with every problem."""
     try:
@@ -222,7 +216,7 @@ class _Builder:
         if listen_override:
             root.raw("listen")
         try:
-            parse_listen(listen)
+            parse_listen(listen, example=DEFAULT_LISTEN)
         except ValueError as exc:
             self.errors.append(f"{'--listen' if listen_override else 'listen'}: {exc}")
         max_body = root.integer("max_body_bytes", 1 << 20, minimum=1024, maximum=64 << 20)

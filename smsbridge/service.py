@@ -18,10 +18,11 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from servicekit.clock import Clock, SystemClock
+from servicekit.listen import parse_listen
 
 from . import __version__, providers
 from .bridge import Acceptor
-from .config import Config, parse_listen
+from .config import Config
 from .heartbeat import HeartbeatWatch
 from .metrics import BridgeMetrics, OutboxCollector, register_runtime_collectors
 from .outbox import Outbox
