@@ -531,8 +531,3 @@ def load_config(path: str | Path) -> Config:
     """Read and validate a config file; raises ConfigError (never another exception)."""
     return load_config_text(read_text(path), source=str(path))
 
-
-# The config model of each kind; `exporter.probes.KINDS` pairs each with its probe.
-TARGET_KINDS: dict[str, type[TargetBase]] = {
-    cls.model_fields["kind"].default: cls for cls in (HttpTarget, TcpTarget, DnsTarget, LoginTarget)
-}

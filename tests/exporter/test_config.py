@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import typing
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 from exporter.config import (
-    TARGET_KINDS,
     ConfigError,
     HttpTarget,
     Role,
+    Target,
     load_config,
     load_config_text,
     parse_duration,
 )
-from exporter.probes import probes
+from exporter.kinds import KINDS
 from exporter.secrets import Secret
 
 BAD = Path(__file__).parent / "bad_configs"
@@ -131,7 +132,11 @@ def test_durations(text: str, seconds: float | None) -> None:
 
 def test_config_kinds_are_exactly_the_probe_kinds() -> None:
     """The kinds a config may name are the kinds that have a probe, and vice versa."""
-    assert set(TARGET_KINDS) == set(probes())
+    union = typing.get_args(typing.get_args(Target)[0])
+    assert {cls.model_fields["kind"].default for cls in union} == set(KINDS)
+    for name, kind in KINDS.items():
+        assert kind.config.model_fields["kind"].default == name
+        assert callable(kind.probe)
 
 
 def test_check_config_cli_lists_every_error_without_traceback(tmp_path: Path) -> None:

@@ -32,7 +32,8 @@ import yaml
 
 from exporter import demo
 from exporter.app import Exporter
-from exporter.config import TARGET_KINDS, load_config
+from exporter.config import load_config
+from exporter.kinds import KINDS
 from exporter.simulator import Simulator
 from tests.support.binaries import pinned_binary
 
@@ -78,7 +79,7 @@ def healthy_demo_config(
     data["defaults"] = {"interval": "1s", "timeout": "800ms"}
     targets = []
     for t in data["targets"]:
-        if t["kind"] not in TARGET_KINDS:
+        if t["kind"] not in KINDS:
             continue
         if t["kind"] != "login":  # a login must not run more than once a minute
             t.pop("interval", None)
