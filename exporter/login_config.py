@@ -218,9 +218,16 @@ def _reject_reason(value: object) -> Reason:
 
 
 class RejectRule(ResponseMatch):
-    """An answer that means "the account was refused", not "the flow is broken"."""
+    """An answer that means "the account was refused", not "the flow is broken".
+
+    Unlike an `expect`, a reject rule without `status` matches any status: a refusal is
+    often a 200 page or a 401 alike, told apart by its text.
+    """
 
     reason: Annotated[Reason, PlainValidator(_reject_reason)]
+
+    def status_ok(self, status: int) -> bool:
+        return not self.status or status in self.status
 
     @model_validator(mode="after")
     def _has_a_rule(self) -> RejectRule:

@@ -61,6 +61,7 @@ __all__ = [
     "read_secret_file",
     "refused_secret",
     "validate",
+    "validate_at",
 ]
 
 M = TypeVar("M", bound=BaseModel)
@@ -276,9 +277,9 @@ def _message(err: Mapping[str, Any]) -> str:
     return msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
 
 
-def format_errors(exc: ValidationError, data: object) -> list[str]:
-    """One `path: message` line per problem, in pydantic's (document-model) order."""
-    out: list[str] = []
+def error_pairs(exc: ValidationError, data: object) -> list[tuple[str, str]]:
+    """(YAML path, message) per problem, in pydantic's (model field) order."""
+    out: list[tuple[str, str]] = []
     for err in exc.errors():
         loc = tuple(err["loc"])
         kind = err["type"]
@@ -288,24 +289,31 @@ def format_errors(exc: ValidationError, data: object) -> list[str]:
             tag = str(ctx.get("discriminator", "kind")).strip("'")
             tags = ", ".join(sorted(str(ctx.get("expected_tags", "")).replace("'", "").split(", ")))
             node = err.get("input")
-            got = node.get(tag) if isinstance(node, Mapping) else None
             if not isinstance(node, Mapping):
-                out.append(f"{base}: expected a mapping, got {describe(node)}")
-                continue
-            out.append(f"{join(base, tag)}: expected one of {tags}, got {describe(got)}")
+                out.append((base, f"expected a mapping, got {describe(node)}"))
+            else:
+                out.append(
+                    (join(base, tag), f"expected one of {tags}, got {describe(node.get(tag))}")
+                )
             continue
         message = _message(err)
-        if message.startswith(_AT):
-            for line in message.splitlines():
-                rel, _, text = line.removeprefix(_AT).partition("\t")
-                if rel.startswith("["):
-                    full = base + rel
-                else:
-                    full = f"{base}.{rel}" if base and rel else base or rel
-                out.append(f"{full}: {text}" if full else text)
+        if not message.startswith(_AT):
+            out.append((base, message))
             continue
-        out.append(f"{base}: {message}" if base else message)
+        for line in message.splitlines():
+            rel, _, text = line.removeprefix(_AT).partition("\t")
+            if not rel:
+                out.append((base, text))
+            elif rel.startswith("["):
+                out.append((base + rel, text))
+            else:
+                out.append((f"{base}.{rel}" if base else rel, text))
     return out
+
+
+def format_errors(exc: ValidationError, data: object) -> list[str]:
+    """One `path: message` line per problem."""
+    return [f"{path}: {msg}" if path else msg for path, msg in error_pairs(exc, data)]
 
 
 def validate(
@@ -366,3 +374,17 @@ class BasicAuth(Model):
         """Constant-time check of presented credentials (for a server that demands them)."""
         user_ok = Secret(self.username).matches(username)
         return self.password.matches(password) & user_ok
+
+
+def validate_at(model: type[M], data: object, *, path: str, errors: list[str]) -> M | None:
+    """Validate one section into `model`, appending `path`-prefixed errors instead of raising.
+
+    For readers that check a file section by section and report everything at the end.
+    """
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        for rel, message in error_pairs(exc, data):
+            where = path + rel if rel.startswith("[") else ".".join(p for p in (path, rel) if p)
+            errors.append(f"{where}: {message}")
+        return None

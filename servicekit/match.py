@@ -34,7 +34,8 @@ def _regex(value: object) -> re.Pattern[str]:
         raise ValueError(f"invalid regular expression: {exc}") from None
 
 
-def _one_or_many(value: object) -> object:
+def one_or_many(value: object) -> object:
+    """`200` -> `[200]`; an empty list is an error."""
     if isinstance(value, list) and not value:
         raise ValueError("expected at least one HTTP status")
     return [value] if isinstance(value, int) else value
@@ -48,7 +49,7 @@ Regex = Annotated[re.Pattern[str], PlainValidator(_regex)]
 class ResponseMatch(Model):
     """Status, body text and body pattern an HTTP answer must (or, for `reject`, does) show."""
 
-    status: Annotated[tuple[HttpStatus, ...], BeforeValidator(_one_or_many)] = ()
+    status: Annotated[tuple[HttpStatus, ...], BeforeValidator(one_or_many)] = ()
     body_contains: Text | None = None
     body_regex: Regex | None = None
 
@@ -67,6 +68,10 @@ class ResponseMatch(Model):
     def matches(self, status: int, text: str) -> bool:
         """The whole rule: status and body."""
         return self.status_ok(status) and self.body_problem(text) is None
+
+    def has_body_rule(self) -> bool:
+        """True if the body must be read to decide."""
+        return self.body_contains is not None or self.body_regex is not None
 
     def has_rule(self) -> bool:
         """False for an empty rule (which would match every 2xx answer)."""

@@ -76,10 +76,9 @@ def check_response(
                 Reason.REDIRECT_ERROR,
                 f"redirected to {safe_url(where)}, expected host {exp.redirect_host}",
             )
-    if exp.body_contains is not None and exp.body_contains not in decode(resp, body):
-        return Reason.CONTENT_MISMATCH, f"body does not contain {exp.body_contains!r}"
-    if exp.body_regex is not None and not exp.body_regex.search(decode(resp, body)):
-        return Reason.CONTENT_MISMATCH, f"body does not match /{exp.body_regex.pattern}/"
+    problem = exp.body_problem(decode(resp, body)) if exp.has_body_rule() else None
+    if problem is not None:
+        return Reason.CONTENT_MISMATCH, f"body {problem}"
     return None, ""
 
 

@@ -441,11 +441,7 @@ class _Run:
     def _judge(self, step: Step, resp: httpx.Response, text: str) -> tuple[Reason | None, str]:
         status = resp.status_code
         for rule in step.reject:
-            if (
-                (not rule.status or status in rule.status)
-                and (rule.body_contains is None or rule.body_contains in text)
-                and (rule.body_regex is None or rule.body_regex.search(text))
-            ):
+            if rule.matches(status, text):
                 return rule.reason, f"the server refused the monitoring account (HTTP {status})"
         exp = step.expect
         bad = classify_status(status, exp.status)
@@ -459,10 +455,9 @@ class _Run:
                 Reason.LOGIN_FLOW_BROKEN,
                 f"ended at {safe_url(str(resp.url))}, expected host {exp.final_host}",
             )
-        if exp.body_contains is not None and exp.body_contains not in text:
-            return Reason.LOGIN_FLOW_BROKEN, f"page does not contain {exp.body_contains!r}"
-        if exp.body_regex is not None and not exp.body_regex.search(text):
-            return Reason.LOGIN_FLOW_BROKEN, f"page does not match /{exp.body_regex.pattern}/"
+        problem = exp.body_problem(text)
+        if problem is not None:
+            return Reason.LOGIN_FLOW_BROKEN, f"page {problem}"
         for var, ex in step.extract:
             value = extract(ex, resp, text, self.client.cookies)
             if value is None or value == "":

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from smsbridge.providers import FailureReason, OutgoingSms
-from smsbridge.providers.http import HttpConfig, HttpProvider
+from smsbridge.providers.http import HttpConfig, HttpProvider, SuccessRule
 from smsbridge.providers.nic import NicConfig, NicProvider
 from smsbridge.secret import Secret
 
@@ -154,8 +154,7 @@ def _http(**changes: object) -> HttpProvider:
         },
         "secrets": {"authkey": Secret("k3y")},
         "sender": "ITDAUK",
-        "success_status": (200,),
-        "body_contains": '"type":"success"',
+        "success": SuccessRule(status=(200,), body_contains='"type":"success"'),
         "request_id_regex": re.compile(r'"request_id":"([^"]+)"'),
     }
     fields.update(changes)
