@@ -1,9 +1,10 @@
 """What a probe returns: the closed list of failure reasons and the `ProbeResult` record.
 
 A probe never raises for a target failure; it returns a `ProbeResult` whose `reason` is
-exactly one `Reason` (the list in DESIGN.md). Phases are the fixed set `PHASES`, always all
-present (zero when a phase did not happen), and add up to `duration` because `PhaseTimer`
-accounts time contiguously: each mark closes the phase in progress.
+exactly one `Reason` (a closed list: alerts and dashboards match on it). Phases are the
+fixed set `PHASES`, always all present (zero when a phase did not happen), and add up to
+`duration` because `PhaseTimer` accounts time contiguously: each mark closes the phase in
+progress.
 """
 
 from __future__ import annotations

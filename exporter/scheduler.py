@@ -82,9 +82,6 @@ class Scheduler:
                 task = self._tg.create_task(self._loop(target), name=f"probe:{name}")
                 self._tasks[name] = (target, task)
 
-    def target_names(self) -> list[str]:
-        return sorted(self._tasks)
-
     async def _loop(self, target: Target) -> None:
         clock = self._ctx.clock
         # Spread the first probes over a second so start-up is not a burst.

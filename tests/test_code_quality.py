@@ -1,4 +1,4 @@
-"""The shipped packages stay ruff- and mypy --strict-clean (CONVENTIONS rule 16)."""
+"""The shipped packages stay ruff- and mypy --strict-clean (one style across the repository)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""classify(): every failure maps to exactly one reason from DESIGN.md's closed list."""
+"""classify(): every failure maps to exactly one reason from the closed list of reasons."""
 
 from __future__ import annotations
 
@@ -131,7 +131,7 @@ def test_classify_status(status: int, expected: tuple[int, ...], reason: Reason 
 
 
 def test_reasons_are_exactly_designs_list() -> None:
-    """The Reason enum is DESIGN.md's closed list, no more, no less."""
+    """The Reason enum is the closed list the alerts and dashboards rely on, no more, no less."""
     assert {str(r) for r in Reason} == {
         "dns_error",
         "connect_refused",

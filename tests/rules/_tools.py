@@ -20,8 +20,6 @@ RULES_DIR = PROMETHEUS_DIR / "rules"
 PROMTOOL_TESTS_DIR = PROMETHEUS_DIR / "tests"
 ALERTMANAGER_DIR = REPO / "alertmanager"
 RUNBOOKS_DIR = REPO / "docs" / "runbooks"
-# CI puts a read-only copy of the shared design documents beside the clone.
-SHARED_DESIGN = REPO.parent / "shared" / "DESIGN.md"
 
 
 def run(args: list[str], *, cwd: Path | None = None, timeout: float = 100) -> subprocess.CompletedProcess[str]:

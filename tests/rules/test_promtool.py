@@ -28,7 +28,7 @@ def test_promtool_check_rules_accepts_rule_file(rule_file: Path) -> None:
 
 @pytest.mark.parametrize("rule_file", RULE_FILES, ids=lambda p: p.name)
 def test_every_rules_file_has_a_promtool_test_file_beside_it(rule_file: Path) -> None:
-    """CONVENTIONS 13: rules/<concern>.yml is tested by tests/<concern>_test.yml."""
+    """Every rules file has its promtool test: rules/<concern>.yml is tested by tests/<concern>_test.yml."""
     assert (PROMTOOL_TESTS_DIR / f"{rule_file.stem}_test.yml").is_file()
 
 
