@@ -17,15 +17,12 @@ from exporter import __version__
 from exporter.config import Config, ConfigError, Target, load_config, read_admin_token_file
 from exporter.kinds import KINDS, kind_of
 from exporter.result import PHASES, ProbeResult
-
-LOG_FORMAT = "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
+from servicekit.logs import setup_logging
 
 
 def _setup_logging(level: str) -> None:
-    logging.basicConfig(level=getattr(logging, level.upper()), format=LOG_FORMAT, stream=sys.stderr)
-    # httpx logs every request URL at INFO, and URLs in a login can carry one-time codes.
-    for noisy in ("httpx", "httpcore"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # The probes redact secrets where they build a message; the formatter is the second line.
+    setup_logging(service="exporter", level=getattr(logging, level.upper()))
 
 
 def _cmd_check(args: argparse.Namespace) -> int:

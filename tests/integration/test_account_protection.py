@@ -224,7 +224,7 @@ async def test_probe_command_three_times_on_a_suspended_target_sends_no_password
         _exporter, "probe", "--config", str(suspended), TARGET, "--ignore-suspension"
     )
     assert forced.returncode == 1
-    assert "WARNING" in forced.stderr and "captcha" in forced.stderr
+    assert '"level": "warning"' in forced.stderr and "captcha" in forced.stderr
     assert "FAILED (login_rejected)" in forced.stdout
     assert sim.stats()["sso.api_login"] == 2
 
