@@ -371,9 +371,14 @@ class BasicAuth(Model):
         return secret
 
     def matches(self, username: str, password: str) -> bool:
-        """Constant-time check of presented credentials (for a server that demands them)."""
+        """Check presented credentials (for a server that demands them).
+
+        Both parts are compared in constant time and both always, so timing does not
+        reveal which one was wrong.
+        """
         user_ok = Secret(self.username).matches(username)
-        return self.password.matches(password) & user_ok
+        pass_ok = self.password.matches(password)
+        return user_ok and pass_ok
 
 
 def validate_at(model: type[M], data: object, *, path: str, errors: list[str]) -> M | None:

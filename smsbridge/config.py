@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from servicekit.config import BasicAuth, validate_at
 from servicekit.listen import parse_listen
 
 from . import providers
@@ -45,12 +46,6 @@ SMTP_TLS: Final = ("starttls", "implicit", "none")
 _SMTP_PORTS: Final = {"starttls": 587, "implicit": 465, "none": 25}
 _EMAIL: Final = re.compile(r"^[^@\s<>,;]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
 _LOOPBACK: Final = frozenset({"127.0.0.1", "::1", "localhost"})
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BasicAuth:
-    username: str
-    password: Secret
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -278,13 +273,9 @@ class _Builder:
             node.raw("token_file")
             node.raw("token_env")
         basic = None
-        basic_node = node.child("basic_auth")
-        if basic_node is not None:
-            username = basic_node.text("username", required=True)
-            password = basic_node.secret("password", required=True)
-            basic_node.finish()
-            if username is not None and password is not None:
-                basic = BasicAuth(username=username, password=password)
+        if node.has("basic_auth"):
+            raw = node.raw("basic_auth")
+            basic = validate_at(BasicAuth, raw, path=node.at("basic_auth"), errors=self.errors)
         elif token is None and not self._has_error("auth"):
             node.error(None, "set token_file, token_env or basic_auth; the webhook is never open")
         node.finish()
