@@ -57,6 +57,7 @@ __all__ = [
     "int_range",
     "join",
     "load_yaml",
+    "nonempty",
     "one_secret",
     "read_secret_file",
     "refused_secret",
@@ -135,13 +136,14 @@ class Model(BaseModel):
 # ----------------------------------------------------------------------- field types
 
 
-def _nonempty(value: object) -> str:
+def nonempty(value: object) -> str:
+    """`value` if it is a non-empty string; ValueError otherwise."""
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"expected a non-empty string, got {describe(value)}")
     return value
 
 
-Text = Annotated[str, PlainValidator(_nonempty)]
+Text = Annotated[str, PlainValidator(nonempty)]
 """A non-empty string."""
 
 

@@ -17,7 +17,7 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, PlainValidator
 
-from servicekit.config import Model, Text, _nonempty, describe
+from servicekit.config import Model, Text, nonempty, describe
 
 
 def _status(value: object) -> int:
@@ -27,7 +27,7 @@ def _status(value: object) -> int:
 
 
 def _regex(value: object) -> re.Pattern[str]:
-    text = _nonempty(value)
+    text = nonempty(value)
     try:
         return re.compile(text)
     except re.error as exc:
