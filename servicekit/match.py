@@ -17,7 +17,7 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, PlainValidator
 
-from servicekit.config import Model, Text, nonempty, describe
+from servicekit.config import Model, Text, describe, nonempty
 
 
 def _status(value: object) -> int:
