@@ -17,7 +17,6 @@ from exporter.config import (
     Target,
     load_config,
     load_config_text,
-    parse_duration,
 )
 from exporter.kinds import KINDS
 from exporter.secrets import Secret
@@ -106,28 +105,6 @@ targets:
     assert "tok-123456" not in repr(cfg) and "s3cret-pass" not in repr(cfg)
     with pytest.raises(ValidationError, match="frozen"):
         t.url = "https://other/"  # type: ignore[misc]
-
-
-@pytest.mark.parametrize(
-    ("text", "seconds"),
-    [
-        pytest.param("15s", 15.0, id="seconds"),
-        pytest.param("2m", 120.0, id="minutes"),
-        pytest.param("1m30s", 90.0, id="compound"),
-        pytest.param("500ms", 0.5, id="milliseconds"),
-        pytest.param("1h", 3600.0, id="hours"),
-        pytest.param("15", None, id="no-unit"),
-        pytest.param("s", None, id="no-number"),
-        pytest.param("1x", None, id="bad-unit"),
-    ],
-)
-def test_durations(text: str, seconds: float | None) -> None:
-    """Durations take Prometheus-style units and nothing else."""
-    if seconds is None:
-        with pytest.raises(ValueError, match="expected a duration"):
-            parse_duration(text)
-    else:
-        assert parse_duration(text) == seconds
 
 
 def test_config_kinds_are_exactly_the_probe_kinds() -> None:
