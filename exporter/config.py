@@ -37,6 +37,7 @@ from pydantic import (
     Field,
     PlainValidator,
     PrivateAttr,
+    ValidationError,
     field_validator,
     model_validator,
 )
@@ -61,6 +62,7 @@ from servicekit.config import (
     Problems,
     Text,
     describe,
+    error_pairs,
     int_range,
     load_yaml,
     one_secret,
@@ -164,8 +166,12 @@ def _headers(value: object) -> tuple[Header, ...]:
             if isinstance(raw, dict):
                 try:
                     out.append((name, _HeaderSecret.model_validate(raw).secret()))
+                except ValidationError as exc:
+                    problems += [
+                        (f"{key}.{rel}" if rel else key, msg) for rel, msg in error_pairs(exc, raw)
+                    ]
                 except ValueError as exc:
-                    raise ValueError(_first_message(exc)) from None
+                    problems.append((key, str(exc)))
                 continue
             if not isinstance(raw, str):
                 raise ValueError(f"expected a string, got {describe(raw)}")
@@ -181,16 +187,6 @@ def _headers(value: object) -> tuple[Header, ...]:
     if problems:
         raise Problems(problems)
     return tuple(out)
-
-
-def _first_message(exc: ValueError) -> str:
-    errors = getattr(exc, "errors", None)
-    if callable(errors):
-        first = errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        msg = str(first["msg"]).removeprefix("Value error, ")
-        return f"{where}: {msg}" if where else msg
-    return str(exc)
 
 
 Headers = Annotated[tuple[Header, ...], PlainValidator(_headers)]
@@ -530,4 +526,3 @@ def load_config_text(text: str, *, source: str = "<string>") -> Config:
 def load_config(path: str | Path) -> Config:
     """Read and validate a config file; raises ConfigError (never another exception)."""
     return load_config_text(read_text(path), source=str(path))
-
