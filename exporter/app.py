@@ -30,9 +30,9 @@ from exporter.config import Config, ConfigError, Target, load_config, read_admin
 from exporter.probes import ProbeContext, pause_of, recheck_pause, resume
 from exporter.result import ProbeResult
 from exporter.scheduler import Scheduler
-from exporter.secrets import Secret
 from exporter.store import Store
 from servicekit.listen import parse_listen
+from servicekit.secrets import Secret
 
 log = logging.getLogger("exporter")
 

@@ -19,12 +19,12 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 
 from servicekit.logs import JsonFormatter, setup_logging
+from servicekit.secrets import Secret
 
 from . import __version__
 from .config import Config, load_config
 from .confreader import ConfigError
 from .outbox import OutboxUnavailable
-from .secret import Secret
 from .service import BridgeService, ReloadRefused, config_secrets
 
 log = logging.getLogger("smsbridge.cli")

@@ -22,11 +22,11 @@ import yaml
 
 from servicekit.config import BasicAuth, validate_at
 from servicekit.listen import parse_listen
+from servicekit.secrets import Secret
 
 from . import providers
 from .confreader import ConfigError, Node
 from .providers.nic import NicConfig
-from .secret import Secret
 from .segments import analyse
 from .templates import CompiledTemplate, TemplateError, compile_template
 

@@ -16,8 +16,7 @@ from pathlib import Path
 from servicekit.durations import HINT as DURATION_HINT
 from servicekit.durations import parse_duration
 from servicekit.errors import ConfigError
-
-from .secret import Secret
+from servicekit.secrets import Secret
 
 __all__ = ["ConfigError", "Node", "parse_duration"]
 

@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry
 
 from servicekit.clock import Clock, SystemClock
 from servicekit.listen import parse_listen
+from servicekit.secrets import Secret
 
 from . import __version__, providers
 from .bridge import Acceptor
@@ -26,7 +27,6 @@ from .config import Config
 from .heartbeat import HeartbeatWatch
 from .metrics import BridgeMetrics, OutboxCollector, register_runtime_collectors
 from .outbox import Outbox
-from .secret import Secret
 from .sender import Sender
 from .server import build_app
 

@@ -19,7 +19,7 @@ from exporter.probes import ProbeContext
 from exporter.probes.classify import classify_exception, classify_status, describe_exception
 from exporter.probes.net import ProbeRecorder, make_client, trace_hook
 from exporter.result import PhaseTimer, ProbeResult, Reason
-from exporter.secrets import Secret, redact
+from servicekit.secrets import Secret, redact
 
 
 def host_matches(url: str, expected: str) -> bool:

@@ -44,7 +44,7 @@ from exporter.probes.classify import classify_exception, classify_status, descri
 from exporter.probes.http import decode, host_matches, read_body, safe_url
 from exporter.probes.net import ProbeRecorder, make_client, trace_hook
 from exporter.result import PhaseTimer, ProbeResult, Reason, StepResult
-from exporter.secrets import redact
+from servicekit.secrets import redact
 
 log = logging.getLogger("exporter.probes.login")
 

@@ -34,9 +34,9 @@ from pydantic import BeforeValidator
 
 from servicekit.config import Text, validate_at
 from servicekit.match import HttpStatus, ResponseMatch, one_or_many
+from servicekit.secrets import Secret
 
 from ..confreader import Node
-from ..secret import Secret
 from .base import FailureReason, GatewayRequest, OutgoingSms, SendResult, excerpt, perform
 from .nic import utf16_hex
 

@@ -19,7 +19,7 @@ from exporter.config import (
     load_config_text,
 )
 from exporter.kinds import KINDS
-from exporter.secrets import Secret
+from servicekit.secrets import Secret
 
 BAD = Path(__file__).parent / "bad_configs"
 

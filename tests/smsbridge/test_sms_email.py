@@ -12,9 +12,9 @@ import trustme
 from prometheus_client import CollectorRegistry
 
 from servicekit.clock import FakeClock
+from servicekit.secrets import Secret
 from smsbridge.config import SmtpConfig, parse_config
 from smsbridge.mailer import build_email, send_email
-from smsbridge.secret import Secret
 from smsbridge.service import BridgeService
 
 

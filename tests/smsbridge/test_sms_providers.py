@@ -9,10 +9,10 @@ from urllib.parse import parse_qsl
 import httpx
 import pytest
 
+from servicekit.secrets import Secret
 from smsbridge.providers import FailureReason, OutgoingSms
 from smsbridge.providers.http import HttpConfig, HttpProvider, SuccessRule
 from smsbridge.providers.nic import NicConfig, NicProvider
-from smsbridge.secret import Secret
 
 PIN = "Nic#Pin-7731"
 HINDI = "ITDA चेतावनी चालू: परिचय"

@@ -14,9 +14,9 @@ import httpx
 import pytest
 
 from servicekit.logs import setup_logging
+from servicekit.secrets import Secret
 from smsbridge.providers import OutgoingSms
 from smsbridge.providers.nic import NicConfig, NicProvider
-from smsbridge.secret import Secret
 
 # A PIN with the characters each encoding changes: space, '+', '/', '"', '\', non-ASCII.
 PIN = 'Pin +/"\\ é-7731'
