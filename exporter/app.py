@@ -30,8 +30,9 @@ from exporter.config import Config, ConfigError, Target, load_config, read_admin
 from exporter.probes import ProbeContext, pause_of, recheck_pause, resume
 from exporter.result import ProbeResult
 from exporter.scheduler import Scheduler
-from exporter.secrets import Secret
 from exporter.store import Store
+from servicekit.listen import parse_listen
+from servicekit.secrets import Secret
 
 log = logging.getLogger("exporter")
 
@@ -40,11 +41,6 @@ ADMIN_DISABLED = (
     "--admin-token-file FILE), then send 'Authorization: Bearer <token>'; "
     "SIGHUP also reloads the config\n"
 )
-
-
-def split_listen(listen: str) -> tuple[str, int]:
-    host, _, port = listen.rpartition(":")
-    return host.strip("[]") or "0.0.0.0", int(port)
 
 
 class Exporter:
@@ -97,7 +93,7 @@ class Exporter:
         app.router.add_get("/status.json", self._status_json)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
-        host, port = split_listen(listen or self.config.listen)
+        host, port = parse_listen(listen or self.config.listen)
         site = web.TCPSite(self._runner, host, port)
         await site.start()
         # The runner's only site: its address gives the port the OS chose for port 0.
@@ -135,7 +131,16 @@ class Exporter:
         stop = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
+        # The event loop keeps only weak references to tasks: hold the reload task so a
+        # reload in progress is not garbage-collected mid-way.
+        reloads: set[asyncio.Task[list[str]]] = set()
+
+        def on_sighup() -> None:
+            task = asyncio.create_task(self.reload(), name="exporter-reload")
+            reloads.add(task)
+            task.add_done_callback(reloads.discard)
+
+        loop.add_signal_handler(signal.SIGHUP, on_sighup)
         try:
             await stop.wait()
         finally:
@@ -266,7 +271,7 @@ class Exporter:
         return web.Response(text=text)
 
     async def _status_page(self, request: web.Request) -> web.Response:
-        page = statuspage.render_html(self.store, now=self.ctx.clock.time())
+        page = statuspage.render_html(self.store, now=self.ctx.clock.now())
         return web.Response(text=page, content_type="text/html", charset="utf-8")
 
     async def _status_json(self, request: web.Request) -> web.Response:

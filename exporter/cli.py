@@ -15,16 +15,14 @@ from collections.abc import Sequence
 
 from exporter import __version__
 from exporter.config import Config, ConfigError, Target, load_config, read_admin_token_file
+from exporter.kinds import KINDS, kind_of
 from exporter.result import PHASES, ProbeResult
-
-LOG_FORMAT = "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
+from servicekit.logs import setup_logging
 
 
 def _setup_logging(level: str) -> None:
-    logging.basicConfig(level=getattr(logging, level.upper()), format=LOG_FORMAT, stream=sys.stderr)
-    # httpx logs every request URL at INFO, and URLs in a login can carry one-time codes.
-    for noisy in ("httpx", "httpcore"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # The probes redact secrets where they build a message; the formatter is the second line.
+    setup_logging(service="exporter", level=getattr(logging, level.upper()))
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
@@ -56,7 +54,7 @@ def format_result(result: ProbeResult, *, role: str, kind: str, vantage: str) ->
     lines.append(
         "phases (ms):  " + "  ".join(f"{p} {result.phases.get(p, 0.0) * 1000:.1f}" for p in PHASES)
     )
-    if kind in ("http", "login"):
+    if KINDS[kind].has_http_status:
         lines.append(f"http status:  {result.http_status}")
     if result.final_url:
         lines.append(f"final url:    {result.final_url}")
@@ -100,7 +98,7 @@ def _cmd_probe(args: argparse.Namespace) -> int:
         return 2
     cfg, target = loaded
     ctx = ProbeContext()
-    if target.kind == "login":
+    if kind_of(target).can_pause:
         if not getattr(target, "state_file", None):
             print(
                 f"note: {target.name} has no state_file, so a suspension or used TOTP code "
@@ -137,7 +135,7 @@ def _cmd_resume(args: argparse.Namespace) -> int:
         return _resume_over_http(args, target.name)
     from exporter.probes import ProbeContext, pause_of, resume
 
-    if target.kind != "login" or not getattr(target, "state_file", None):
+    if not kind_of(target).can_pause or not getattr(target, "state_file", None):
         print(
             f"{target.name} has no state_file: only a running exporter holds its suspension; "
             "use --url http://HOST:PORT with --admin-token-file",

@@ -28,6 +28,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from exporter import __version__
+from exporter.kinds import kind_of
 from exporter.result import PHASES
 from exporter.store import LATENCY_BUCKETS, Store
 
@@ -113,7 +114,8 @@ class StoreCollector(Collector):
             latency.add_metric([t.name, role, v], buckets, st.latency_sum)
             for result, count in st.counts.items():
                 total.add_metric([t.name, role, v, result], count)
-            if t.kind == "login":
+            kind = kind_of(t)
+            if kind.can_pause:
                 suspended.add_metric([t.name, v], 1.0 if st.suspended else 0.0)
                 if st.suspension is not None:
                     suspension_info.add_metric([t.name, v, st.suspension.reason], 1.0)
@@ -124,7 +126,7 @@ class StoreCollector(Collector):
             duration.add_metric([t.name, role, t.kind, v], r.duration)
             for ph in PHASES:
                 phase.add_metric([t.name, v, ph], r.phases.get(ph, 0.0))
-            if t.kind in ("http", "login"):
+            if kind.has_http_status:
                 status.add_metric([t.name, v], float(r.http_status))
             if r.cert_not_after is not None:
                 cert.add_metric([t.name, v], r.cert_not_after)

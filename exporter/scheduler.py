@@ -82,9 +82,6 @@ class Scheduler:
                 task = self._tg.create_task(self._loop(target), name=f"probe:{name}")
                 self._tasks[name] = (target, task)
 
-    def target_names(self) -> list[str]:
-        return sorted(self._tasks)
-
     async def _loop(self, target: Target) -> None:
         clock = self._ctx.clock
         # Spread the first probes over a second so start-up is not a burst.
@@ -119,7 +116,7 @@ class Scheduler:
         return None if pause is None else pause.until
 
     async def _run_one(self, target: Target) -> ProbeResult | None:
-        started = self._ctx.clock.time()
+        started = self._ctx.clock.now()
         try:
             deadline = target.timeout + target.extra_deadline + _HARD_DEADLINE_GRACE
             async with asyncio.timeout(deadline):

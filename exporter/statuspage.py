@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from exporter.config import Role
+from exporter.kinds import kind_of
 from exporter.store import Store, TargetState
 
 IST = timezone(timedelta(hours=5, minutes=30), "IST")
@@ -93,7 +94,7 @@ def headline(store: Store) -> Headline:
             f"e-Office login is down because Parichay (NIC, Delhi) is down since {t}." + aware_en,
             f"परिचय (NIC, दिल्ली) {t} से बंद है, इसलिए ई-ऑफिस में लॉगिन नहीं हो पा रहा है।" + aware_hi,
         )
-    app = [s for s in by_role[Role.APP] if s.target.kind != "login"]
+    app = [s for s in by_role[Role.APP] if not kind_of(s.target).uses_account]
     app_down = [s for s in app if s.latest and not s.latest.success]
     if app_down:
         t = _ist(_earliest_down(app_down))
@@ -105,7 +106,7 @@ def headline(store: Store) -> Headline:
     login_down = [
         s
         for s in by_role[Role.APP]
-        if s.target.kind == "login" and s.latest and not s.latest.success
+        if kind_of(s.target).uses_account and s.latest and not s.latest.success
     ]
     if login_down:
         t = _ist(_earliest_down(login_down))
@@ -174,7 +175,7 @@ def render_html(store: Store, *, now: float) -> str:
     for s in store.states():
         r = s.latest
         role_en, role_hi = ROLE_TEXT[s.target.role]
-        if s.target.kind == "login":
+        if kind_of(s.target).uses_account:
             role_en, role_hi = "e-Office login (test account)", "ई-ऑफिस लॉगिन (परीक्षण खाता)"
         if r is None:
             state = "<span>waiting / प्रतीक्षा</span>"

@@ -41,8 +41,16 @@ MIN_LENGTH: Final = 3
 # A base64 fragment shorter than this could be an ordinary word.
 _MIN_B64_CORE: Final = 8
 _B64_EDGE: Final = r"[A-Za-z0-9+/_-]{0,3}"
-_JSON_SHORT: Final = {'"': '\\"', "\\": "\\\\", "/": "\\/", "\b": "\\b", "\f": "\\f",
-                      "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_JSON_SHORT: Final = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "/": "\\/",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+}
 
 
 class Secret:

@@ -19,7 +19,8 @@ from types import MappingProxyType
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from .clock import Clock
+from servicekit.clock import Clock
+
 from .config import Config, Route
 from .metrics import BridgeMetrics
 from .outbox import AcceptResult, NewMessage, Outbox, Transaction

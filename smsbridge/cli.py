@@ -18,12 +18,13 @@ import signal
 import sys
 from collections.abc import Callable, Iterable, Sequence
 
+from servicekit.logs import JsonFormatter, setup_logging
+from servicekit.secrets import Secret
+
 from . import __version__
 from .config import Config, load_config
 from .confreader import ConfigError
-from .logs import JsonFormatter, setup_logging
 from .outbox import OutboxUnavailable
-from .secret import Secret
 from .service import BridgeService, ReloadRefused, config_secrets
 
 log = logging.getLogger("smsbridge.cli")
@@ -116,7 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if config is None:
         return 1
     handler = setup_logging(
-        secrets=config_secrets(config), level=getattr(logging, args.log_level.upper())
+        service="smsbridge",
+        secrets=config_secrets(config),
+        level=getattr(logging, args.log_level.upper()),
     )
     formatter = handler.formatter
     if not isinstance(formatter, JsonFormatter):  # pragma: no cover - setup_logging sets it

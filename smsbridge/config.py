@@ -20,10 +20,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from servicekit.config import BasicAuth, validate_at
+from servicekit.listen import parse_listen
+from servicekit.secrets import Secret
+
 from . import providers
 from .confreader import ConfigError, Node
 from .providers.nic import NicConfig
-from .secret import Secret
 from .segments import analyse
 from .templates import CompiledTemplate, TemplateError, compile_template
 
@@ -43,12 +46,6 @@ SMTP_TLS: Final = ("starttls", "implicit", "none")
 _SMTP_PORTS: Final = {"starttls": 587, "implicit": 465, "none": 25}
 _EMAIL: Final = re.compile(r"^[^@\s<>,;]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
 _LOOPBACK: Final = frozenset({"127.0.0.1", "::1", "localhost"})
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BasicAuth:
-    username: str
-    password: Secret
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -176,14 +173,6 @@ class Config:
         )
 
 
-def parse_listen(text: str) -> tuple[str, int]:
-    """Split ``HOST:PORT`` (IPv6 as ``[::1]:10072``); raise ValueError."""
-    host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ValueError(f"expected HOST:PORT, got {text!r}")
-    return host.strip("[]"), int(port)
-
-
 def load_config(path: str | Path, *, listen_override: str | None = None) -> Config:
     """Read and validate a config file; raise ConfigError with every problem."""
     try:
@@ -222,7 +211,7 @@ class _Builder:
         if listen_override:
             root.raw("listen")
         try:
-            parse_listen(listen)
+            parse_listen(listen, example=DEFAULT_LISTEN)
         except ValueError as exc:
             self.errors.append(f"{'--listen' if listen_override else 'listen'}: {exc}")
         max_body = root.integer("max_body_bytes", 1 << 20, minimum=1024, maximum=64 << 20)
@@ -284,13 +273,9 @@ class _Builder:
             node.raw("token_file")
             node.raw("token_env")
         basic = None
-        basic_node = node.child("basic_auth")
-        if basic_node is not None:
-            username = basic_node.text("username", required=True)
-            password = basic_node.secret("password", required=True)
-            basic_node.finish()
-            if username is not None and password is not None:
-                basic = BasicAuth(username=username, password=password)
+        if node.has("basic_auth"):
+            raw = node.raw("basic_auth")
+            basic = validate_at(BasicAuth, raw, path=node.at("basic_auth"), errors=self.errors)
         elif token is None and not self._has_error("auth"):
             node.error(None, "set token_file, token_env or basic_auth; the webhook is never open")
         node.finish()

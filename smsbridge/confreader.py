@@ -10,31 +10,16 @@ once. Unknown keys are reported by `Node.finish()`. Secrets are read only from
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Final
 
-from .secret import Secret
+from servicekit.durations import HINT as DURATION_HINT
+from servicekit.durations import parse_duration
+from servicekit.errors import ConfigError
+from servicekit.secrets import Secret
 
-_DURATION: Final = re.compile(r"^(\d+)(ms|s|m|h|d)$")
-_UNIT_SECONDS: Final = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+__all__ = ["ConfigError", "Node", "parse_duration"]
 
-
-class ConfigError(Exception):
-    """The configuration is invalid; `errors` lists every problem as ``path: reason``."""
-
-    def __init__(self, errors: list[str]) -> None:
-        super().__init__("\n".join(errors))
-        self.errors = errors
-
-
-def parse_duration(text: str) -> float:
-    """Parse ``30s``, ``5m``, ``2h``, ``1d`` (and ``250ms``) into seconds; raise ValueError."""
-    match = _DURATION.match(text.strip())
-    if not match:
-        raise ValueError(f"expected a duration like 30s, 5m, 2h or 1d, got {text!r}")
-    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 
 def join(path: str, key: str | int) -> str:
@@ -133,7 +118,7 @@ class Node:
         if value is None:
             return default
         if not isinstance(value, str):
-            self.error(key, f"expected a duration like 30s, 5m, 2h or 1d, got {_kind(value)}")
+            self.error(key, f"expected {DURATION_HINT}, got {_kind(value)}")
             return default
         try:
             seconds = parse_duration(value)

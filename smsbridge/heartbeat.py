@@ -31,7 +31,8 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from .clock import Clock
+from servicekit.clock import Clock
+
 from .config import Config, HeartbeatConfig
 from .metrics import BridgeMetrics
 from .outbox import HeartbeatState, NewMessage, Outbox, Transaction

@@ -355,13 +355,6 @@ class Outbox:
 
         return self._run(action, write=False)
 
-    def counts_by_state(self) -> dict[str, int]:
-        def action(conn: sqlite3.Connection) -> dict[str, int]:
-            rows = conn.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state").fetchall()
-            return {str(state): int(count) for state, count in rows}
-
-        return self._run(action, write=False)
-
     def prune(self, *, now: float, keep_done: float, dedup_window: float, fired_keep: float) -> int:
         """Delete finished rows older than `keep_done` and expired dedup/fired keys."""
 

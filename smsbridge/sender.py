@@ -19,7 +19,8 @@ from typing import Final
 
 import httpx
 
-from .clock import Clock
+from servicekit.clock import Clock
+
 from .config import Config
 from .mailer import MailResult, build_email, send_email, split_stored
 from .metrics import BridgeMetrics

@@ -48,10 +48,7 @@ def authorised(header: str | None, auth: AuthConfig) -> bool:
         except (binascii.Error, UnicodeDecodeError):
             return False
         username, sep, password = decoded.partition(":")
-        # Evaluate both comparisons so timing does not reveal which part was wrong.
-        user_ok = auth.basic.username == username
-        pass_ok = auth.basic.password.matches(password)
-        return bool(sep) and user_ok and pass_ok
+        return auth.basic.matches(username, password) and bool(sep)
     return False
 
 

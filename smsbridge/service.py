@@ -12,20 +12,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 
 import httpx
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from servicekit.clock import Clock, SystemClock
+from servicekit.listen import parse_listen
+from servicekit.secrets import Secret
+
 from . import __version__, providers
 from .bridge import Acceptor
-from .clock import Clock, SystemClock
-from .config import Config, parse_listen
+from .config import Config
 from .heartbeat import HeartbeatWatch
 from .metrics import BridgeMetrics, OutboxCollector, register_runtime_collectors
 from .outbox import Outbox
-from .secret import Secret
 from .sender import Sender
 from .server import build_app
 
@@ -178,7 +179,7 @@ class BridgeService:
 
     def _mark_loaded(self) -> None:
         self.metrics.reload_ok.set(1)
-        self.metrics.reload_time.set(time.time())
+        self.metrics.reload_time.set(self.clock.now())
 
     def _sender_alive(self) -> bool:
         return all(t is None or not t.done() for t in (self._sender_task, self._watch_task))

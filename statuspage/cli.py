@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 from aiohttp import web
 
+from servicekit.listen import parse_listen
 from statuspage.history import IST, format_ist
 from statuspage.notices import NotOurs, add_notice, list_notices, remove_notice
 from statuspage.reading import list_services
@@ -107,10 +108,10 @@ def load_names(path: str | None) -> dict[str, Name]:
 
 
 def _listen(text: str) -> tuple[str, int]:
-    host, _, port = text.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise UsageError(f"--listen: expected HOST:PORT such as {DEFAULT_LISTEN}, got {text!r}")
-    return host.strip("[]"), int(port)
+    try:
+        return parse_listen(text, example=DEFAULT_LISTEN)
+    except ValueError as exc:
+        raise UsageError(f"--listen: {exc}") from None
 
 
 async def _serve(args: argparse.Namespace) -> int:

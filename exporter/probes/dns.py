@@ -65,8 +65,8 @@ class _Outcome:
 
 
 async def probe(target: DnsTarget, ctx: ProbeContext) -> ProbeResult:
-    started = ctx.clock.time()
-    timer = PhaseTimer(now=ctx.clock.perf)
+    started = ctx.clock.now()
+    timer = PhaseTimer(now=ctx.clock.monotonic)
     reason: Reason | None = None
     detail = ""
     try:

@@ -19,7 +19,7 @@ from exporter.probes import ProbeContext
 from exporter.probes.classify import classify_exception, classify_status, describe_exception
 from exporter.probes.net import ProbeRecorder, make_client, trace_hook
 from exporter.result import PhaseTimer, ProbeResult, Reason
-from exporter.secrets import Secret, redact
+from servicekit.secrets import Secret, redact
 
 
 def host_matches(url: str, expected: str) -> bool:
@@ -76,16 +76,15 @@ def check_response(
                 Reason.REDIRECT_ERROR,
                 f"redirected to {safe_url(where)}, expected host {exp.redirect_host}",
             )
-    if exp.body_contains is not None and exp.body_contains not in decode(resp, body):
-        return Reason.CONTENT_MISMATCH, f"body does not contain {exp.body_contains!r}"
-    if exp.body_regex is not None and not exp.body_regex.search(decode(resp, body)):
-        return Reason.CONTENT_MISMATCH, f"body does not match /{exp.body_regex.pattern}/"
+    problem = exp.body_problem(decode(resp, body)) if exp.has_body_rule() else None
+    if problem is not None:
+        return Reason.CONTENT_MISMATCH, f"body {problem}"
     return None, ""
 
 
 async def probe(target: HttpTarget, ctx: ProbeContext) -> ProbeResult:
-    started = ctx.clock.time()
-    timer = PhaseTimer(now=ctx.clock.perf, tls=target.url.startswith("https:"))
+    started = ctx.clock.now()
+    timer = PhaseTimer(now=ctx.clock.monotonic, tls=target.url.startswith("https:"))
     rec = ProbeRecorder(timer)
     headers = {k: v.reveal() if isinstance(v, Secret) else v for k, v in target.headers}
     auth = (

@@ -44,7 +44,7 @@ from exporter.probes.classify import classify_exception, classify_status, descri
 from exporter.probes.http import decode, host_matches, read_body, safe_url
 from exporter.probes.net import ProbeRecorder, make_client, trace_hook
 from exporter.result import PhaseTimer, ProbeResult, Reason, StepResult
-from exporter.secrets import redact
+from servicekit.secrets import redact
 
 log = logging.getLogger("exporter.probes.login")
 
@@ -310,7 +310,7 @@ def login_state(ctx: ProbeContext, target: LoginTarget) -> LoginState:
 def suspension(ctx: ProbeContext, target: LoginTarget) -> Suspension | None:
     """The current pause of `target` (expired pauses are dropped), or None."""
     state = login_state(ctx, target)
-    if state.suspension is not None and state.suspension.until <= ctx.clock.time():
+    if state.suspension is not None and state.suspension.until <= ctx.clock.now():
         _lift(target, state, why="suspend_for has passed")
     return state.suspension
 
@@ -360,7 +360,7 @@ async def _wait_for_fresh_totp_window(
     """Before a run (outside its timeout and timing): never reuse the last time step."""
     if state.last_totp_counter is None or not any(_uses_totp(s) for s in target.steps):
         return
-    now = ctx.clock.time()
+    now = ctx.clock.now()
     if int(now // TOTP_STEP) <= state.last_totp_counter:
         wait = (state.last_totp_counter + 1) * TOTP_STEP - now + 0.2
         log.info("target=%s waiting %.1fs for a fresh TOTP code", target.name, wait)
@@ -370,13 +370,13 @@ async def _wait_for_fresh_totp_window(
 async def _totp(target: LoginTarget, ctx: ProbeContext, state: LoginState) -> str:
     assert target.credentials.totp_secret is not None
     totp = pyotp.TOTP(target.credentials.totp_secret.reveal().replace(" ", "").upper())
-    now = ctx.clock.time()
+    now = ctx.clock.now()
     if state.last_totp_counter is not None and int(now // TOTP_STEP) <= state.last_totp_counter:
         # Never send the same code twice (Parichay would count a replay as a wrong OTP).
         wait = (state.last_totp_counter + 1) * TOTP_STEP - now + 0.2
         log.info("target=%s waiting %.1fs for a fresh TOTP code", target.name, wait)
         await ctx.clock.sleep(wait)
-        now = ctx.clock.time()
+        now = ctx.clock.now()
     state.last_totp_counter = int(now // TOTP_STEP)
     save_state(target, state)
     return totp.at(now)
@@ -396,7 +396,7 @@ class _Run:
     step_started: float = 0.0
 
     async def step(self, step: Step) -> tuple[StepResult, Reason | None, str]:
-        t0 = self.step_started = self.ctx.clock.perf()
+        t0 = self.step_started = self.ctx.clock.monotonic()
         status = 0
         try:
             reason, detail, status = await self._send(step)
@@ -409,7 +409,7 @@ class _Run:
             detail = describe_exception(exc)
         result = StepResult(
             name=step.name,
-            duration=self.ctx.clock.perf() - t0,
+            duration=self.ctx.clock.monotonic() - t0,
             success=reason is None,
             http_status=status,
         )
@@ -441,11 +441,7 @@ class _Run:
     def _judge(self, step: Step, resp: httpx.Response, text: str) -> tuple[Reason | None, str]:
         status = resp.status_code
         for rule in step.reject:
-            if (
-                (not rule.status or status in rule.status)
-                and (rule.body_contains is None or rule.body_contains in text)
-                and (rule.body_regex is None or rule.body_regex.search(text))
-            ):
+            if rule.matches(status, text):
                 return rule.reason, f"the server refused the monitoring account (HTTP {status})"
         exp = step.expect
         bad = classify_status(status, exp.status)
@@ -459,10 +455,9 @@ class _Run:
                 Reason.LOGIN_FLOW_BROKEN,
                 f"ended at {safe_url(str(resp.url))}, expected host {exp.final_host}",
             )
-        if exp.body_contains is not None and exp.body_contains not in text:
-            return Reason.LOGIN_FLOW_BROKEN, f"page does not contain {exp.body_contains!r}"
-        if exp.body_regex is not None and not exp.body_regex.search(text):
-            return Reason.LOGIN_FLOW_BROKEN, f"page does not match /{exp.body_regex.pattern}/"
+        problem = exp.body_problem(text)
+        if problem is not None:
+            return Reason.LOGIN_FLOW_BROKEN, f"page {problem}"
         for var, ex in step.extract:
             value = extract(ex, resp, text, self.client.cookies)
             if value is None or value == "":
@@ -497,7 +492,7 @@ def _account_protection(
         state.login_rejections >= target.suspend_after_login_rejected
         or state.otp_rejections >= target.suspend_after_otp_rejected
     ):
-        now = ctx.clock.time()
+        now = ctx.clock.now()
         state.suspension = Suspension(
             reason=str(reason), since=now, until=now + target.suspend_for, step=step
         )
@@ -535,8 +530,8 @@ def _keep_cookies(target: LoginTarget, state: LoginState, cookies: httpx.Cookies
 async def probe(target: LoginTarget, ctx: ProbeContext) -> ProbeResult:
     state = login_state(ctx, target)
     await _wait_for_fresh_totp_window(target, ctx, state)
-    started = ctx.clock.time()
-    timer = PhaseTimer(now=ctx.clock.perf)
+    started = ctx.clock.now()
+    timer = PhaseTimer(now=ctx.clock.monotonic)
     rec = ProbeRecorder(timer)
     creds = target.credentials
     variables = {
@@ -585,7 +580,7 @@ async def probe(target: LoginTarget, ctx: ProbeContext) -> ProbeResult:
                     StepResult(
                         name=current.name,
                         success=False,
-                        duration=ctx.clock.perf() - run.step_started,
+                        duration=ctx.clock.monotonic() - run.step_started,
                     )
                 )
         duration = timer.finish()

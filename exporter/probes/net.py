@@ -3,8 +3,8 @@
 httpx resolves and connects in one step; to time `resolve`, `connect` and `tls` apart we
 give httpcore a network backend that resolves first (recording the phase), then connects
 to the address, then wraps the stream so `start_tls` is timed and the leaf certificate is
-captured. Every HTTP client the exporter uses comes from `make_client()` (CONVENTIONS 9):
-TLS verification on unless the target says otherwise, explicit timeouts, no environment
+captured. Every HTTP client the exporter uses comes from `make_client()`, so the policy is
+set once: TLS verification on unless the target says otherwise, explicit timeouts, no environment
 proxies, bounded redirects.
 """
 

@@ -13,9 +13,9 @@ from exporter.result import PhaseTimer, ProbeResult, Reason
 
 
 async def probe(target: TcpTarget, ctx: ProbeContext) -> ProbeResult:
-    started = ctx.clock.time()
+    started = ctx.clock.now()
     use_tls = target.tls is not None and target.tls.enabled
-    timer = PhaseTimer(now=ctx.clock.perf, tls=use_tls)
+    timer = PhaseTimer(now=ctx.clock.monotonic, tls=use_tls)
     reason: Reason | None = None
     detail = ""
     not_after: float | None = None

@@ -16,7 +16,7 @@ from typing import Protocol
 
 import httpx
 
-from ..secret import Secret, redact
+from servicekit.secrets import Secret, redact
 
 
 class FailureReason(StrEnum):

@@ -27,12 +27,16 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Final
+from typing import Annotated, Final
 
 import httpx
+from pydantic import BeforeValidator
+
+from servicekit.config import Text, validate_at
+from servicekit.match import HttpStatus, ResponseMatch, one_or_many
+from servicekit.secrets import Secret
 
 from ..confreader import Node
-from ..secret import Secret
 from .base import FailureReason, GatewayRequest, OutgoingSms, SendResult, excerpt, perform
 from .nic import utf16_hex
 
@@ -66,11 +70,24 @@ class HttpConfig:
     secrets: Mapping[str, Secret] = field(default_factory=dict)
     sender: str = ""
     dlt_entity_id: str = ""
-    success_status: tuple[int, ...] = (200,)
-    body_contains: str | None = None
-    body_not_contains: str | None = None
+    success: SuccessRule = field(default_factory=lambda: SuccessRule())
     request_id_regex: re.Pattern[str] | None = None
     timeout: float = 10.0
+
+
+class SuccessRule(ResponseMatch):
+    """What a gateway's answer shows when it accepted the SMS; by default HTTP 200.
+
+    `body_not_contains` catches gateways that answer 200 with an error text.
+    """
+
+    status: Annotated[tuple[HttpStatus, ...], BeforeValidator(one_or_many)] = (200,)
+    body_not_contains: Text | None = None
+
+    def body_problem(self, text: str) -> str | None:
+        if self.body_not_contains is not None and self.body_not_contains in text:
+            return f"contains {self.body_not_contains!r}"
+        return super().body_problem(text)
 
 
 def _strings(value: object) -> list[str]:
@@ -108,20 +125,14 @@ def parse_config(node: Node) -> HttpConfig | None:
             secrets[name] = secret
     sender = node.text("sender", "") or ""
     entity = node.text("dlt_entity_id", "") or ""
-    status: tuple[int, ...] = (200,)
-    contains = not_contains = None
-    success = node.child("success")
-    if success is not None:
-        codes: list[int] = []
-        for path, code in success.elements("status"):
-            if isinstance(code, bool) or not isinstance(code, int) or not 100 <= code <= 599:
-                node.errors.append(f"{path}: expected an HTTP status 100-599, got {code!r}")
-            else:
-                codes.append(code)
-        status = tuple(codes) or status
-        contains = success.text("body_contains")
-        not_contains = success.text("body_not_contains")
-        success.finish()
+    success = SuccessRule()
+    if node.has("success"):
+        parsed = validate_at(
+            SuccessRule, node.raw("success"), path=node.at("success"), errors=node.errors
+        )
+        success = parsed or success
+    else:
+        node.raw("success")
     regex_text = node.text("request_id_regex")
     regex = None
     if regex_text is not None:
@@ -161,9 +172,7 @@ def parse_config(node: Node) -> HttpConfig | None:
         secrets=MappingProxyType(secrets),
         sender=sender,
         dlt_entity_id=entity,
-        success_status=status,
-        body_contains=contains,
-        body_not_contains=not_contains,
+        success=success,
         request_id_regex=regex,
         timeout=timeout,
     )
@@ -244,13 +253,11 @@ class HttpProvider:
             found = cfg.request_id_regex.search(body)
             ref = found.group(1) if found else ""
         detail = f"HTTP {outcome.status_code}: {excerpt(body, self.secrets())}"
-        if outcome.status_code not in cfg.success_status:
+        if not cfg.success.status_ok(outcome.status_code):
             return SendResult(
                 ok=False, reason=FailureReason.HTTP_STATUS, gateway_ref=ref, detail=detail
             )
-        if (cfg.body_contains is not None and cfg.body_contains not in body) or (
-            cfg.body_not_contains is not None and cfg.body_not_contains in body
-        ):
+        if cfg.success.body_problem(body) is not None:
             return SendResult(
                 ok=False, reason=FailureReason.REJECTED, gateway_ref=ref, detail=detail
             )

@@ -19,8 +19,9 @@ from typing import Final
 
 import httpx
 
+from servicekit.secrets import Secret
+
 from ..confreader import Node
-from ..secret import Secret
 from .base import FailureReason, GatewayRequest, OutgoingSms, SendResult, excerpt, perform
 
 KIND: Final = "nic"

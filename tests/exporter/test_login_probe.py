@@ -12,12 +12,12 @@ import httpx
 import pyotp
 import pytest
 
-from exporter.clock import FakeClock
 from exporter.config import load_config_text
 from exporter.login_config import LoginTarget
 from exporter.probes import ProbeContext, paused_until, run_probe
 from exporter.probes.login import form_fields, json_path
 from exporter.result import Reason
+from servicekit.clock import FakeClock
 
 SECRET = pyotp.random_base32()
 PASSWORD = "Pw-never-shown-77"
@@ -90,7 +90,7 @@ class FakeSSO:
             return httpx.Response(200, json={"data": {"txn": "txn-1"}})
         if path == "/api/otp":
             otp = json.loads(request.content)["otp"]
-            self.otps.append((self.clock.time(), otp))
+            self.otps.append((self.clock.now(), otp))
             if self.reject_otp:
                 return httpx.Response(401, json={"code": "INVALID_OTP"})
             return httpx.Response(
@@ -146,7 +146,7 @@ async def test_a_rejected_password_suspends_logins_until_the_back_off_passes() -
     assert result.reason is Reason.LOGIN_REJECTED
     assert result.failed_step == "password"
     assert PASSWORD not in result.detail
-    assert paused_until(target, ctx) == clock.time() + 1800
+    assert paused_until(target, ctx) == clock.now() + 1800
     await clock.advance(1799)
     assert paused_until(target, ctx) is not None
     await clock.advance(2)
@@ -249,7 +249,7 @@ async def test_a_reload_lifts_a_pause_only_when_the_credentials_changed(
     await run_probe(target, ctx)
     pause = pause_of(target, ctx)
     assert pause is not None and (pause.reason, pause.step) == ("login_rejected", "password")
-    assert pause.since == clock.time()
+    assert pause.since == clock.now()
     for _ in range(3):
         assert recheck_pause(login_target(f"    state_file: {state}\n"), ctx) is False
         assert pause_of(target, ctx) == pause
@@ -267,7 +267,7 @@ async def test_a_state_file_without_a_digest_keeps_its_pause(tmp_path: Path) -> 
 
     clock = FakeClock()
     state = tmp_path / "old.json"
-    state.write_text(json.dumps({"suspended_until": clock.time() + 600, "last_totp_counter": 1}))
+    state.write_text(json.dumps({"suspended_until": clock.now() + 600, "last_totp_counter": 1}))
     target = login_target(f"    state_file: {state}\n")
     ctx = ctx_for(FakeSSO(clock), clock)
     pause = pause_of(target, ctx)

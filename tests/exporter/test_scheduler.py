@@ -7,12 +7,12 @@ import random
 
 import pytest
 
-from exporter.clock import FakeClock
 from exporter.config import Target, load_config_text
 from exporter.probes import ProbeContext
 from exporter.result import PHASES, ProbeResult, Reason
 from exporter.scheduler import Scheduler
 from exporter.store import Store
+from servicekit.clock import FakeClock
 
 
 def _targets(*lines: str) -> tuple[Target, ...]:
@@ -44,7 +44,7 @@ class Runner:
                 success=True,
                 reason=None,
                 duration=0.01,
-                started_at=self.clock.time(),
+                started_at=self.clock.now(),
                 phases=dict.fromkeys(PHASES, 0.0),
             )
         finally:

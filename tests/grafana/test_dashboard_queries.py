@@ -30,7 +30,8 @@ import yaml
 
 from exporter import demo
 from exporter.app import Exporter
-from exporter.config import TARGET_KINDS, load_config
+from exporter.config import load_config
+from exporter.kinds import KINDS
 from simulator import Simulator
 from tests.support.net import free_port
 from tests.support.stack import Prometheus
@@ -71,7 +72,7 @@ def healthy_demo_config(
     data["defaults"] = {"interval": "1s", "timeout": "800ms"}
     targets = []
     for t in data["targets"]:
-        if t["kind"] not in TARGET_KINDS:
+        if t["kind"] not in KINDS:
             continue
         if t["kind"] != "login":  # a login must not run more than once a minute
             t.pop("interval", None)

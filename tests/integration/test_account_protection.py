@@ -134,7 +134,7 @@ async def test_unchanged_reload_keeps_the_suspension_and_changed_credentials_lif
         until = running.registry.get_sample_value(
             "parichay_login_suspended_until_timestamp_seconds", LABELS
         )
-        assert until is not None and until > running.ctx.clock.time() + 3000
+        assert until is not None and until > running.ctx.clock.now() + 3000
         row = next(t for t in (await c.get("/status.json")).json()["targets"] if t["target"] == TARGET)
         assert row["login_suspended"] is True
         assert row["suspension"]["reason"] == "login_rejected"
@@ -224,7 +224,7 @@ async def test_probe_command_three_times_on_a_suspended_target_sends_no_password
         _exporter, "probe", "--config", str(suspended), TARGET, "--ignore-suspension"
     )
     assert forced.returncode == 1
-    assert "WARNING" in forced.stderr and "captcha" in forced.stderr
+    assert '"level": "warning"' in forced.stderr and "captcha" in forced.stderr
     assert "FAILED (login_rejected)" in forced.stdout
     assert sim.stats()["sso.api_login"] == 2
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from pathlib import Path
 
 import pytest
 
-from exporter.clock import Clock
 from exporter.collector import make_registry
 from exporter.config import load_config_text
 from exporter.demo import demo_environment, render_demo_config
@@ -16,12 +14,13 @@ from exporter.login_config import LoginTarget
 from exporter.probes import ProbeContext, paused_until, run_probe
 from exporter.result import Reason
 from exporter.store import Store
+from servicekit.clock import SystemClock
 from simulator import Simulator
 
 STEPS = ["open-eoffice", "submit-password", "submit-otp", "open-inbox", "logout"]
 
 
-class VirtualSleepClock(Clock):
+class VirtualSleepClock(SystemClock):
     """Real wall time plus whatever was 'slept': TOTP waits cost nothing in tests.
 
     The simulator accepts the neighbouring 30 s code (valid_window=1), so one virtual jump
@@ -31,8 +30,8 @@ class VirtualSleepClock(Clock):
     def __init__(self) -> None:
         self.offset = 0.0
 
-    def time(self) -> float:
-        return super().time() + self.offset
+    def now(self) -> float:
+        return super().now() + self.offset
 
     async def sleep(self, seconds: float) -> None:
         self.offset += max(0.0, seconds)
@@ -59,7 +58,7 @@ def login(
     target = cfg.target("eoffice-login")
     assert isinstance(target, LoginTarget)
     # A short timeout keeps the hang case quick; the shipped steps are unchanged.
-    return dataclasses.replace(target, timeout=3.0)
+    return target.model_copy(update={"timeout": 3.0})
 
 
 async def test_a_full_login_times_every_step(sim: Simulator, login: LoginTarget) -> None:

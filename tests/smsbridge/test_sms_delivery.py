@@ -12,9 +12,9 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
+from servicekit.clock import FakeClock
 from smsbridge import providers
 from smsbridge.bridge import Acceptor
-from smsbridge.clock import FakeClock
 from smsbridge.config import Config, parse_config
 from smsbridge.metrics import BridgeMetrics
 from smsbridge.outbox import Outbox, OutboxUnavailable
@@ -34,7 +34,7 @@ class Rig:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.clock = FakeClock()
+        self.clock = FakeClock(1_764_000_000.0, autoadvance=True)
         self.registry = CollectorRegistry()
         self.metrics = BridgeMetrics(self.registry, providers=config.providers)
         self.outbox = Outbox(config.outbox.path, busy_timeout=0.1)
@@ -120,11 +120,11 @@ async def test_gateway_failing_then_recovering_delivers_once_with_retries_counte
     await rig.acceptor.accept(parse_webhook(sms.payload()))
     assert await rig.sender.run_once() == 1
     assert await rig.sender.run_once() == 0  # not due yet: 15s back-off
-    rig.clock.advance(15)
+    rig.clock.step(15)
     assert await rig.sender.run_once() == 1
-    rig.clock.advance(29)
+    rig.clock.step(29)
     assert await rig.sender.run_once() == 0
-    rig.clock.advance(1)
+    rig.clock.step(1)
     assert await rig.sender.run_once() == 1
     assert len(rig.requests) == 3
     assert rig.states() == [("sent", 3)]
@@ -144,7 +144,7 @@ async def test_a_message_failing_past_max_age_is_dead(make_rig: Any, sms: Any) -
         due = rig.outbox.next_due_at()
         if due is None:
             break
-        rig.clock.advance(due - rig.clock.now())
+        rig.clock.step(due - rig.clock.now())
     # attempts at t=0, 15, 45, 105, 225, 465, 945, 1545, 2145, 2745, 3345 s; next > 1h
     assert rig.states() == [("dead", 11)]
     assert rig.value("dead_total", reason="max_age") == 1
@@ -158,7 +158,7 @@ async def test_a_message_older_than_max_age_is_dead_without_sending(
     """After a long outage of the bridge itself, stale SMS are not sent late."""
     rig = make_rig()
     await rig.acceptor.accept(parse_webhook(sms.payload([sms.alert(scope="app")])))
-    rig.clock.advance(3601)
+    rig.clock.step(3601)
     assert await rig.sender.run_once() == 1
     assert rig.requests == []
     assert rig.states() == [("dead", 0)]
@@ -174,7 +174,7 @@ async def test_duplicates_are_dropped_within_the_window_only(make_rig: Any, sms:
     assert (first.duplicate, len(first.ids)) == (False, 1)
     assert (second.duplicate, second.ids) == (True, ())
     assert rig.value("duplicates_dropped_total") == 1
-    rig.clock.advance(15 * 60 + 1)
+    rig.clock.step(15 * 60 + 1)
     third = await rig.acceptor.accept(body)
     assert third.duplicate is False
 
@@ -193,7 +193,7 @@ async def test_rate_limit_trips_once_with_a_summary_sms(make_rig: Any, sms: Any)
     )
     assert rig.value("suppressed_total", reason="rate_limited") == 2
     assert rig.value("messages_queued_total", kind="summary") == 1
-    rig.clock.advance(3601)
+    rig.clock.step(3601)
     alert = sms.alert(scope="app", fingerprint="late", alertname="EOfficeDown")
     await rig.acceptor.accept(parse_webhook(sms.payload([alert], group_key="late")))
     assert rig.value("messages_queued_total", kind="alert") == 3

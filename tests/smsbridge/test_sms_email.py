@@ -11,10 +11,10 @@ from typing import Any
 import trustme
 from prometheus_client import CollectorRegistry
 
-from smsbridge.clock import FakeClock
+from servicekit.clock import FakeClock
+from servicekit.secrets import Secret
 from smsbridge.config import SmtpConfig, parse_config
 from smsbridge.mailer import build_email, send_email
-from smsbridge.secret import Secret
 from smsbridge.service import BridgeService
 
 
@@ -93,14 +93,14 @@ async def test_the_sender_delivers_the_broken_and_recovery_emails(
         tmp_path=tmp_path,
     )
     real_port = data["smtp"]["port"]
-    clock = FakeClock(1_764_000_000.0)
+    clock = FakeClock(1_764_000_000.0, autoadvance=True)
     registry = CollectorRegistry()
     service = BridgeService(parse_config(data), registry=registry, clock=clock)
     await service.start(run_sender=False, run_watch=False)
     try:
         # The relay is unreachable at first: a closed port.
         service.reload(parse_config({**data, "smtp": {**data["smtp"], "port": 9}}))
-        clock.advance(300)
+        clock.step(300)
         assert await service.watch.check() is True
         while await service.sender.run_once():
             pass
@@ -112,7 +112,7 @@ async def test_the_sender_delivers_the_broken_and_recovery_emails(
         )
         assert smtp_server.received() == []
         service.reload(parse_config({**data, "smtp": {**data["smtp"], "port": real_port}}))
-        clock.advance(60)
+        clock.step(60)
         while await service.sender.run_once():
             pass
         (broken,) = smtp_server.received()

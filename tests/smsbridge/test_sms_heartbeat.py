@@ -11,7 +11,7 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
-from smsbridge.clock import FakeClock
+from servicekit.clock import FakeClock
 from smsbridge.config import parse_config
 from smsbridge.heartbeat import format_silence
 from smsbridge.service import BridgeService
@@ -95,7 +95,7 @@ async def harness(tmp_path: Path, gateway: Any, sms: Any) -> AsyncIterator[Calla
         h = Harness(
             tmp_path,
             data if data is not None else _config(tmp_path, gateway, sms, **heartbeat),
-            FakeClock(START),
+            FakeClock(START, autoadvance=True),
         )
         await h.start()
         made.append(h)
@@ -119,10 +119,10 @@ async def test_silence_queues_exactly_one_broken_message_per_recipient_and_templ
     once, and later checks in the same outage queue nothing more."""
     h = await harness(silence="5m")
     await beat(h, sms)
-    h.clock.advance(299)
+    h.clock.step(299)
     assert await h.service.watch.check() is False
     assert h.rows("heartbeat") == []
-    h.clock.advance(1)
+    h.clock.step(1)
     assert await h.service.watch.check() is True
     rows = h.rows("heartbeat")
     assert sorted((r[1], r[2]) for r in rows) == sorted(
@@ -137,7 +137,7 @@ async def test_silence_queues_exactly_one_broken_message_per_recipient_and_templ
     assert hindi == "ITDA चेतावनी: निगरानी श्रृंखला टूटी: 24 Nov 21:30 IST से कोई हार्टबीट नहीं। -ITDA"
     assert h.metric("parichay_smsbridge_heartbeat_missing") == 1
     for _ in range(10):
-        h.clock.advance(60)
+        h.clock.step(60)
         assert await h.service.watch.check() is False
     assert len(h.rows("heartbeat")) == 4
     assert h.metric("parichay_smsbridge_messages_queued_total", {"kind": "heartbeat"}) == 4
@@ -150,12 +150,12 @@ async def test_resumed_heartbeats_queue_exactly_one_recovery(
     naming when the silence began and when it ended; further heartbeats queue nothing."""
     h = await harness(silence="5m")
     await beat(h, sms)
-    h.clock.advance(600)
+    h.clock.step(600)
     assert await h.service.watch.check() is True
-    h.clock.advance(60)
+    h.clock.step(60)
     await beat(h, sms)
     await beat(h, sms)  # the HA peer's copy
-    h.clock.advance(60)
+    h.clock.step(60)
     await beat(h, sms)
     recovery = [r for r in h.rows("heartbeat") if r[3] == "resolved"]
     assert sorted((r[1], r[2]) for r in recovery) == sorted(
@@ -170,7 +170,7 @@ async def test_resumed_heartbeats_queue_exactly_one_recovery(
     assert h.metric("parichay_smsbridge_last_heartbeat_timestamp_seconds") == START + 720
     assert h.metric("parichay_smsbridge_heartbeat_silence_seconds") == 300
     # A second outage is a new outage: it pages again.
-    h.clock.advance(301)
+    h.clock.step(301)
     assert await h.service.watch.check() is True
     assert [r[3] for r in h.rows("heartbeat")].count("firing") == 8
 
@@ -182,14 +182,14 @@ async def test_a_restart_mid_outage_sends_no_second_broken_but_does_send_recover
     (metric 1, nothing new queued however long the silence) and recovers once."""
     h = await harness(silence="5m")
     await beat(h, sms)
-    h.clock.advance(301)
+    h.clock.step(301)
     assert await h.service.watch.check() is True
-    h.clock.advance(3600)
+    h.clock.step(3600)
     await h.restart()
     assert h.metric("parichay_smsbridge_heartbeat_missing") == 1
     assert h.metric("parichay_smsbridge_last_heartbeat_timestamp_seconds") == START
     for _ in range(3):
-        h.clock.advance(400)
+        h.clock.step(400)
         assert await h.service.watch.check() is False
     assert len(h.rows("heartbeat")) == 4
     await beat(h, sms)
@@ -203,10 +203,10 @@ async def test_never_called_bridge_pages_one_silence_after_start(
     """With no heartbeat ever, the silence counts from the bridge's start, and the text
     names the start time."""
     h = await harness(silence="5m")
-    h.clock.advance(299)
+    h.clock.step(299)
     assert await h.service.watch.check() is False
     assert h.metric("parichay_smsbridge_last_heartbeat_timestamp_seconds") == 0
-    h.clock.advance(1)
+    h.clock.step(1)
     assert await h.service.watch.check() is True
     assert "since 24 Nov 21:30 IST" in h.rows("heartbeat")[0][4]
 
@@ -218,10 +218,10 @@ async def test_a_bridge_back_from_downtime_waits_one_silence_before_paging(
     gives Alertmanager one silence to call before paging, and then names the last heartbeat."""
     h = await harness(silence="5m")
     await beat(h, sms)
-    h.clock.advance(3600)
+    h.clock.step(3600)
     await h.restart()
     assert await h.service.watch.check() is False
-    h.clock.advance(300)
+    h.clock.step(300)
     assert await h.service.watch.check() is True
     assert "since 24 Nov 22:30 IST" in h.rows("heartbeat")[0][4]
 
@@ -243,7 +243,7 @@ async def test_unauthorised_or_malformed_heartbeats_are_not_counted(
     assert h.metric("parichay_smsbridge_heartbeats_total") == 0
     assert h.metric("parichay_smsbridge_last_heartbeat_timestamp_seconds") == 0
     assert h.metric("parichay_smsbridge_webhooks_total", {"result": "unauthorized"}) == 2
-    h.clock.advance(300)
+    h.clock.step(300)
     assert await h.service.watch.check() is True
 
 
@@ -260,7 +260,7 @@ async def test_the_broken_message_passes_the_rate_limit_and_is_delivered(
         assert (await h.post("/alertmanager", body, token=sms.TOKEN)).status_code == 200
     # The second alert is over the limit for both on-call numbers and the director.
     assert h.metric("parichay_smsbridge_suppressed_total", {"reason": "rate_limited"}) == 3
-    h.clock.advance(301)
+    h.clock.step(301)
     assert await h.service.watch.check() is True
     while await h.service.sender.run_once():
         pass
@@ -281,11 +281,11 @@ async def test_reminders_repeat_the_broken_message_only_at_the_reminder_interval
     """With `reminder: 1h`, a long outage re-sends the broken message hourly, not per poll."""
     h = await harness(silence="5m", reminder="1h")
     await beat(h, sms)
-    h.clock.advance(300)
+    h.clock.step(300)
     assert await h.service.watch.check() is True
-    h.clock.advance(3599)
+    h.clock.step(3599)
     assert await h.service.watch.check() is False
-    h.clock.advance(1)
+    h.clock.step(1)
     assert await h.service.watch.check() is True
     statuses = [r[3] for r in h.rows("heartbeat")]
     assert statuses == ["firing"] * 4 + ["reminder"] * 4
@@ -324,7 +324,7 @@ async def test_heartbeat_endpoint_without_the_switch_configured_is_404(
     h.service.reload(parse_config(sms.with_heartbeat(plain, silence="2m")))
     await beat(h, sms)
     assert h.metric("parichay_smsbridge_heartbeat_silence_seconds") == 120
-    h.clock.advance(120)
+    h.clock.step(120)
     assert await h.service.watch.check() is True
 
 
@@ -382,6 +382,6 @@ async def test_reload_applies_a_new_silence_and_a_bad_file_keeps_the_old_one(
     assert reload_from_file(h.service, str(bad)) is False
     assert h.metric("parichay_smsbridge_config_last_reload_successful") == 0
     assert h.metric("parichay_smsbridge_heartbeat_silence_seconds") == 60
-    h.clock.advance(60)
+    h.clock.step(60)
     assert await h.service.watch.check() is True
     assert "(limit 1m)" in h.rows("heartbeat")[0][4]

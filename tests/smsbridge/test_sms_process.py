@@ -159,7 +159,7 @@ def test_run_with_a_bad_config_exits_1_without_a_traceback(tmp_path: Path) -> No
         check=False,
     )
     assert result.returncode == 1
-    assert "listen: expected HOST:PORT, got 'nowhere'" in result.stderr
+    assert "listen: expected HOST:PORT such as 0.0.0.0:10072, got 'nowhere'" in result.stderr
     assert "auth: required" in result.stderr
     assert "Traceback" not in result.stderr
 

@@ -13,10 +13,10 @@ from urllib.parse import quote, quote_plus
 import httpx
 import pytest
 
-from smsbridge.logs import setup_logging
+from servicekit.logs import setup_logging
+from servicekit.secrets import Secret
 from smsbridge.providers import OutgoingSms
 from smsbridge.providers.nic import NicConfig, NicProvider
-from smsbridge.secret import Secret
 
 # A PIN with the characters each encoding changes: space, '+', '/', '"', '\', non-ASCII.
 PIN = 'Pin +/"\\ é-7731'
@@ -71,9 +71,9 @@ async def test_a_gateway_reply_echoing_the_pin_is_redacted_in_the_detail(echo: s
 
 @pytest.fixture
 def bridge_loggers() -> Iterator[None]:
-    """setup_logging() rewires two loggers; put them back for the tests that follow."""
+    """setup_logging() rewires these loggers; put them back for the tests that follow."""
     saved = {}
-    for name in ("smsbridge", "aiohttp"):
+    for name in ("smsbridge", "aiohttp", "httpx", "httpcore"):
         logger = logging.getLogger(name)
         saved[name] = (list(logger.handlers), logger.level, logger.propagate)
     yield
@@ -92,7 +92,7 @@ def bridge_loggers() -> Iterator[None]:
 def test_log_lines_carry_no_form_of_the_pin(echo: str) -> None:
     """The JSON log formatter (which escapes quotes itself) scrubs every form of the PIN."""
     stream = io.StringIO()
-    setup_logging(secrets=[Secret(PIN)], stream=stream)
+    setup_logging(service="smsbridge", secrets=[Secret(PIN)], stream=stream)
     logging.getLogger("smsbridge.test").warning("gateway said %s", echo, extra={"reply": echo})
     line = stream.getvalue()
     record = json.loads(line)

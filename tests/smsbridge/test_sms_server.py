@@ -17,8 +17,8 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
+from servicekit.logs import setup_logging
 from smsbridge.config import parse_config
-from smsbridge.logs import setup_logging
 from smsbridge.service import BridgeService, config_secrets
 
 Bridge = Callable[..., Any]
@@ -260,10 +260,10 @@ async def test_logs_never_contain_the_pin_or_the_token(
     """Even a gateway reply that echoes the pin, and a bad token, leave no secret in the logs."""
     gateway.ok_body = f"Request ID=4242~code=API000 pin={sms.PIN}"
     stream = io.StringIO()
-    loggers = [logging.getLogger(name) for name in ("smsbridge", "aiohttp")]
+    loggers = [logging.getLogger(n) for n in ("smsbridge", "aiohttp", "httpx", "httpcore")]
     saved = [(lg.handlers[:], lg.level, lg.propagate) for lg in loggers]
     async with bridge(gateway.url) as (service, client):
-        setup_logging(secrets=config_secrets(service.config), stream=stream)
+        setup_logging(service="smsbridge", secrets=config_secrets(service.config), stream=stream)
         try:
             await client.post(
                 "/alertmanager",

@@ -137,7 +137,7 @@ E2E = Timing(
     app_interval=1.0,
     control_interval=1.0,
     probe_timeout=0.8,
-    # Below the 60 s config minimum on purpose: applied with dataclasses.replace() after
+    # Below the 60 s config minimum on purpose: applied with model_copy() after
     # validation, only in this harness, against a simulator account (no real account).
     login_interval=2.0,
     login_timeout=1.5,

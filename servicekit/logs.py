@@ -1,9 +1,11 @@
-"""Structured (JSON lines) logging with secret scrubbing.
+"""The one log format of every service: JSON lines with secret scrubbing.
 
-`setup_logging()` installs one handler on the `smsbridge` logger that writes one JSON
+`setup_logging()` installs one handler on a service's loggers that writes one JSON
 object per line (`ts`, `level`, `logger`, `msg` plus any `extra=` fields) and scrubs
-every configured secret value from the whole line, so neither the gateway pin nor
-the webhook token can reach a log even if some text quoted it.
+every configured secret value from the whole line (in every encoding `redact()` knows),
+so neither a gateway pin nor a token can reach a log even if some text quoted it::
+
+    {"ts": "2026-11-30T07:10:00.000+00:00", "level": "warning", "logger": "exporter", "msg": "..."}
 """
 
 from __future__ import annotations
@@ -11,11 +13,11 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Final, TextIO
 
-from .secret import Secret, redact
+from servicekit.secrets import Secret, redact
 
 _STANDARD: Final = frozenset(
     vars(logging.LogRecord("x", logging.INFO, "x", 0, "x", None, None)).keys()
@@ -49,13 +51,22 @@ class JsonFormatter(logging.Formatter):
 
 
 def setup_logging(
-    *, secrets: Iterable[Secret], level: int = logging.INFO, stream: TextIO | None = None
+    *,
+    service: str,
+    secrets: Iterable[Secret] = (),
+    level: int = logging.INFO,
+    stream: TextIO | None = None,
 ) -> logging.Handler:
-    """Route the `smsbridge` logger to `stream` (stderr) as JSON lines; return the handler."""
+    """Route the `service` logger (and aiohttp's) to `stream` (stderr) as JSON lines.
+
+    Returns the handler; its `JsonFormatter.add_secrets()` learns a reloaded config's secrets.
+    """
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter(secrets))
     # aiohttp's own errors (e.g. a handler bug) go through the same scrubbing formatter.
-    for name, logger_level in (("smsbridge", level), ("aiohttp", logging.WARNING)):
+    # httpx logs every request URL at INFO, and URLs in a login can carry one-time codes.
+    quiet: Sequence[str] = ("aiohttp", "httpx", "httpcore")
+    for name, logger_level in ((service, level), *((q, logging.WARNING) for q in quiet)):
         logger = logging.getLogger(name)
         for old in list(logger.handlers):
             logger.removeHandler(old)
