@@ -86,7 +86,7 @@ def check_response(
 async def probe(target: HttpTarget, ctx: ProbeContext) -> ProbeResult:
     started = ctx.clock.time()
     timer = PhaseTimer(now=ctx.clock.perf, tls=target.url.startswith("https:"))
-    rec = ProbeRecorder(timer)
+    rec = ProbeRecorder(timer, restart_on_connect=True)
     headers = {k: v.reveal() if isinstance(v, Secret) else v for k, v in target.headers}
     auth = (
         (target.basic_auth.username, target.basic_auth.password.reveal())
@@ -121,7 +121,11 @@ async def probe(target: HttpTarget, ctx: ProbeContext) -> ProbeResult:
                     body = await read_body(resp, target.max_body_bytes)
                 finally:
                     await resp.aclose()
-                timer.mark("transfer")
+                if rec.done_at is not None:
+                    # The whole body arrived: the probe ended with its last byte, not now.
+                    timer.finish(at=rec.done_at)
+                else:
+                    timer.mark("transfer")
                 status, final_url = resp.status_code, safe_url(str(resp.url))
                 reason, detail = check_response(target, resp, body)
                 if reason is None and rec.cert_not_after and rec.cert_not_after < started:
