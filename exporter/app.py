@@ -25,7 +25,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from exporter import statuspage
-from exporter.collector import make_registry
+from exporter.collector import MetricsRenderer, make_registry, make_runtime_registry
 from exporter.config import Config, ConfigError, Target, load_config, read_admin_token_file
 from exporter.probes import ProbeContext, pause_of, recheck_pause, resume
 from exporter.result import ProbeResult
@@ -65,13 +65,17 @@ class Exporter:
         self.ctx = ctx or ProbeContext()
         self.store = Store(vantage=config.vantage)
         self.store.set_targets(config.targets)
-        self.registry = make_registry(self.store)
         self.scheduler = Scheduler(
             store=self.store,
             ctx=self.ctx,
             max_concurrency=config.max_concurrency,
             on_result=self._log_transition,
         )
+        # `registry` has every family (for code that reads samples); /metrics writes the
+        # store's families with the fast renderer and adds the small runtime registry.
+        self.registry = make_registry(self.store, scheduler=self.scheduler)
+        self._renderer = MetricsRenderer(self.store)
+        self._runtime_registry = make_runtime_registry(scheduler=self.scheduler)
         self._runner: web.AppRunner | None = None
         self._sched_task: asyncio.Task[None] | None = None
         self.bound: tuple[str, int] | None = None
@@ -208,8 +212,14 @@ class Exporter:
     # ------------------------------------------------------------------ handlers
 
     async def _metrics(self, request: web.Request) -> web.Response:
-        body = generate_latest(self.registry)
+        # In a thread: with a thousand targets the text is megabytes; the loop keeps
+        # running probes (and stamping their socket events) meanwhile.
+        body = await asyncio.to_thread(self.render_metrics)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    def render_metrics(self) -> bytes:
+        """The /metrics text: the store's families, then the exporter's own."""
+        return self._renderer.render().encode() + generate_latest(self._runtime_registry)
 
     async def _healthz(self, request: web.Request) -> web.Response:
         alive = self._sched_task is not None and not self._sched_task.done()
