@@ -32,15 +32,16 @@ import socket
 import ssl
 import typing
 from collections.abc import AsyncIterator, Callable, Iterator
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 import httpcore
 import httpx
-from cryptography import x509
 
 from exporter.config import TLSConfig
 from exporter.result import PhaseTimer
+
+USER_AGENT = "parichay-exporter/0.1 (+ITDA monitoring)"
 
 
 class DNSTimeoutError(OSError):
@@ -77,8 +78,52 @@ def cert_not_after(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> float | 
     der = ssl_object.getpeercert(binary_form=True)
     if not der:
         return None
-    cert = x509.load_der_x509_certificate(der)
-    return cert.not_valid_after_utc.astimezone(UTC).timestamp()
+    try:
+        return der_not_after(der)
+    except (IndexError, ValueError, UnicodeDecodeError):
+        return None
+
+
+def _der(data: bytes, pos: int) -> tuple[int, int, int]:
+    """The DER element at `pos`: (tag, where its content starts, where it ends)."""
+    tag, length = data[pos], data[pos + 1]
+    pos += 2
+    if length & 0x80:
+        n = length & 0x7F
+        length = int.from_bytes(data[pos : pos + n], "big")
+        pos += n
+    if pos + length > len(data):
+        raise ValueError("truncated DER")
+    return tag, pos, pos + length
+
+
+def der_not_after(der: bytes) -> float:
+    """`notAfter` of a DER certificate (RFC 5280 4.1), in epoch seconds.
+
+    Read by hand: the `cryptography` package would add 6 MiB to the running exporter for
+    this one field."""
+    _, tbs, _ = _der(der, 0)  # Certificate ::= SEQUENCE { tbsCertificate, ... }
+    _, pos, _ = _der(der, tbs)  # into tbsCertificate
+    tag, _, end = _der(der, pos)
+    if tag == 0xA0:  # [0] EXPLICIT version
+        pos = end
+    for _ in range(3):  # serialNumber, signature, issuer
+        _, _, pos = _der(der, pos)
+    _, validity, _ = _der(der, pos)  # Validity ::= SEQUENCE { notBefore, notAfter }
+    _, _, pos = _der(der, validity)
+    tag, start, end = _der(der, pos)
+    text = der[start:end].decode("ascii")
+    if tag == 0x17:  # UTCTime YYMMDDHHMMSSZ: 50-99 are 1950-1999
+        year, rest = int(text[:2]), text[2:]
+        year += 1900 if year >= 50 else 2000
+    elif tag == 0x18:  # GeneralizedTime YYYYMMDDHHMMSSZ
+        year, rest = int(text[:4]), text[4:]
+    else:
+        raise ValueError(f"not a time (tag {tag:#x})")
+    if len(rest) != 11 or rest[-1] != "Z":
+        raise ValueError(f"unexpected time format {text!r}")
+    month, day, hour, minute, second = (int(rest[i : i + 2]) for i in range(0, 10, 2))
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC).timestamp()
 
 
 def make_ssl_context(tls: TLSConfig | None) -> ssl.SSLContext:
@@ -522,7 +567,7 @@ def make_client(
         max_redirects=max_redirects,
         trust_env=False,
         cookies=cookies,
-        headers={"User-Agent": "parichay-exporter/0.1 (+ITDA monitoring)"},
+        headers={"User-Agent": USER_AGENT},
     )
 
 
