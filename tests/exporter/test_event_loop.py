@@ -29,3 +29,11 @@ def test_pure_asyncio_fallback_on_request(monkeypatch: pytest.MonkeyPatch) -> No
     """PARICHAY_EVENT_LOOP=asyncio runs the service on asyncio's own loop."""
     monkeypatch.setenv("PARICHAY_EVENT_LOOP", "asyncio")
     assert _loop_module().startswith("asyncio")
+
+
+def test_malloc_threshold_is_fixed_on_glibc() -> None:
+    """On glibc (Debian, the image) the service pins malloc's mmap threshold, so freed
+    256 KiB TLS buffers go back to the system instead of growing the heap."""
+    from exporter.app import fix_mmap_threshold
+
+    assert fix_mmap_threshold() is True
