@@ -460,10 +460,14 @@ def report(res: dict[str, Any], out: Callable[[str], None] = print) -> None:
             continue
         row = [fmt(res[scheme][c].get("cpu_s_per_1000")) if c != "curl" else "-" for c in cols]
         out(f"| CPU seconds per 1000 {scheme.upper()} probes | " + " | ".join(row) + " |")
-    row = [
-        fmt(res["http"][c].get("peak_rss_mib"), 1) + " MiB" if c != "curl" else "-" for c in cols
-    ]
-    out("| peak RSS (ours: 100 targets) | " + " | ".join(row) + " |")
+    for scheme in ("http", "https"):
+        if scheme not in res:
+            continue
+        row = [
+            fmt(res[scheme][c].get("peak_rss_mib"), 1) + " MiB" if c != "curl" else "-"
+            for c in cols
+        ]
+        out(f"| peak RSS, {scheme.upper()} (ours: 100 targets) | " + " | ".join(row) + " |")
     if "scale" in res:
         s = res["scale"]
         out("")
@@ -493,7 +497,11 @@ def main() -> None:
     ap.add_argument("--no-tls", action="store_true")
     ap.add_argument("--no-scale", action="store_true")
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--report", type=Path, help="print the tables of an earlier --out file")
     a = ap.parse_args()
+    if a.report:
+        report(json.loads(a.report.read_text()))
+        return
     if a.count > 300 or a.cost_count > 20_000 or a.window > 120 or a.scale_window > 300:
         ap.error("bounded load: count <= 300, cost-count <= 20000, windows <= 120 / 300 s")
     have_blackbox = Path(BLACKBOX).exists()
