@@ -182,7 +182,7 @@ def _resume_over_http(args: argparse.Namespace, name: str) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from exporter.app import serve
+    from exporter.app import run_loop, serve
 
     try:
         load_config(args.config)
@@ -198,7 +198,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 print(f"{args.admin_token_file}: {err}", file=sys.stderr)
             return 1
     try:
-        asyncio.run(serve(args.config, listen=args.listen, admin_token_file=args.admin_token_file))
+        run_loop(serve(args.config, listen=args.listen, admin_token_file=args.admin_token_file))
     except KeyboardInterrupt:
         pass
     except OSError as exc:

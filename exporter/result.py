@@ -128,12 +128,22 @@ class PhaseTimer:
         self.pending = "resolve"
         self.end: float | None = None
 
+    def now(self) -> float:
+        """The timer's clock (the transport stamps socket events with it)."""
+        return self._now()
+
     def mark(self, phase: str) -> None:
+        self.mark_at(phase, self._now())
+
+    def mark_at(self, phase: str, t: float) -> None:
+        """Close `phase` at `t`, a time stamped earlier where the event happened (e.g. when
+        the first response byte reached the socket), not when our task got round to it."""
         if self.end is not None:
             # Finished: later work (a login's always-run logout) is outside the duration,
             # so it must stay outside the phases too, or they would not add up.
             return
-        t = self._now()
+        # Never before the previous mark: phases stay non-negative and contiguous.
+        t = max(t, self._mark)
         self.phases[phase] += t - self._mark
         self._mark = t
         nxt = self._NEXT[phase]
@@ -151,9 +161,10 @@ class PhaseTimer:
     def expect_tls(self, tls: bool) -> None:
         self._tls = tls
 
-    def finish(self) -> float:
+    def finish(self, *, at: float | None = None) -> float:
+        """End the probe now, or at `at` (the last byte's time stamp), if not yet ended."""
         if self.end is None:
-            self.end = self._now()
+            self.end = max(self._now() if at is None else at, self._mark)
             self.phases[self.pending] += self.end - self._mark
             self._mark = self.end
         return self.end - self.start

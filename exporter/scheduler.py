@@ -22,6 +22,10 @@ from exporter.store import Store
 
 log = logging.getLogger("exporter.scheduler")
 
+# Scheduler lag (a probe's actual start minus its planned start): under a millisecond on a
+# healthy exporter; tens of milliseconds mean the event loop or the CPU is overloaded.
+LAG_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
 # Grace beyond the target's own timeout before the scheduler gives up on a probe: probes
 # enforce their timeout themselves; this only catches bugs.
 _HARD_DEADLINE_GRACE = 5.0
@@ -51,6 +55,10 @@ class Scheduler:
         self._stop = asyncio.Event()
         self._started = asyncio.Event()
         self.running_probes = 0
+        # Cumulative lag histogram (counts of lags <= each bound), its sum and count.
+        self.lag_buckets = [0] * len(LAG_BUCKETS)
+        self.lag_sum = 0.0
+        self.lag_count = 0
 
     async def run(self, targets: tuple[Target, ...]) -> None:
         """Probe `targets` until `stop()` is called or the task is cancelled."""
@@ -93,6 +101,7 @@ class Scheduler:
             result = None
             if self._update_pause(target) is None:
                 async with self._sem:
+                    self._record_lag(clock.monotonic() - next_at)
                     self.running_probes += 1
                     try:
                         result = await self._run_one(target)
@@ -109,6 +118,14 @@ class Scheduler:
                 next_at = now
             spread = target.interval * self._jitter
             next_at = max(now, next_at + self._rng.uniform(-spread, spread))
+
+    def _record_lag(self, lag: float) -> None:
+        lag = max(lag, 0.0)
+        self.lag_sum += lag
+        self.lag_count += 1
+        for i, bound in enumerate(LAG_BUCKETS):
+            if lag <= bound:
+                self.lag_buckets[i] += 1
 
     def _update_pause(self, target: Target) -> float | None:
         pause = pause_of(target, self._ctx)

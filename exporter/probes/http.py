@@ -10,6 +10,9 @@ where it points; otherwise every Parichay outage would also look like an e-Offic
 from __future__ import annotations
 
 import asyncio
+import base64
+import functools
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -17,7 +20,13 @@ import httpx
 from exporter.config import HttpTarget
 from exporter.probes import ProbeContext
 from exporter.probes.classify import classify_exception, classify_status, describe_exception
-from exporter.probes.net import ProbeRecorder, make_client, trace_hook
+from exporter.probes.net import (
+    USER_AGENT,
+    ProbeRecorder,
+    TimedTransport,
+    make_ssl_context,
+    trace_hook,
+)
 from exporter.result import PhaseTimer, ProbeResult, Reason
 from servicekit.secrets import Secret, redact
 
@@ -82,55 +91,121 @@ def check_response(
     return None, ""
 
 
+# What httpx's client would send by default; we build requests ourselves (see `probe`).
+_BASE_HEADERS = (
+    ("Accept", "*/*"),
+    ("Accept-Encoding", "gzip, deflate"),
+    ("User-Agent", USER_AGENT),
+)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed(url: str) -> httpx.URL:
+    """Parsing a URL costs more than a loopback probe's Python work; targets repeat them."""
+    return httpx.URL(url)
+
+
+def _request(
+    method: str,
+    url: httpx.URL,
+    headers: list[tuple[str, str]],
+    target: HttpTarget,
+    timeout: float,
+    trace: Any,
+) -> httpx.Request:
+    extensions: dict[str, Any] = {
+        "timeout": {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout},
+        "trace": trace,
+    }
+    if target.tls.server_name:
+        extensions["sni_hostname"] = target.tls.server_name
+    return httpx.Request(method, url, headers=headers, extensions=extensions)
+
+
+async def _exchange(
+    transport: httpx.AsyncBaseTransport,
+    target: HttpTarget,
+    headers: list[tuple[str, str]],
+    trace: Any,
+) -> httpx.Response:
+    """One request, and the redirects `target` allows: what httpx's client does for a probe,
+    without its per-request machinery (cookie jar, auth flow, event hooks): a fresh
+    connection per probe and nothing kept between probes."""
+    method, url = target.method, _parsed(target.url)
+    first_host = url.host
+    for hop in range(target.max_redirects + 1):
+        hop_headers = headers
+        if url.host != first_host:
+            # As httpx does: credentials are not sent to another host.
+            hop_headers = [(k, v) for k, v in headers if k.lower() != "authorization"]
+        request = _request(method, url, hop_headers, target, target.timeout, trace)
+        resp = await transport.handle_async_request(request)
+        resp.request = request
+        location = resp.headers.get("location")
+        if not (target.follow_redirects and resp.is_redirect and location):
+            return resp
+        try:
+            await resp.aread()  # as httpx does: the hop's body is read (and timed)
+        finally:
+            await resp.aclose()
+        if hop == target.max_redirects:
+            raise httpx.TooManyRedirects("Exceeded maximum allowed redirects.", request=request)
+        url = url.join(location)
+        if (
+            (resp.status_code == 303
+            and method != "HEAD")
+            or (resp.status_code in (301, 302) and method == "POST")
+        ):
+            method = "GET"
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 async def probe(target: HttpTarget, ctx: ProbeContext) -> ProbeResult:
     started = ctx.clock.now()
     timer = PhaseTimer(now=ctx.clock.monotonic, tls=target.url.startswith("https:"))
-    rec = ProbeRecorder(timer)
-    headers = {k: v.reveal() if isinstance(v, Secret) else v for k, v in target.headers}
-    auth = (
-        (target.basic_auth.username, target.basic_auth.password.reveal())
-        if target.basic_auth
-        else None
-    )
+    rec = ProbeRecorder(timer, restart_on_connect=True)
+    headers = list(_BASE_HEADERS)
+    for k, v in target.headers:
+        headers = [(hk, hv) for hk, hv in headers if hk.lower() != k.lower()]
+        headers.append((k, v.reveal() if isinstance(v, Secret) else v))
+    if target.basic_auth is not None:
+        pair = f"{target.basic_auth.username}:{target.basic_auth.password.reveal()}"
+        headers.append(("Authorization", "Basic " + base64.b64encode(pair.encode()).decode()))
     status, final_url = 0, None
     reason: Reason | None = None
     detail = ""
+    # Unit tests pass e.g. httpx.MockTransport; else a timed transport for this probe only.
+    transport = ctx.transport or TimedTransport(ssl_context=make_ssl_context(target.tls), rec=rec)
     try:
         async with asyncio.timeout(target.timeout):
-            async with make_client(
-                timeout=target.timeout,
-                tls=target.tls,
-                recorder=rec,
-                follow_redirects=target.follow_redirects,
-                max_redirects=target.max_redirects,
-                transport=ctx.transport,
-            ) as client:
-                # Loading CA certificates takes tens of milliseconds: not the target's time.
+            try:
                 timer.restart()
-                request = client.build_request(
-                    target.method,
-                    target.url,
-                    headers=headers,
-                    extensions={"trace": trace_hook(rec)},
-                )
-                if target.tls.server_name:
-                    request.extensions["sni_hostname"] = target.tls.server_name
-                resp = await client.send(request, auth=auth, stream=True)
+                resp = await _exchange(transport, target, headers, trace_hook(rec))
                 try:
                     body = await read_body(resp, target.max_body_bytes)
                 finally:
                     await resp.aclose()
+            finally:
+                if ctx.transport is None:
+                    await transport.aclose()
+            if rec.done_at is not None:
+                # The whole body arrived: the probe ended with its last byte, not now.
+                timer.finish(at=rec.done_at)
+            else:
                 timer.mark("transfer")
-                status, final_url = resp.status_code, safe_url(str(resp.url))
-                reason, detail = check_response(target, resp, body)
-                if reason is None and rec.cert_not_after and rec.cert_not_after < started:
-                    # Only reachable with insecure_skip_verify: users' browsers would warn.
-                    reason, detail = Reason.CERT_EXPIRED, "the server's certificate has expired"
+            status, final_url = resp.status_code, safe_url(str(resp.url))
+            reason, detail = check_response(target, resp, body)
+            if reason is None and rec.cert_not_after and rec.cert_not_after < started:
+                # Only reachable with insecure_skip_verify: users' browsers would warn.
+                reason, detail = Reason.CERT_EXPIRED, "the server's certificate has expired"
     except (TimeoutError, httpx.HTTPError, OSError) as exc:
         reason = classify_exception(exc, pending_phase=timer.pending)
         detail = f"{timer.pending}: {describe_exception(exc)}"
     return ProbeResult.measured(
-        target.name, timer, started_at=started, reason=reason,
+        target.name,
+        timer,
+        started_at=started,
+        reason=reason,
         detail=redact(detail, target.secrets()),
         http_status=status,
         final_url=None if final_url is None else redact(final_url, target.secrets()),

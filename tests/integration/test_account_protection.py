@@ -241,8 +241,14 @@ async def test_resume_command_lifts_the_pause_in_the_state_file(
     assert "not suspended" in again.stdout
 
 
-async def test_resume_command_over_http_needs_the_token(running: Exporter, tmp_path: Path) -> None:
+async def test_resume_command_over_http_needs_the_token(
+    running: Exporter, sim: Simulator, tmp_path: Path
+) -> None:
     """`resume --url` posts to the running exporter with the token file's bearer token."""
+    # The operator fixed the cause first. Otherwise, should the resume land before the
+    # scheduler's first slot (0-1 s after start), that slot's login is rejected again and
+    # re-suspends the target before the assertion below.
+    sim.set_fault("sso", "ok")
     out = await asyncio.to_thread(
         _exporter, "resume", "--config", str(running.config_path), TARGET, "--url", running.url,
         "--admin-token-file", str(tmp_path / "admin-token"),
