@@ -61,8 +61,10 @@ __all__ = [
     "one_secret",
     "read_secret_file",
     "refused_secret",
+    "take_secret",
     "validate",
     "validate_at",
+    "with_secret",
 ]
 
 M = TypeVar("M", bound=BaseModel)
@@ -228,6 +230,55 @@ def one_secret(
     if required and env is None and file is None:
         raise ValueError(f"missing {stem}_env or {stem}_file")
     return env if env is not None else file
+
+
+def take_secret(
+    data: dict[str, Any],
+    stem: str,
+    *,
+    required: bool,
+    file_key: str | None = None,
+    env_key: str | None = None,
+) -> list[tuple[str, str]]:
+    """Read `<stem>_file` / `<stem>_env` out of `data` (in a before-validator) into `data[stem]`.
+
+    For models whose runtime field is the `Secret` itself: code may pass `stem=Secret(...)`,
+    YAML may only name a file or a variable. Returns the problems, each at its key.
+    """
+    file_key, env_key = file_key or f"{stem}_file", env_key or f"{stem}_env"
+    literal = data.get(stem)
+    if literal is not None and not isinstance(literal, Secret):
+        return [
+            (
+                stem,
+                f"secrets are not written in the config; use {env_key} (an environment "
+                f"variable name) or {file_key} (a file path)",
+            )
+        ]
+    file_name, env_name = data.pop(file_key, None), data.pop(env_key, None)
+    if file_name is not None and env_name is not None:
+        return [(file_key, f"give only one of {env_key} and {file_key}")]
+    try:
+        if file_name is not None:
+            data[stem] = read_secret_file(file_name)
+        elif env_name is not None:
+            data[stem] = _env_secret(env_name)
+    except ValueError as exc:
+        return [(file_key if file_name is not None else env_key, str(exc))]
+    if required and data.get(stem) is None:
+        return [("", f"missing {env_key} or {file_key}")]
+    return []
+
+
+def with_secret(data: Any, stem: str, *, required: bool) -> Any:
+    """A model's input with `<stem>_file` / `<stem>_env` read into `stem`; raises Problems."""
+    if not isinstance(data, dict):
+        return data
+    data = dict(data)
+    problems = take_secret(data, stem, required=required)
+    if problems:
+        raise Problems(problems)
+    return data
 
 
 # ----------------------------------------------------------------------- errors

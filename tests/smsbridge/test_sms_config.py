@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 
 from smsbridge.cli import main
-from smsbridge.config import load_config
-from smsbridge.confreader import ConfigError
+from smsbridge.config import ConfigError, load_config
 
 HERE = Path(__file__).parent
 BAD = sorted((HERE / "bad_configs").glob("*.yml"))
@@ -87,9 +86,9 @@ def test_check_config_on_invalid_yaml_and_missing_file(
     err = capsys.readouterr().err.splitlines()
     assert err == [
         f"{broken}: 1 error(s)",
-        "  <file>: invalid YAML at line 2, column 1",
+        "  line 2, column 1: invalid YAML: expected ',' or ']', but got '<stream end>'",
         f"{tmp_path / 'absent.yml'}: 1 error(s)",
-        f"  <file>: cannot read {tmp_path / 'absent.yml'}: No such file or directory",
+        f"  file not found: {tmp_path / 'absent.yml'}",
     ]
 
 
