@@ -24,6 +24,7 @@ from pydantic import (
     PlainValidator,
     ValidationError,
     ValidationInfo,
+    ValidatorFunctionWrapHandler,
     field_validator,
     model_validator,
 )
@@ -41,6 +42,7 @@ from servicekit.config import (
     read_text,
     take_secret,
     validate,
+    with_problems,
     with_secret,
 )
 from servicekit.errors import ConfigError
@@ -129,18 +131,20 @@ TemplateNames = Annotated[tuple[str, ...], _names("template")]
 class AuthConfig(Model):
     """Who may post to /alertmanager: a bearer token, basic auth, or both."""
 
+    secret_stems = ("token",)
+
     model_config = ConfigDict(populate_by_name=True)
 
     token: Secret | None = None
     basic: BasicAuth | None = Field(None, alias="basic_auth")
 
-    @model_validator(mode="before")
+    @model_validator(mode="wrap")
     @classmethod
-    def _read_token(cls, data: Any) -> Any:
-        data = with_secret(data, "token", required=False)
-        if isinstance(data, dict) and data.get("token") is None and data.get("basic_auth") is None:
+    def _read_token(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> AuthConfig:
+        auth: AuthConfig = with_secret(data, handler, "token", required=False)
+        if auth.token is None and auth.basic is None:
             raise ValueError("set token_file, token_env or basic_auth; the webhook is never open")
-        return data
+        return auth
 
 
 def _existing_parent(path: Path) -> Path:
@@ -197,6 +201,8 @@ class RateLimitConfig(Model):
 class SmtpConfig(Model):
     """An SMTP relay for the dead man's switch's emails; TLS is verified."""
 
+    secret_stems = ("password",)
+
     model_config = ConfigDict(populate_by_name=True)
 
     host: Text
@@ -208,11 +214,11 @@ class SmtpConfig(Model):
     ca_file: Path | None = None
     timeout: Duration = 10.0
 
-    @model_validator(mode="before")
+    @model_validator(mode="wrap")
     @classmethod
-    def _defaults_and_password(cls, data: Any) -> Any:
+    def _defaults_and_password(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
         if not isinstance(data, dict):
-            return data
+            return with_problems(handler, data, [])
         data = dict(data)
         tls = data.get("tls", "starttls")
         if "port" not in data:
@@ -221,9 +227,7 @@ class SmtpConfig(Model):
         problems = take_secret(data, "password", required=data.get("username") is not None)
         if data.get("password") is not None and data.get("username") is None:
             problems.append(("username", "required when a password is set"))
-        if problems:
-            raise Problems(problems)
-        return data
+        return with_problems(handler, data, problems)
 
     @model_validator(mode="after")
     def _safe(self) -> SmtpConfig:
@@ -242,6 +246,8 @@ class SmtpConfig(Model):
 class HeartbeatConfig(Model):
     """The dead man's switch: /heartbeat must be called at least every `silence`."""
 
+    secret_stems = ("forward_url",)
+
     silence: Duration = 300.0
     reminder: Duration | None = None
     recipients: GroupNames = ("on-call",)
@@ -250,11 +256,11 @@ class HeartbeatConfig(Model):
     email_to: tuple[Email, ...] = ()
     forward_url: Secret | None = None
 
-    @model_validator(mode="before")
+    @model_validator(mode="wrap")
     @classmethod
-    def _read_forward_url(cls, data: Any) -> Any:
+    def _read_forward_url(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
         if not isinstance(data, dict):
-            return data
+            return with_problems(handler, data, [])
         data = dict(data)
         key = "forward_url_file" if "forward_url_file" in data else "forward_url_env"
         problems = take_secret(data, "forward_url", required=False)
@@ -264,9 +270,7 @@ class HeartbeatConfig(Model):
             if problem:
                 # The URL itself is a credential (a ping UUID): never echoed.
                 problems.append((key, problem))
-        if problems:
-            raise Problems(problems)
-        return data
+        return with_problems(handler, data, problems)
 
     @model_validator(mode="after")
     def _reminder(self) -> HeartbeatConfig:

@@ -28,9 +28,15 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Final, Literal
 
 import httpx
-from pydantic import BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidatorFunctionWrapHandler,
+    model_validator,
+)
 
-from servicekit.config import Duration, Model, Problems, Text, join, take_secret
+from servicekit.config import Duration, Model, Problems, Text, join, take_secret, with_problems
 from servicekit.match import HttpStatus, ResponseMatch, one_or_many
 from servicekit.secrets import Secret
 
@@ -101,32 +107,28 @@ class HttpConfig(Model):
     request_id_regex: re.Pattern[str] | None = None
     timeout: Duration = 10.0
 
-    @model_validator(mode="before")
+    @model_validator(mode="wrap")
     @classmethod
-    def _read_secrets(cls, data: Any) -> Any:
+    def _read_secrets(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
         raw = data.get("secrets") if isinstance(data, dict) else None
         if not isinstance(raw, dict):
-            return data
+            return with_problems(handler, data, [])
         problems: list[tuple[str, str]] = []
         secrets: dict[str, object] = {}
         for name, entry in raw.items():
             if isinstance(entry, Secret):
                 secrets[name] = entry
                 continue
+            held = dict(entry) if isinstance(entry, dict) else {}
             if not isinstance(entry, dict):
                 problems.append((f"secrets.{name}", "expected {env: VAR} or {file: PATH}"))
-                continue
-            held = {**entry, "value": None}
-            found = take_secret(held, "value", required=True, file_key="file", env_key="env")
-            problems += [(join(f"secrets.{name}", key), msg) for key, msg in found]
-            unknown = sorted(set(held) - {"value"})
-            problems += [
-                (f"secrets.{name}.{k}", "unknown key; allowed: env, file") for k in unknown
-            ]
-            secrets[name] = held["value"]
-        if problems:
-            raise Problems(problems)
-        return {**data, "secrets": secrets}
+            else:
+                found = take_secret(held, "value", required=True, file_key="file", env_key="env")
+                problems += [(join(f"secrets.{name}", key), msg) for key, msg in found]
+            extra = sorted(set(held) - {"value"})
+            problems += [(f"secrets.{name}.{k}", "unknown key; allowed: env, file") for k in extra]
+            secrets[name] = held.get("value") or Secret("")
+        return with_problems(handler, {**data, "secrets": secrets}, problems)
 
     @model_validator(mode="after")
     def _placeholders(self) -> HttpConfig:

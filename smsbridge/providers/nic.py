@@ -17,7 +17,7 @@ import re
 from typing import Annotated, Any, Final, Literal
 
 import httpx
-from pydantic import PlainValidator, model_validator
+from pydantic import PlainValidator, ValidatorFunctionWrapHandler, model_validator
 
 from servicekit.config import Duration, Model, Text, describe, with_secret
 from servicekit.secrets import Secret
@@ -61,6 +61,8 @@ DigitsId = Annotated[str, matching(_DIGITS, "a numeric DLT id (10-25 digits)")]
 class NicConfig(Model):
     """A `providers.<name>` mapping of kind nic; the pin only from pin_file / pin_env."""
 
+    secret_stems = ("pin",)
+
     kind: Literal["nic"] = KIND
     url: Url
     secondary_url: Url | None = None
@@ -71,10 +73,10 @@ class NicConfig(Model):
     dlt_entity_id: DigitsId
     timeout: Duration = 10.0
 
-    @model_validator(mode="before")
+    @model_validator(mode="wrap")
     @classmethod
-    def _read_pin(cls, data: Any) -> Any:
-        return with_secret(data, "pin", required=True)
+    def _read_pin(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        return with_secret(data, handler, "pin", required=True)
 
 
 def utf16_hex(text: str) -> str:
