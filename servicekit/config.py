@@ -26,7 +26,7 @@ import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
 import yaml
 from pydantic import (
@@ -61,8 +61,10 @@ __all__ = [
     "one_secret",
     "read_secret_file",
     "refused_secret",
+    "take_secret",
     "validate",
     "validate_at",
+    "with_secret",
 ]
 
 M = TypeVar("M", bound=BaseModel)
@@ -108,6 +110,8 @@ class Model(BaseModel):
     """Base of every config model: frozen, unknown keys refused with the allowed ones listed."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+    # Secret fields that YAML writes only as `<stem>_env` / `<stem>_file` (see take_secret).
+    secret_stems: ClassVar[tuple[str, ...]] = ()
 
     @model_validator(mode="wrap")
     @classmethod
@@ -115,7 +119,10 @@ class Model(BaseModel):
         try:
             return handler(data)
         except ValidationError as exc:
-            allowed = ", ".join(sorted(f.alias or name for name, f in cls.model_fields.items()))
+            keys = {f.alias or name for name, f in cls.model_fields.items()}
+            for stem in cls.secret_stems:
+                keys = (keys - {stem}) | {f"{stem}_env", f"{stem}_file"}
+            allowed = ", ".join(sorted(keys))
             errors: list[Any] = []
             for err in exc.errors():
                 own = err["type"] == "extra_forbidden" and len(err["loc"]) == 1
@@ -228,6 +235,88 @@ def one_secret(
     if required and env is None and file is None:
         raise ValueError(f"missing {stem}_env or {stem}_file")
     return env if env is not None else file
+
+
+def take_secret(
+    data: dict[str, Any],
+    stem: str,
+    *,
+    required: bool,
+    file_key: str | None = None,
+    env_key: str | None = None,
+) -> list[tuple[str, str]]:
+    """Read `<stem>_file` / `<stem>_env` out of `data` (in a model validator) into `data[stem]`.
+
+    For models whose runtime field is the `Secret` itself: code may pass `stem=Secret(...)`,
+    YAML may only name a file or a variable. Returns the problems, each at its key; after a
+    problem `data[stem]` holds a stand-in, so the model's other fields are still checked.
+    """
+    file_key, env_key = file_key or f"{stem}_file", env_key or f"{stem}_env"
+    problems = _take_secret(data, stem, required=required, file_key=file_key, env_key=env_key)
+    if problems:
+        data.pop(file_key, None)
+        data.pop(env_key, None)
+        data[stem] = Secret("")
+    return problems
+
+
+def _take_secret(
+    data: dict[str, Any], stem: str, *, required: bool, file_key: str, env_key: str
+) -> list[tuple[str, str]]:
+    literal = data.get(stem)
+    if literal is not None and not isinstance(literal, Secret):
+        return [
+            (
+                stem,
+                f"secrets are not written in the config; use {env_key} (an environment "
+                f"variable name) or {file_key} (a file path)",
+            )
+        ]
+    file_name, env_name = data.pop(file_key, None), data.pop(env_key, None)
+    if file_name is not None and env_name is not None:
+        return [(file_key, f"give only one of {env_key} and {file_key}")]
+    try:
+        if file_name is not None:
+            data[stem] = read_secret_file(file_name)
+        elif env_name is not None:
+            data[stem] = _env_secret(env_name)
+    except ValueError as exc:
+        return [(file_key if file_name is not None else env_key, str(exc))]
+    if required and data.get(stem) is None:
+        return [("", f"missing {env_key} or {file_key}")]
+    return []
+
+
+def with_problems(handler: Callable[[Any], M], data: Any, problems: Sequence[tuple[str, str]]) -> M:
+    """Run a wrap validator's `handler`, reporting `problems` (found before it) with its errors.
+
+    So a bad secret file and a missing key in the same mapping are both listed.
+    """
+    if not problems:
+        return handler(data)
+    errors: list[Any] = [
+        {"type": PydanticCustomError("problems", str(Problems(problems))), "loc": (), "input": data}
+    ]
+    try:
+        handler(data)
+    except ValidationError as exc:
+        errors += [
+            {
+                "type": PydanticCustomError(err["type"], err["msg"], err.get("ctx") or {}),
+                "loc": err["loc"],
+                "input": err.get("input"),
+            }
+            for err in exc.errors()
+        ]
+    raise ValidationError.from_exception_data("config", errors)
+
+
+def with_secret(data: Any, handler: Callable[[Any], M], stem: str, *, required: bool) -> M:
+    """A wrap validator's body: read `<stem>_file` / `<stem>_env` into `stem`, then validate."""
+    if not isinstance(data, dict):
+        return handler(data)
+    data = dict(data)
+    return with_problems(handler, data, take_secret(data, stem, required=required))
 
 
 # ----------------------------------------------------------------------- errors

@@ -18,12 +18,12 @@ import signal
 import sys
 from collections.abc import Callable, Iterable, Sequence
 
+from servicekit.errors import ConfigError
 from servicekit.logs import JsonFormatter, setup_logging
 from servicekit.secrets import Secret
 
 from . import __version__
 from .config import Config, load_config
-from .confreader import ConfigError
 from .outbox import OutboxUnavailable
 from .service import BridgeService, ReloadRefused, config_secrets
 

@@ -6,29 +6,19 @@ own module plus one line here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Final
+from typing import Annotated, Final
 
-from ..confreader import Node
+from pydantic import Field
+
 from . import http, nic
 from .base import FailureReason, GatewayRequest, OutgoingSms, Provider, SendResult
 
-ProviderConfig = nic.NicConfig | http.HttpConfig
+# The config's `providers.<name>` value: discriminated on `kind`.
+ProviderConfig = Annotated[nic.NicConfig | http.HttpConfig, Field(discriminator="kind")]
+KINDS: Final = (nic.KIND, http.KIND)
 
 
-@dataclass(frozen=True, slots=True)
-class ProviderKind:
-    parse: Callable[[Node], ProviderConfig | None]
-
-
-KINDS: Final[dict[str, ProviderKind]] = {
-    nic.KIND: ProviderKind(parse=nic.parse_config),
-    http.KIND: ProviderKind(parse=http.parse_config),
-}
-
-
-def create(*, name: str, config: ProviderConfig) -> Provider:
+def create(*, name: str, config: nic.NicConfig | http.HttpConfig) -> Provider:
     """Instantiate the provider for a parsed config."""
     if isinstance(config, nic.NicConfig):
         return nic.NicProvider(name=name, config=config)

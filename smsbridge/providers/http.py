@@ -25,20 +25,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from types import MappingProxyType
-from typing import Annotated, Final
+from typing import Annotated, Any, Final, Literal
 
 import httpx
-from pydantic import BeforeValidator
+from pydantic import (
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidatorFunctionWrapHandler,
+    model_validator,
+)
 
-from servicekit.config import Text, validate_at
+from servicekit.config import Duration, Model, Problems, Text, join, take_secret, with_problems
 from servicekit.match import HttpStatus, ResponseMatch, one_or_many
 from servicekit.secrets import Secret
 
-from ..confreader import Node
 from .base import FailureReason, GatewayRequest, OutgoingSms, SendResult, excerpt, perform
-from .nic import utf16_hex
+from .nic import Url, utf16_hex
 
 KIND: Final = "http"
 _PLACEHOLDER: Final = re.compile(r"\$\{([A-Za-z0-9_.]+)\}")
@@ -57,22 +60,6 @@ PLACEHOLDERS: Final = frozenset(
         "message_id",
     }
 )
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class HttpConfig:
-    url: str
-    method: str = "POST"
-    params: Mapping[str, str] = field(default_factory=dict)
-    form: Mapping[str, str] | None = None
-    json: object = None
-    headers: Mapping[str, str] = field(default_factory=dict)
-    secrets: Mapping[str, Secret] = field(default_factory=dict)
-    sender: str = ""
-    dlt_entity_id: str = ""
-    success: SuccessRule = field(default_factory=lambda: SuccessRule())
-    request_id_regex: re.Pattern[str] | None = None
-    timeout: float = 10.0
 
 
 class SuccessRule(ResponseMatch):
@@ -100,82 +87,78 @@ def _strings(value: object) -> list[str]:
     return []
 
 
-def parse_config(node: Node) -> HttpConfig | None:
-    """Read a `providers.<name>` mapping of kind http."""
-    url = node.text("url", required=True)
-    method = node.choice("method", ("GET", "POST", "PUT"), "POST")
-    params = node.str_map("params")
-    form = node.str_map("form") if node.has("form") else None
-    if not node.has("form"):
-        node.raw("form")
-    json_body = node.raw("json")
-    if form is not None and json_body is not None:
-        node.error("json", "set only one of form and json")
-    if method == "GET" and (form is not None or json_body is not None):
-        node.error("method", "a GET request cannot carry a form or json body")
-    headers = node.str_map("headers")
-    secrets: dict[str, Secret] = {}
-    for name, path, raw in node.entries("secrets"):
-        child = Node.of(raw, path, node.errors)
-        if child is None:
-            continue
-        secret = child.secret(name, required=True, file_key="file", env_key="env")
-        child.finish()
-        if secret is not None:
-            secrets[name] = secret
-    sender = node.text("sender", "") or ""
-    entity = node.text("dlt_entity_id", "") or ""
-    success = SuccessRule()
-    if node.has("success"):
-        parsed = validate_at(
-            SuccessRule, node.raw("success"), path=node.at("success"), errors=node.errors
-        )
-        success = parsed or success
-    else:
-        node.raw("success")
-    regex_text = node.text("request_id_regex")
-    regex = None
-    if regex_text is not None:
-        try:
-            regex = re.compile(regex_text)
-        except re.error as exc:
-            node.error("request_id_regex", f"invalid regular expression: {exc}")
-        else:
-            if regex.groups < 1:
-                node.error("request_id_regex", "needs one capture group for the request id")
-    timeout = node.duration("timeout", 10.0)
-    templated = [url or "", *params.values(), *(form or {}).values(), *headers.values()]
-    templated += _strings(json_body)
-    for text in templated:
-        for name in _PLACEHOLDER.findall(text):
-            if name.startswith("secret."):
-                if name.removeprefix("secret.") not in secrets:
-                    node.error("secrets", f"${{{name}}} is used but not defined under secrets")
-            elif name not in PLACEHOLDERS:
-                node.error(
-                    None,
-                    f"unknown placeholder ${{{name}}}; known: "
-                    f"{', '.join(sorted(PLACEHOLDERS))}, secret.<name>",
-                )
-    if url is not None and not url.startswith(("https://", "http://")):
-        node.error("url", f"expected an http(s) URL, got {url!r}")
-    node.finish()
-    if url is None:
-        return None
-    return HttpConfig(
-        url=url,
-        method=method,
-        params=MappingProxyType(params),
-        form=MappingProxyType(form) if form is not None else None,
-        json=json_body,
-        headers=MappingProxyType(headers),
-        secrets=MappingProxyType(secrets),
-        sender=sender,
-        dlt_entity_id=entity,
-        success=success,
-        request_id_regex=regex,
-        timeout=timeout,
-    )
+class HttpConfig(Model):
+    """A `providers.<name>` mapping of kind http; see the module docstring."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    kind: Literal["http"] = KIND
+    url: Url
+    method: Literal["GET", "POST", "PUT"] = "POST"
+    params: Mapping[str, str] = {}
+    form: Mapping[str, str] | None = None
+    # `json` would shadow BaseModel.json(); the YAML key stays `json`.
+    json_body: Any = Field(None, alias="json")
+    headers: Mapping[str, str] = {}
+    secrets: Mapping[str, Secret] = {}
+    sender: str = ""
+    dlt_entity_id: str = ""
+    success: SuccessRule = SuccessRule()
+    request_id_regex: re.Pattern[str] | None = None
+    timeout: Duration = 10.0
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _read_secrets(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        raw = data.get("secrets") if isinstance(data, dict) else None
+        if not isinstance(raw, dict):
+            return with_problems(handler, data, [])
+        problems: list[tuple[str, str]] = []
+        secrets: dict[str, object] = {}
+        for name, entry in raw.items():
+            if isinstance(entry, Secret):
+                secrets[name] = entry
+                continue
+            held = dict(entry) if isinstance(entry, dict) else {}
+            if not isinstance(entry, dict):
+                problems.append((f"secrets.{name}", "expected {env: VAR} or {file: PATH}"))
+            else:
+                found = take_secret(held, "value", required=True, file_key="file", env_key="env")
+                problems += [(join(f"secrets.{name}", key), msg) for key, msg in found]
+            extra = sorted(set(held) - {"value"})
+            problems += [(f"secrets.{name}.{k}", "unknown key; allowed: env, file") for k in extra]
+            secrets[name] = held.get("value") or Secret("")
+        return with_problems(handler, {**data, "secrets": secrets}, problems)
+
+    @model_validator(mode="after")
+    def _placeholders(self) -> HttpConfig:
+        problems: list[tuple[str, str]] = []
+        if self.form is not None and self.json_body is not None:
+            problems.append(("json", "set only one of form and json"))
+        if self.method == "GET" and (self.form is not None or self.json_body is not None):
+            problems.append(("method", "a GET request cannot carry a form or json body"))
+        if self.request_id_regex is not None and self.request_id_regex.groups < 1:
+            problems.append(("request_id_regex", "needs one capture group for the request id"))
+        templated = [self.url, *self.params.values(), *(self.form or {}).values()]
+        templated += [*self.headers.values(), *_strings(self.json_body)]
+        for text in templated:
+            for name in _PLACEHOLDER.findall(text):
+                if name.startswith("secret."):
+                    if name.removeprefix("secret.") not in self.secrets:
+                        problems.append(
+                            ("secrets", f"${{{name}}} is used but not defined under secrets")
+                        )
+                elif name not in PLACEHOLDERS:
+                    problems.append(
+                        (
+                            "",
+                            f"unknown placeholder ${{{name}}}; known: "
+                            f"{', '.join(sorted(PLACEHOLDERS))}, secret.<name>",
+                        )
+                    )
+        if problems:
+            raise Problems(problems)
+        return self
 
 
 class HttpProvider:
@@ -233,7 +216,7 @@ class HttpProvider:
                 if cfg.form is not None
                 else None
             ),
-            json=self._fill_json(cfg.json, values) if cfg.json is not None else None,
+            json=self._fill_json(cfg.json_body, values) if cfg.json_body is not None else None,
             headers={k: self._fill(v, values) for k, v in cfg.headers.items()},
         )
 

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
-from typing import Final
+from typing import Annotated, Any, Final, Literal
 
 import httpx
+from pydantic import PlainValidator, ValidatorFunctionWrapHandler, model_validator
 
+from servicekit.config import Duration, Model, Text, describe, with_secret
 from servicekit.secrets import Secret
 
-from ..confreader import Node
 from .base import FailureReason, GatewayRequest, OutgoingSms, SendResult, excerpt, perform
 
 KIND: Final = "nic"
@@ -34,55 +34,49 @@ _SIGNATURE: Final = re.compile(r"^[A-Za-z0-9]{3,11}$")
 log = logging.getLogger("smsbridge.providers.nic")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class NicConfig:
-    url: str
-    secondary_url: str | None = None
-    method: str = "POST"
-    username: str
+def _url(value: object) -> str:
+    if not isinstance(value, str) or not value.startswith(("https://", "http://")):
+        raise ValueError(f"expected an http(s) URL, got {describe(value)}")
+    return value
+
+
+def matching(regex: re.Pattern[str], what: str) -> Any:
+    """A string (or bare YAML number) that `regex` matches; the error says `what` was expected."""
+
+    def check(value: object) -> str:
+        text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+        if not isinstance(text, str) or not regex.match(text):
+            raise ValueError(f"expected {what}, got {describe(value)}")
+        return text
+
+    return PlainValidator(check)
+
+
+Url = Annotated[str, PlainValidator(_url)]
+"""An http(s) URL."""
+DigitsId = Annotated[str, matching(_DIGITS, "a numeric DLT id (10-25 digits)")]
+"""A DLT id: YAML may write it quoted or as a bare number."""
+
+
+class NicConfig(Model):
+    """A `providers.<name>` mapping of kind nic; the pin only from pin_file / pin_env."""
+
+    secret_stems = ("pin",)
+
+    kind: Literal["nic"] = KIND
+    url: Url
+    secondary_url: Url | None = None
+    method: Literal["GET", "POST"] = "POST"
+    username: Text
     pin: Secret
-    signature: str
-    dlt_entity_id: str
-    timeout: float = 10.0
+    signature: Annotated[str, matching(_SIGNATURE, "the 3-11 letter DLT sender header")]
+    dlt_entity_id: DigitsId
+    timeout: Duration = 10.0
 
-
-def _check_url(node: Node, key: str, *, required: bool) -> str | None:
-    url = node.text(key, required=required)
-    if url is None:
-        return None
-    if not url.startswith(("https://", "http://")):
-        node.error(key, f"expected an http(s) URL, got {url!r}")
-        return None
-    return url
-
-
-def parse_config(node: Node) -> NicConfig | None:
-    """Read a `providers.<name>` mapping of kind nic."""
-    url = _check_url(node, "url", required=True)
-    secondary = _check_url(node, "secondary_url", required=False)
-    method = node.choice("method", ("GET", "POST"), "POST")
-    username = node.text("username", required=True)
-    pin = node.secret("pin", required=True)
-    signature = node.text("signature", required=True)
-    if signature is not None and not _SIGNATURE.match(signature):
-        node.error("signature", f"expected the 3-11 letter DLT sender header, got {signature!r}")
-    entity = node.text("dlt_entity_id", required=True)
-    if entity is not None and not _DIGITS.match(entity):
-        node.error("dlt_entity_id", f"expected the numeric DLT principal entity id, got {entity!r}")
-    timeout = node.duration("timeout", 10.0)
-    node.finish()
-    if url is None or username is None or pin is None or signature is None or entity is None:
-        return None
-    return NicConfig(
-        url=url,
-        secondary_url=secondary,
-        method=method,
-        username=username,
-        pin=pin,
-        signature=signature,
-        dlt_entity_id=entity,
-        timeout=timeout,
-    )
+    @model_validator(mode="wrap")
+    @classmethod
+    def _read_pin(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        return with_secret(data, handler, "pin", required=True)
 
 
 def utf16_hex(text: str) -> str:

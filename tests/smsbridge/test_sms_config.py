@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from smsbridge.cli import main
-from smsbridge.config import load_config
-from smsbridge.confreader import ConfigError
+from smsbridge.config import ConfigError, load_config, parse_config
+from smsbridge.providers.nic import NicConfig
 
 HERE = Path(__file__).parent
 BAD = sorted((HERE / "bad_configs").glob("*.yml"))
@@ -87,9 +88,9 @@ def test_check_config_on_invalid_yaml_and_missing_file(
     err = capsys.readouterr().err.splitlines()
     assert err == [
         f"{broken}: 1 error(s)",
-        "  <file>: invalid YAML at line 2, column 1",
+        "  line 2, column 1: invalid YAML: expected ',' or ']', but got '<stream end>'",
         f"{tmp_path / 'absent.yml'}: 1 error(s)",
-        f"  <file>: cannot read {tmp_path / 'absent.yml'}: No such file or directory",
+        f"  file not found: {tmp_path / 'absent.yml'}",
     ]
 
 
@@ -113,3 +114,42 @@ def test_shipped_example_config_is_valid_once_its_secret_files_exist(
         "ok: 1 provider(s) (nic), 7 template(s), 2 route(s), 3 recipient number(s), "
         "listen 0.0.0.0:10072, heartbeat silence 300s"
     )
+
+
+def _good() -> dict[str, Any]:
+    data = yaml.safe_load((HERE / "good_config.yml").read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+def _errors(data: dict[str, Any]) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        parse_config(data)
+    return info.value.errors
+
+
+def test_a_provider_kind_defaults_to_its_name_and_is_required_otherwise() -> None:
+    """`providers.nic` needs no kind; `providers.main` must say `kind: nic` and then loads."""
+    nic = _good()["providers"]["nic"]
+    config = parse_config({**_good(), "providers": {"main": {**nic, "kind": "nic"}}})
+    assert isinstance(config.providers["main"], NicConfig)
+    assert _errors({**_good(), "providers": {"main": nic}}) == [
+        "providers.main.kind: required (one of nic, http): 'main' is not a kind"
+    ]
+
+
+def test_a_bad_secret_does_not_hide_the_other_problems_of_its_mapping(tmp_path: Path) -> None:
+    """A missing pin file and a missing username in one provider are both listed."""
+    nic = {**_good()["providers"]["nic"], "pin_file": str(tmp_path / "absent")}
+    del nic["pin_env"], nic["username"]
+    assert _errors({**_good(), "providers": {"nic": nic}}) == [
+        f"providers.nic.pin_file: file not found: {tmp_path / 'absent'}",
+        "providers.nic.username: is required",
+    ]
+
+
+def test_an_unknown_key_beside_a_secret_lists_the_env_and_file_keys() -> None:
+    """The allowed keys name token_env/token_file (what YAML may write), not the field."""
+    assert _errors({**_good(), "auth": {"token_env": "SMSB_TOKEN", "tokn": "x"}}) == [
+        "auth.tokn: unknown key; allowed keys here: basic_auth, token_env, token_file"
+    ]

@@ -160,7 +160,7 @@ def test_run_with_a_bad_config_exits_1_without_a_traceback(tmp_path: Path) -> No
     )
     assert result.returncode == 1
     assert "listen: expected HOST:PORT such as 0.0.0.0:10072, got 'nowhere'" in result.stderr
-    assert "auth: required" in result.stderr
+    assert "auth: is required" in result.stderr
     assert "Traceback" not in result.stderr
 
 
