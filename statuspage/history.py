@@ -78,6 +78,13 @@ def format_duration(seconds: float) -> str:
     return f"{rest} min"
 
 
+def up_ratio(*, eligible: int, down: int) -> float | None:
+    """Up minutes / eligible minutes (maintenance and gaps already left out); None for none."""
+    if eligible == 0:
+        return None
+    return max(0.0, (eligible - down) / eligible)
+
+
 @dataclass(frozen=True, slots=True)
 class DayAvailability:
     """One service's figures for one IST calendar day (minutes)."""
@@ -102,9 +109,7 @@ class DayAvailability:
     @property
     def availability(self) -> float | None:
         """Share of eligible minutes that were up; None when no minute is eligible."""
-        if self.eligible == 0:
-            return None
-        return max(0.0, (self.eligible - self.down) / self.eligible)
+        return up_ratio(eligible=self.eligible, down=self.down)
 
     @property
     def level(self) -> str:

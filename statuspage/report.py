@@ -40,6 +40,7 @@ from statuspage.history import (
     day_start,
     format_duration,
     ist,
+    up_ratio,
 )
 from statuspage.sources import AlertmanagerAPI, PrometheusClient
 from statuspage.view import Name, service_name, site_name
@@ -236,9 +237,7 @@ class ServiceFigures:
     @property
     def availability(self) -> float | None:
         """Up minutes / eligible minutes; None when no minute is eligible."""
-        if self.eligible == 0:
-            return None
-        return max(0.0, (self.eligible - self.down) / self.eligible)
+        return up_ratio(eligible=self.eligible, down=self.down)
 
     @property
     def budget_used(self) -> float | None:

@@ -172,7 +172,25 @@ def _ts(when: datetime) -> str:
     return f"{when.timestamp():.3f}"
 
 
-class _Client:
+class _Closing:
+    """`async with` closes it (`aclose()`), whatever ends the block."""
+
+    async def aclose(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+class _Client(_Closing):
     source = "service"
 
     def __init__(
@@ -200,17 +218,6 @@ class _Client:
             headers={"User-Agent": USER_AGENT},
             transport=transport,
         )
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -578,6 +585,7 @@ class AlertmanagerClient(_Client):
             raise self.error("the status answer carries no configuration", reached=True)
         return str(config["original"])
 
+
 class AlertmanagerAPI(Protocol):
     """What the page, the notices and the CLI need from Alertmanager (one member or a cluster)."""
 
@@ -614,7 +622,7 @@ class AlertmanagerAPI(Protocol):
 T = TypeVar("T")
 
 
-class AlertmanagerCluster:
+class AlertmanagerCluster(_Closing):
     """The members of one Alertmanager cluster: each call goes to the first member that answers.
 
     Members share silences by gossip and each receives every alert from Prometheus, so any
@@ -626,17 +634,6 @@ class AlertmanagerCluster:
             raise ValueError("an Alertmanager cluster needs at least one member URL")
         self.members = tuple(members)
         self.public_url = ", ".join(m.public_url for m in self.members)
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         for member in self.members:
