@@ -32,12 +32,14 @@ RUN useradd --system --uid "${UID}" --user-group --no-create-home --shell /usr/s
 # chromium through Playwright; fonts-noto-core shapes the Hindi (Devanagari). About 400 MB:
 # build with --build-arg REPORT_PDF=false for an image without PDF reports.
 ARG REPORT_PDF=true
+COPY constraints.txt /tmp/constraints.txt
 RUN if [ "${REPORT_PDF}" = true ]; then \
       apt-get update \
       && apt-get install -y --no-install-recommends chromium fonts-noto-core \
       && rm -rf /var/lib/apt/lists/* \
-      && pip install 'playwright>=1.40'; \
-    fi
+      && pip install -c /tmp/constraints.txt 'playwright>=1.40'; \
+    fi \
+ && rm /tmp/constraints.txt
 ENV PARICHAY_CHROMIUM=/usr/bin/chromium
 COPY --from=build /wheels /wheels
 ARG DEMO=false
