@@ -58,6 +58,9 @@ def classify_exception(exc: BaseException, *, pending_phase: str = "processing")
         return Reason.TIMEOUT
     if isinstance(exc, httpx.TooManyRedirects):
         return Reason.REDIRECT_ERROR
+    if isinstance(exc, httpx.DecodingError):
+        # An answer came, but its body is not what its Content-Encoding says.
+        return Reason.CONTENT_MISMATCH
     if isinstance(exc, (httpx.ConnectError, ConnectionError, httpx.ReadError, httpx.WriteError)):
         # Refused, reset, or closed by the peer before answering.
         return Reason.CONNECT_REFUSED

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import functools
-from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -20,13 +19,8 @@ import httpx
 from exporter.config import HttpTarget
 from exporter.probes import ProbeContext
 from exporter.probes.classify import classify_exception, classify_status, describe_exception
-from exporter.probes.net import (
-    USER_AGENT,
-    ProbeRecorder,
-    TimedTransport,
-    make_ssl_context,
-    trace_hook,
-)
+from exporter.probes.net import USER_AGENT, ProbeRecorder, make_ssl_context
+from exporter.probes.wire import Answer, Client
 from exporter.result import PhaseTimer, ProbeResult, Reason
 from servicekit.secrets import Secret, redact
 
@@ -48,50 +42,33 @@ def safe_url(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{parts.path}"
 
 
-async def read_body(resp: httpx.Response, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in resp.aiter_bytes():
-        chunks.append(chunk)
-        size += len(chunk)
-        if size >= limit:
-            break
-    return b"".join(chunks)[:limit]
-
-
-def decode(resp: httpx.Response, body: bytes) -> str:
-    return body.decode(resp.encoding or "utf-8", errors="replace")
-
-
-def check_response(
-    target: HttpTarget, resp: httpx.Response, body: bytes
-) -> tuple[Reason | None, str]:
+def check_response(target: HttpTarget, resp: Answer) -> tuple[Reason | None, str]:
     """Apply `expect` to an answer: (None, "") when it passes."""
     exp = target.expect
-    reason = classify_status(resp.status_code, exp.status)
+    reason = classify_status(resp.status, exp.status)
     if reason is not None:
         want = ", ".join(map(str, exp.status)) if exp.status else "2xx"
-        return reason, f"HTTP {resp.status_code}, expected {want}"
+        return reason, f"HTTP {resp.status}, expected {want}"
     if exp.redirect_host is not None:
         if target.follow_redirects:
             where = str(resp.url)
         else:
-            location = resp.headers.get("location")
+            location = resp.header("location")
             if not location:
-                return Reason.REDIRECT_ERROR, f"HTTP {resp.status_code} without a Location header"
+                return Reason.REDIRECT_ERROR, f"HTTP {resp.status} without a Location header"
             where = str(resp.url.join(location))
         if not host_matches(where, exp.redirect_host):
             return (
                 Reason.REDIRECT_ERROR,
                 f"redirected to {safe_url(where)}, expected host {exp.redirect_host}",
             )
-    problem = exp.body_problem(decode(resp, body)) if exp.has_body_rule() else None
+    problem = exp.body_problem(resp.text()) if exp.has_body_rule() else None
     if problem is not None:
         return Reason.CONTENT_MISMATCH, f"body {problem}"
     return None, ""
 
 
-# What httpx's client would send by default; we build requests ourselves (see `probe`).
+# What httpx's client would send by default (the login probe's client still does).
 _BASE_HEADERS = (
     ("Accept", "*/*"),
     ("Accept-Encoding", "gzip, deflate"),
@@ -105,56 +82,27 @@ def _parsed(url: str) -> httpx.URL:
     return httpx.URL(url)
 
 
-def _request(
-    method: str,
-    url: httpx.URL,
-    headers: list[tuple[str, str]],
-    target: HttpTarget,
-    timeout: float,
-    trace: Any,
-) -> httpx.Request:
-    extensions: dict[str, Any] = {
-        "timeout": {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout},
-        "trace": trace,
-    }
-    if target.tls.server_name:
-        extensions["sni_hostname"] = target.tls.server_name
-    return httpx.Request(method, url, headers=headers, extensions=extensions)
-
-
-async def _exchange(
-    transport: httpx.AsyncBaseTransport,
-    target: HttpTarget,
-    headers: list[tuple[str, str]],
-    trace: Any,
-) -> httpx.Response:
-    """One request, and the redirects `target` allows: what httpx's client does for a probe,
-    without its per-request machinery (cookie jar, auth flow, event hooks): a fresh
-    connection per probe and nothing kept between probes."""
+async def _exchange(client: Client, target: HttpTarget, headers: list[tuple[str, str]]) -> Answer:
+    """One request, and the redirects `target` allows, with httpx's redirect rules."""
     method, url = target.method, _parsed(target.url)
     first_host = url.host
+    keep_body = target.expect.has_body_rule()
     for hop in range(target.max_redirects + 1):
         hop_headers = headers
         if url.host != first_host:
             # As httpx does: credentials are not sent to another host.
             hop_headers = [(k, v) for k, v in headers if k.lower() != "authorization"]
-        request = _request(method, url, hop_headers, target, target.timeout, trace)
-        resp = await transport.handle_async_request(request)
-        resp.request = request
-        location = resp.headers.get("location")
+        resp = await client.send(
+            method, url, hop_headers, max_body=target.max_body_bytes, keep_body=keep_body
+        )
+        location = resp.header("location")
         if not (target.follow_redirects and resp.is_redirect and location):
             return resp
-        try:
-            await resp.aread()  # as httpx does: the hop's body is read (and timed)
-        finally:
-            await resp.aclose()
         if hop == target.max_redirects:
-            raise httpx.TooManyRedirects("Exceeded maximum allowed redirects.", request=request)
+            raise httpx.TooManyRedirects("Exceeded maximum allowed redirects.")
         url = url.join(location)
-        if (
-            (resp.status_code == 303
-            and method != "HEAD")
-            or (resp.status_code in (301, 302) and method == "POST")
+        if (resp.status == 303 and method != "HEAD") or (
+            resp.status in (301, 302) and method == "POST"
         ):
             method = "GET"
     raise AssertionError("unreachable")  # pragma: no cover
@@ -174,27 +122,23 @@ async def probe(target: HttpTarget, ctx: ProbeContext) -> ProbeResult:
     status, final_url = 0, None
     reason: Reason | None = None
     detail = ""
-    # Unit tests pass e.g. httpx.MockTransport; else a timed transport for this probe only.
-    transport = ctx.transport or TimedTransport(ssl_context=make_ssl_context(target.tls), rec=rec)
+    client = Client(
+        rec, ssl_context=make_ssl_context(target.tls), server_name=target.tls.server_name
+    )
     try:
         async with asyncio.timeout(target.timeout):
             try:
                 timer.restart()
-                resp = await _exchange(transport, target, headers, trace_hook(rec))
-                try:
-                    body = await read_body(resp, target.max_body_bytes)
-                finally:
-                    await resp.aclose()
+                resp = await _exchange(client, target, headers)
             finally:
-                if ctx.transport is None:
-                    await transport.aclose()
+                await client.aclose()
             if rec.done_at is not None:
                 # The whole body arrived: the probe ended with its last byte, not now.
                 timer.finish(at=rec.done_at)
             else:
                 timer.mark("transfer")
-            status, final_url = resp.status_code, safe_url(str(resp.url))
-            reason, detail = check_response(target, resp, body)
+            status, final_url = resp.status, safe_url(str(resp.url))
+            reason, detail = check_response(target, resp)
             if reason is None and rec.cert_not_after and rec.cert_not_after < started:
                 # Only reachable with insecure_skip_verify: users' browsers would warn.
                 reason, detail = Reason.CERT_EXPIRED, "the server's certificate has expired"

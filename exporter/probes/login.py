@@ -41,7 +41,7 @@ import pyotp
 from exporter.login_config import TEMPLATE_RE, Extract, LoginTarget, Step, template_names
 from exporter.probes import ProbeContext
 from exporter.probes.classify import classify_exception, classify_status, describe_exception
-from exporter.probes.http import decode, host_matches, read_body, safe_url
+from exporter.probes.http import host_matches, safe_url
 from exporter.probes.net import ProbeRecorder, make_client, trace_hook
 from exporter.result import PhaseTimer, ProbeResult, Reason, StepResult
 from servicekit.secrets import redact
@@ -52,6 +52,22 @@ TOTP_STEP = 30
 _SUSPEND_REASONS = (str(Reason.LOGIN_REJECTED), str(Reason.OTP_REJECTED))
 _CLEANUP_TIMEOUT = 5.0
 _MAX_BODY = 1_048_576
+
+
+async def read_body(resp: httpx.Response, limit: int) -> bytes:
+    """At most `limit` bytes of the decoded body."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in resp.aiter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= limit:
+            break
+    return b"".join(chunks)[:limit]
+
+
+def decode(resp: httpx.Response, body: bytes) -> str:
+    return body.decode(resp.encoding or "utf-8", errors="replace")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
