@@ -48,6 +48,7 @@ class DNSTimeoutError(OSError):
     """The resolver did not answer in time."""
 
 
+@functools.lru_cache(maxsize=4096)
 def ip_literal(host: str) -> bool:
     """True for '127.0.0.1', '::1' and the like: nothing to resolve."""
     try:
@@ -97,6 +98,7 @@ def _der(data: bytes, pos: int) -> tuple[int, int, int]:
     return tag, pos, pos + length
 
 
+@functools.lru_cache(maxsize=1024)  # targets present the same certificate probe after probe
 def der_not_after(der: bytes) -> float:
     """`notAfter` of a DER certificate (RFC 5280 4.1), in epoch seconds.
 
@@ -193,8 +195,10 @@ class ProbeRecorder:
 class _Protocol(asyncio.Protocol):
     """Buffers what arrives and stamps the arrival of the first and last byte."""
 
-    def __init__(self, now: Callable[[], float]) -> None:
+    def __init__(self, now: Callable[[], float], *, first_write: bytes | None = None) -> None:
         self._now = now
+        # Sent the moment the connection is usable (see connection_made).
+        self._first_write = first_write
         self.buffer = bytearray()
         self.eof = False
         self.error: BaseException | None = None
@@ -210,6 +214,11 @@ class _Protocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.made_at = self._now()
         self.transport = typing.cast(asyncio.Transport, transport)
+        if self._first_write:
+            # The request goes out in the callback that completes the handshake, not after
+            # our task resumes (on a busy loop that wait would count as the server's time).
+            self.transport.write(self._first_write)
+            self._first_write = None
 
     def data_received(self, data: bytes) -> None:
         t = self._now()
@@ -406,8 +415,10 @@ async def open_timed(
     timeout: float | None = None,
     local_address: str | None = None,
     socket_options: typing.Iterable[Any] = (),
+    first_write: bytes | None = None,
 ) -> _TimedStream:
-    """Resolve, connect and (with `ssl_context`) shake hands, stamping each boundary.
+    """Resolve, connect and (with `ssl_context`) shake hands, stamping each boundary;
+    `first_write` (a request) is sent as soon as the connection is usable.
 
     Raises what went wrong as is: `socket.gaierror` or `DNSTimeoutError` (name),
     `OSError` (connect), `ssl.SSLError` (handshake), `TimeoutError` (connect or handshake
@@ -446,7 +457,7 @@ async def open_timed(
             raise
         timer.mark_at("connect", connected_at)
         rec.connected_to = address
-        proto = _Protocol(timer.now)
+        proto = _Protocol(timer.now, first_write=first_write)
         if ssl_context is None:
             transport, _ = await loop.create_connection(functools.partial(_same, proto), sock=sock)
         else:

@@ -138,23 +138,27 @@ class Client:
     ) -> Answer:
         """Send one request and read its answer; the body is kept only if `keep_body`
         (it is read to its end, or to `max_body` bytes, either way: that is the transfer)."""
-        conn, stream = await self._connection(url)
         rec = self._rec
         wire_headers = [("Host", url.netloc.decode("ascii")), *headers]
         if method == "POST":
             wire_headers.append(("Content-Length", "0"))
+        reuse = self._reusable(url)
+        conn = self._h11 if reuse and self._h11 is not None else h11.Connection(h11.CLIENT)
         try:
             data = conn.send(h11.Request(method=method, target=url.raw_path, headers=wire_headers))
             data = (data or b"") + (conn.send(h11.EndOfMessage()) or b"")
         except h11.LocalProtocolError as exc:
             raise httpx.LocalProtocolError(str(exc)) from exc
-        proto = stream.proto
         # A new request: its answer's first byte is the next to arrive.
-        proto.first_at = proto.last_at = None
         rec.done_at = None
-        if stream.transport.is_closing():
-            raise httpx.WriteError("the connection is closed") from proto.error
-        stream.transport.write(data)
+        if reuse and self._stream is not None:
+            stream = self._stream
+            stream.proto.first_at = stream.proto.last_at = None
+            stream.transport.write(data)
+        else:
+            # A new connection writes the request itself, the moment it is ready.
+            stream = await self._open(url, first_write=data)
+            self._h11 = conn
         head = await self._next(conn, stream)
         while isinstance(head, h11.InformationalResponse):  # 1xx: the real answer follows
             head = await self._next(conn, stream)
@@ -193,16 +197,19 @@ class Client:
             await self.aclose()
         return answer
 
-    async def _connection(self, url: httpx.URL) -> tuple[h11.Connection, _TimedStream]:
-        origin = (url.raw_scheme, url.raw_host, url.port)
-        if (
+    def _reusable(self, url: httpx.URL) -> bool:
+        """The open connection can carry a request to `url` (same origin, idle, no stray
+        bytes or EOF waiting)."""
+        return (
             self._h11 is not None
             and self._stream is not None
-            and origin == self._origin
+            and self._origin == (url.raw_scheme, url.raw_host, url.port)
             and self._h11.our_state is h11.IDLE
             and not self._stream.get_extra_info("is_readable")
-        ):
-            return self._h11, self._stream
+            and not self._stream.transport.is_closing()
+        )
+
+    async def _open(self, url: httpx.URL, *, first_write: bytes) -> _TimedStream:
         await self.aclose()
         https = url.scheme == "https"
         if url.scheme not in ("http", "https"):
@@ -215,6 +222,7 @@ class Client:
                 url.port or (443 if https else 80),
                 ssl_context=self._ssl if https else None,
                 server_hostname=(self._server_name or host) if https else None,
+                first_write=first_write,
             )
         except socket.gaierror as exc:
             raise httpx.ConnectError(f"DNS lookup of {host} failed: {exc}") from exc
@@ -223,9 +231,8 @@ class Client:
         except OSError as exc:  # refused, unreachable, or the TLS handshake failed
             raise httpx.ConnectError(str(exc) or type(exc).__name__) from exc
         self._stream = stream
-        self._h11 = h11.Connection(h11.CLIENT)
-        self._origin = origin
-        return self._h11, stream
+        self._origin = (url.raw_scheme, url.raw_host, url.port)
+        return stream
 
     async def _next(self, conn: h11.Connection, stream: _TimedStream) -> object:
         proto = stream.proto
