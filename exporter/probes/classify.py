@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import httpx
 
-from exporter.probes.net import DNSTimeoutError
+from exporter.probes.net import DNSTimeoutError, RedirectError
 from exporter.result import Reason
 
 # OpenSSL's X509_V_ERR_CERT_HAS_EXPIRED.
@@ -56,7 +56,7 @@ def classify_exception(exc: BaseException, *, pending_phase: str = "processing")
         return Reason.CONNECT_TIMEOUT
     if isinstance(exc, httpx.TimeoutException):
         return Reason.TIMEOUT
-    if isinstance(exc, httpx.TooManyRedirects):
+    if isinstance(exc, (httpx.TooManyRedirects, RedirectError)):
         return Reason.REDIRECT_ERROR
     if isinstance(exc, httpx.DecodingError):
         # An answer came, but its body is not what its Content-Encoding says.

@@ -19,7 +19,7 @@ import httpx
 from exporter.config import HttpTarget
 from exporter.probes import ProbeContext
 from exporter.probes.classify import classify_exception, classify_status, describe_exception
-from exporter.probes.net import USER_AGENT, ProbeRecorder, make_ssl_context
+from exporter.probes.net import USER_AGENT, ProbeRecorder, RedirectError, make_ssl_context
 from exporter.probes.wire import Answer, Client
 from exporter.result import PhaseTimer, ProbeResult, Reason
 from servicekit.secrets import Secret, redact
@@ -56,7 +56,10 @@ def check_response(target: HttpTarget, resp: Answer) -> tuple[Reason | None, str
             location = resp.header("location")
             if not location:
                 return Reason.REDIRECT_ERROR, f"HTTP {resp.status} without a Location header"
-            where = str(resp.url.join(location))
+            try:
+                where = str(resp.url.join(location))
+            except httpx.InvalidURL:
+                return Reason.REDIRECT_ERROR, "the Location header is not a valid URL"
         if not host_matches(where, exp.redirect_host):
             return (
                 Reason.REDIRECT_ERROR,
@@ -82,6 +85,17 @@ def _parsed(url: str) -> httpx.URL:
     return httpx.URL(url)
 
 
+def _redirect_target(base: httpx.URL, location: str) -> httpx.URL:
+    """Where a Location header points, or RedirectError if the probe cannot go there."""
+    try:
+        url = base.join(location)
+    except httpx.InvalidURL as exc:
+        raise RedirectError(f"invalid Location header: {exc}") from exc
+    if url.scheme not in ("http", "https") or not url.host:
+        raise RedirectError(f"redirected to a {url.scheme or 'relative'}: URL, not http(s)")
+    return url
+
+
 async def _exchange(client: Client, target: HttpTarget, headers: list[tuple[str, str]]) -> Answer:
     """One request, and the redirects `target` allows, with httpx's redirect rules."""
     method, url = target.method, _parsed(target.url)
@@ -100,7 +114,7 @@ async def _exchange(client: Client, target: HttpTarget, headers: list[tuple[str,
             return resp
         if hop == target.max_redirects:
             raise httpx.TooManyRedirects("Exceeded maximum allowed redirects.")
-        url = url.join(location)
+        url = _redirect_target(resp.url, location)
         if (resp.status == 303 and method != "HEAD") or (
             resp.status in (301, 302) and method == "POST"
         ):

@@ -48,6 +48,10 @@ class DNSTimeoutError(OSError):
     """The resolver did not answer in time."""
 
 
+class RedirectError(httpx.HTTPError):
+    """A redirect the probe cannot follow: a Location that is not an http(s) URL."""
+
+
 @functools.lru_cache(maxsize=4096)
 def ip_literal(host: str) -> bool:
     """True for '127.0.0.1', '::1' and the like: nothing to resolve."""

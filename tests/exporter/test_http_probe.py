@@ -339,3 +339,83 @@ async def test_secret_headers_and_basic_auth_are_sent_but_never_shown(
     assert "tok-sekrit-9876" not in result.detail
     assert "<secret>" in result.detail
     assert "tok-sekrit-9876" not in repr(result) and "pw-sekrit-5432" not in repr(t)
+
+
+async def test_a_redirect_off_the_web_is_a_redirect_error(server: Server) -> None:
+    """A Location the probe cannot follow (ftp:, mailto:) is a redirect error, not a crash."""
+    result = await _probe(
+        server,
+        _answer(302, location="ftp://files.example/pub"),
+        f"{{name: p, role: sso, kind: http, url: '{server.base}/'}}",
+    )
+    assert result.reason is Reason.REDIRECT_ERROR, result.detail
+    assert "ftp" in result.detail
+
+
+async def _raw_server(answer: bytes) -> tuple[asyncio.Server, str, list[bytes]]:
+    """A TCP server that reads one request head, writes `answer` as is and hangs up."""
+    seen: list[bytes] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.write(answer)
+        await writer.drain()
+        writer.close()
+
+    srv = await asyncio.start_server(handle, HOST, 0)
+    port = srv.sockets[0].getsockname()[1]
+    return srv, f"http://{HOST}:{port}", seen
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        pytest.param(
+            b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\nbody until EOF: Parichay",
+            None,
+            id="http-1.0-body-until-close",
+        ),
+        pytest.param(
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nParichay",
+            None,
+            id="informational-first",
+        ),
+        pytest.param(b"SSH-2.0-OpenSSH_9.2\r\n", Reason.CONNECT_REFUSED, id="not-http"),
+        pytest.param(b"", Reason.CONNECT_REFUSED, id="closed-without-answer"),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nParic",
+            Reason.CONNECT_REFUSED,
+            id="chunked-cut-off",
+        ),
+    ],
+)
+async def test_answers_at_the_wire(answer: bytes, reason: Reason | None) -> None:
+    """Framing the way real servers get it right and wrong: a complete answer passes, a
+    broken one fails as a refused/broken connection, never as a crash."""
+    srv, base, seen = await _raw_server(answer)
+    try:
+        t = _target(
+            f"{{name: p, role: sso, kind: http, url: '{base}/x', "
+            "expect: {body_contains: Parichay}}"
+        )
+        result = await run_probe(t, ProbeContext())
+    finally:
+        srv.close()
+        await srv.wait_closed()
+    assert result.reason is reason, result.detail
+    assert seen and seen[0].startswith(b"GET /x HTTP/1.1\r\n")
+    assert f"host: {base.removeprefix('http://')}".encode() in seen[0].lower()
+
+
+async def test_head_reads_no_body(server: Server) -> None:
+    """HEAD answers carry a Content-Length but no body; the probe must not wait for one."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return web.Response(text="x" * 5000)
+
+    result = await _probe(
+        server, handler, f"{{name: p, role: sso, kind: http, url: '{server.base}/', method: HEAD}}"
+    )
+    assert result.success, result.detail
+    assert result.duration < 1.0
+    assert [r.method for r in server.requests] == ["HEAD"]
