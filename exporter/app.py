@@ -279,7 +279,7 @@ class Exporter:
         # stamped late). Here each slice of changed targets holds the loop ~1-2 ms; what is
         # left at the end (changed during the slices) plus the join is about 1-2 ms more.
         await self._refresh_in_slices()
-        return self.renderer.render() + generate_latest(self._runtime_registry)
+        return self.renderer.render(tail=generate_latest(self._runtime_registry))
 
     async def _refresh_in_slices(self) -> None:
         """Re-render changed targets, RENDER_SLICE per loop iteration (one pass at most:

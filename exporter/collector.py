@@ -254,10 +254,10 @@ class _Entry:
         )
         self.phase = tuple(_lines("probe_phase_duration_seconds", phases, d) for d in ("%r", "%s"))
         self.total = tuple(_lines("probes_total", results, n) for n in ("%d.0", "%s"))
-        self.chunks: tuple[str, ...] = ()
+        self.chunks: tuple[bytes, ...] = ()
 
     def render(self, st: TargetState) -> None:
-        """Rewrite `chunks` (one string per family of `_PER_TARGET`) from `st`."""
+        """Rewrite `chunks` (one bytes per family of `_PER_TARGET`) from `st`."""
         f = float_to_go
         out = [""] * len(_PER_TARGET)
         n = st.latency_count
@@ -286,7 +286,7 @@ class _Entry:
                 )
         r = st.latest
         if r is None:
-            self.chunks, self.version = tuple(out), st.version
+            self.chunks, self.version = tuple([c.encode() for c in out]), st.version
             return
         tkv = self.tkv
         out[_SUCCESS] = f"{PREFIX}probe_success{{{tkv}}} {'1.0' if r.success else '0.0'}\n"
@@ -310,13 +310,14 @@ class _Entry:
                 for sr in r.steps
             )
         out[_LAST_RUN] = f"{PREFIX}probe_last_run_timestamp_seconds{{{tv}}} {f(r.started_at)}\n"
-        self.chunks, self.version = tuple(out), st.version
+        # Bytes now, so a scrape is one join: no 4 MB str to build and encode each time.
+        self.chunks, self.version = tuple([c.encode() for c in out]), st.version
 
 
-def _header(name: str) -> str:
+def _header(name: str) -> bytes:
     help_text = HELP[name].replace("\\", r"\\").replace("\n", r"\n")
     typ = _TYPES.get(name, "gauge")
-    return f"# HELP {PREFIX}{name} {help_text}\n# TYPE {PREFIX}{name} {typ}\n"
+    return f"# HELP {PREFIX}{name} {help_text}\n# TYPE {PREFIX}{name} {typ}\n".encode()
 
 
 _HEADERS = {name: _header(name) for name in _FAMILIES}
@@ -364,8 +365,10 @@ class MetricsRenderer:
             e.render(st)
         return False
 
-    def render(self) -> bytes:
-        """The store's families as Prometheus text (UTF-8)."""
+    def render(self, *, tail: bytes = b"") -> bytes:
+        """The store's families as Prometheus text (UTF-8), then `tail` (more families):
+        the text is built in one piece (megabytes at 1000 targets, freshly mapped memory:
+        every extra copy costs about a millisecond in page faults)."""
         s = self._store
         self.refresh()
         states = s.states()
@@ -375,7 +378,7 @@ class MetricsRenderer:
             for gone in entries.keys() - live:
                 del entries[gone]
         rows = [entries[st.target.name].chunks for st in states]
-        parts: list[str] = []
+        parts: list[bytes] = []
         for i, name in enumerate(_PER_TARGET):
             parts.append(_HEADERS[name])
             parts.extend([row[i] for row in rows])
@@ -384,12 +387,12 @@ class MetricsRenderer:
         build = _labels(version=__version__, vantage=v)
         parts += (
             _HEADERS["config_last_reload_successful"],
-            f"{PREFIX}config_last_reload_successful{{{_labels(vantage=v)}}} {reload_ok}\n",
+            f"{PREFIX}config_last_reload_successful{{{_labels(vantage=v)}}} {reload_ok}\n".encode(),
             _HEADERS["exporter_build_info"],
-            f"{PREFIX}exporter_build_info{{{build}}} 1.0\n",
+            f"{PREFIX}exporter_build_info{{{build}}} 1.0\n".encode(),
+            tail,
         )
-        # One copy into a str, one into bytes (a memcpy for ASCII text).
-        return "".join(parts).encode()
+        return b"".join(parts)
 
 
 class SchedulerCollector(Collector):
