@@ -365,10 +365,14 @@ class MetricsRenderer:
             e.render(st)
         return False
 
-    def render(self, *, tail: bytes = b"") -> bytes:
-        """The store's families as Prometheus text (UTF-8), then `tail` (more families):
-        the text is built in one piece (megabytes at 1000 targets, freshly mapped memory:
-        every extra copy costs about a millisecond in page faults)."""
+    def render(self) -> bytes:
+        """The store's families as Prometheus text (UTF-8)."""
+        return b"".join(self.parts())
+
+    def parts(self) -> list[bytes]:
+        """The text of `render()` in pieces, for the caller to join: a list of references to
+        immutable bytes, so it stays a consistent snapshot while the store moves on, and
+        `b"".join` of megabytes can run in a thread (it copies without the GIL)."""
         s = self._store
         self.refresh()
         states = s.states()
@@ -390,9 +394,8 @@ class MetricsRenderer:
             f"{PREFIX}config_last_reload_successful{{{_labels(vantage=v)}}} {reload_ok}\n".encode(),
             _HEADERS["exporter_build_info"],
             f"{PREFIX}exporter_build_info{{{build}}} 1.0\n".encode(),
-            tail,
         )
-        return b"".join(parts)
+        return parts
 
 
 class SchedulerCollector(Collector):
