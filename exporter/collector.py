@@ -14,7 +14,6 @@ from __future__ import annotations
 import operator
 import typing
 from collections.abc import Iterator
-from math import isfinite
 from typing import TYPE_CHECKING
 
 from prometheus_client import (
@@ -198,15 +197,25 @@ def _plain_ints(values: tuple[int, ...]) -> bool:
     return max(values) < _PLAIN_BELOW
 
 
-def _plain_floats(values: tuple[float, ...]) -> bool:
-    """True if `"%r" % d` is `float_to_go(d)` for every (float) value: all finite and
-    under 1e6. A NaN makes the sum NaN, whatever `max` makes of it."""
-    return max(values) < _PLAIN_BELOW and isfinite(sum(values))
-
-
 def _lines(name: str, labels: list[str], slot: str) -> str:
     """A %-template of one sample per label string, each value written by `slot`."""
-    return "".join(f"{PREFIX}{name}{{{lb}}} {slot}\n" for lb in labels)
+    # Label values come from config (names are validated), but a `%` must stay a `%`.
+    return "".join(f"{PREFIX}{name}{{{lb.replace('%', '%%')}}} {slot}\n" for lb in labels)
+
+
+def _count_templates(target: Target, vantage: str, *, count: str, dur: str) -> tuple[str, str]:
+    """The %-templates of a target's latency histogram and its probes_total counters."""
+    name, role = target.name, str(target.role)
+    trv = _labels(target=name, role=role, vantage=vantage)
+    les = [*(repr(b) for b in LATENCY_BUCKETS), "+Inf"]
+    buckets = [_labels(target=name, role=role, vantage=vantage, le=le) for le in les]
+    results = [_labels(target=name, role=role, vantage=vantage, result=r) for r in RESULTS]
+    latency = (
+        _lines("probe_latency_seconds_bucket", buckets, count)
+        + _lines("probe_latency_seconds_count", [trv], count)
+        + _lines("probe_latency_seconds_sum", [trv], dur)
+    )
+    return latency, _lines("probes_total", results, count)
 
 
 _counts_of = operator.itemgetter(*RESULTS)
@@ -216,45 +225,31 @@ class _Entry:
     """One target's %-templates (built once per target and vantage) and its rendered
     samples per family (redone when the store's version of the target moves).
 
-    The bulk of the numbers go into the text by `%d.0` (counts) and `%r` (durations) in
-    C, which is prometheus_client's format while they are below 1e6 (`_plain_*` checks);
-    otherwise the `%s` twin of the template takes `float_to_go` of each value.
+    Counts and the latency sum, most of the numbers, go into the text by `%d.0` and `%r`
+    in C: prometheus_client's format while they are below 1e6 (`_plain_ints`). Past that,
+    templates with `%s` take `float_to_go` of each value; they are built on first need
+    only (each template set is ~3.5 KB a target).
     """
 
-    __slots__ = (
-        "chunks",
-        "kind",
-        "latency",
-        "phase",
-        "target",
-        "tkv",
-        "total",
-        "tv",
-        "vantage",
-        "version",
-    )  # fmt: skip
+    __slots__ = ("chunks", "exact", "kind", "latency", "phase", "target", "tkv", "total",
+                 "tv", "vantage", "version")  # fmt: skip
 
     def __init__(self, target: Target, vantage: str) -> None:
         self.target, self.vantage, self.version = target, vantage, -1
         self.kind = kind_of(target)
-        name, role = target.name, str(target.role)
-        self.tkv = _labels(target=name, role=role, kind=target.kind, vantage=vantage)
+        name = target.name
+        self.tkv = _labels(target=name, role=str(target.role), kind=target.kind, vantage=vantage)
         self.tv = _labels(target=name, vantage=vantage)
-        trv = _labels(target=name, role=role, vantage=vantage)
-        les = [*(repr(b) for b in LATENCY_BUCKETS), "+Inf"]
-        buckets = [_labels(target=name, role=role, vantage=vantage, le=le) for le in les]
         phases = [_labels(target=name, vantage=vantage, phase=p) for p in PHASES]
-        results = [_labels(target=name, role=role, vantage=vantage, result=r) for r in RESULTS]
-        # (fast, exact) template pairs.
-        self.latency = tuple(
-            _lines("probe_latency_seconds_bucket", buckets, n)
-            + _lines("probe_latency_seconds_count", [trv], n)
-            + _lines("probe_latency_seconds_sum", [trv], d)
-            for n, d in (("%d.0", "%r"), ("%s", "%s"))
-        )
-        self.phase = tuple(_lines("probe_phase_duration_seconds", phases, d) for d in ("%r", "%s"))
-        self.total = tuple(_lines("probes_total", results, n) for n in ("%d.0", "%s"))
+        self.phase = _lines("probe_phase_duration_seconds", phases, "%s")
+        self.latency, self.total = _count_templates(target, vantage, count="%d.0", dur="%r")
+        self.exact: tuple[str, str] | None = None
         self.chunks: tuple[bytes, ...] = ()
+
+    def _exact(self) -> tuple[str, str]:
+        if self.exact is None:
+            self.exact = _count_templates(self.target, self.vantage, count="%s", dur="%s")
+        return self.exact
 
     def render(self, st: TargetState) -> None:
         """Rewrite `chunks` (one bytes per family of `_PER_TARGET`) from `st`."""
@@ -265,13 +260,13 @@ class _Entry:
         counts: tuple[int, ...] = _counts_of(st.counts)
         lsum = float(st.latency_sum)
         if _plain_ints(ints) and -_PLAIN_BELOW < lsum < _PLAIN_BELOW:
-            out[_LATENCY] = self.latency[0] % (*ints, lsum)
+            out[_LATENCY] = self.latency % (*ints, lsum)
         else:
-            out[_LATENCY] = self.latency[1] % (*map(f, ints), f(lsum))
+            out[_LATENCY] = self._exact()[0] % (*map(f, ints), f(lsum))
         if _plain_ints(counts):
-            out[_TOTAL] = self.total[0] % counts
+            out[_TOTAL] = self.total % counts
         else:
-            out[_TOTAL] = self.total[1] % tuple(map(f, counts))
+            out[_TOTAL] = self._exact()[1] % tuple(map(f, counts))
         name, v, tv = self.target.name, self.vantage, self.tv
         if self.kind.can_pause:
             out[_SUSPENDED] = (
@@ -292,11 +287,7 @@ class _Entry:
         out[_SUCCESS] = f"{PREFIX}probe_success{{{tkv}}} {'1.0' if r.success else '0.0'}\n"
         out[_DURATION] = f"{PREFIX}probe_duration_seconds{{{tkv}}} {f(r.duration)}\n"
         get = r.phases.get
-        phases = tuple(map(float, [get(ph, 0.0) for ph in PHASES]))
-        if _plain_floats(phases):
-            out[_PHASE] = self.phase[0] % phases
-        else:
-            out[_PHASE] = self.phase[1] % tuple(map(f, phases))
+        out[_PHASE] = self.phase % tuple([f(get(ph, 0.0)) for ph in PHASES])
         if self.kind.has_http_status:
             out[_STATUS] = f"{PREFIX}http_status_code{{{tv}}} {f(r.http_status)}\n"
         if r.cert_not_after is not None:
