@@ -75,7 +75,7 @@ HELP = {
 
 class StoreCollector(Collector):
     """The store as prometheus_client metric families (for registries and tests; /metrics
-    itself is written by `render_store`, which gives the same text much faster)."""
+    itself is written by `MetricsRenderer`, which gives the same text much faster)."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
@@ -192,9 +192,9 @@ def float_to_go(d: float) -> str:
 
 
 def _plain_ints(values: tuple[int, ...]) -> bool:
-    """True if `"%d.0" % n` is `float_to_go(n)` for every count (true below 1e6, negative
-    ones included; above, Go's format switches to an exponent)."""
-    return max(values) < _PLAIN_BELOW
+    """True if `"%d.0" % n` is `float_to_go(n)` for every count: all within +-1e6 (from
+    1e6 up Go's format switches to an exponent)."""
+    return max(values) < _PLAIN_BELOW and min(values) > -_PLAIN_BELOW
 
 
 def _lines(name: str, labels: list[str], slot: str) -> str:
