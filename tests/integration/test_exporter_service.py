@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import http.client
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -162,12 +162,18 @@ async def test_metrics_are_gzipped_only_when_the_client_asks(
         await wait_for(lambda: _has_run(c))
 
     def fetch() -> tuple[dict[str, str], bytes]:
-        # urllib: sends only the headers given, and never decodes the body itself.
-        req = urllib.request.Request(running.url + "/metrics")
-        if accept_encoding is not None:
-            req.add_header("Accept-Encoding", accept_encoding)
-        with urllib.request.urlopen(req, timeout=10) as resp:
+        # http.client: sends no Accept-Encoding unless given one, never decodes the body.
+        assert running.bound is not None
+        conn = http.client.HTTPConnection("127.0.0.1", running.bound[1], timeout=10)
+        try:
+            conn.putrequest("GET", "/metrics", skip_accept_encoding=True)
+            if accept_encoding is not None:
+                conn.putheader("Accept-Encoding", accept_encoding)
+            conn.endheaders()
+            resp = conn.getresponse()
             return {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+        finally:
+            conn.close()
 
     headers, body = await asyncio.to_thread(fetch)
     assert headers["vary"] == "Accept-Encoding"
