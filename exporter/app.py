@@ -165,8 +165,12 @@ class Exporter:
         self.scheduler.stop()
         if self._prerender_task is not None:
             self._prerender_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 await self._prerender_task
+            except asyncio.CancelledError:
+                pass
+            except Exception:  # a bug; scrapes rendered for themselves meanwhile
+                log.exception("background rendering of /metrics had stopped")
         if self._sched_task is not None:
             try:
                 async with asyncio.timeout(10):
