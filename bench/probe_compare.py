@@ -15,9 +15,10 @@ delays injected to within tens of microseconds), a fresh connection per probe ev
    100-target service over a `--window` with nobody polling, probes counted at the target.
 3. **scale**: ours with 1000 targets at a 15 s interval: scheduler lag p50/p99 (from
    `parichay_scheduler_lag_seconds`, after the start-up burst), CPU share of one core, RSS,
-   and the time and size of a /metrics scrape.
+   and the time and size of a /metrics scrape, plain and with `Accept-Encoding: gzip`.
 
     .venv/bin/python bench/probe_compare.py [--count 30] [--window 20] [--out result.json]
+    .venv/bin/python bench/probe_compare.py --only scale   # the scale section alone
 
 Takes about 6 minutes on 2 cores. Every child process is started in its own session and
 stopped by its PID; every wait has a deadline. Markdown tables go to stdout.
@@ -111,8 +112,10 @@ def status_mib(pid: int, key: str) -> float:
     return float("nan")
 
 
-def get(url: str, *, timeout: float = 15.0) -> bytes:
-    with urllib.request.urlopen(url, timeout=timeout, context=NO_VERIFY) as r:
+def get(url: str, *, timeout: float = 15.0, accept_encoding: str = "identity") -> bytes:
+    """The body as sent (urllib never decodes a gzip body)."""
+    req = urllib.request.Request(url, headers={"Accept-Encoding": accept_encoding})
+    with urllib.request.urlopen(req, timeout=timeout, context=NO_VERIFY) as r:
         return bytes(r.read())
 
 
@@ -368,13 +371,17 @@ def run_scale(target: Target, *, n: int, window: float, tmp: Path) -> Any:
         h0 = lag_histogram(base)
         c0, n0, t0 = cpu_seconds(proc.pid), target.requests(), time.monotonic()
         scrape_s: list[float] = []
-        size = 0
+        gzip_s: list[float] = []
+        size = gzip_size = 0
         end = time.monotonic() + window
         while time.monotonic() < end:
             check_deadline()
             s0 = time.perf_counter()
             size = len(get(base + "/metrics"))
-            scrape_s.append(time.perf_counter() - s0)
+            s1 = time.perf_counter()
+            gzip_size = len(get(base + "/metrics", accept_encoding="gzip"))
+            scrape_s.append(s1 - s0)
+            gzip_s.append(time.perf_counter() - s1)
             time.sleep(min(5.0, max(0.0, end - time.monotonic())))
         c1, n1, t1 = cpu_seconds(proc.pid), target.requests(), time.monotonic()
         h1 = lag_histogram(base)
@@ -394,6 +401,10 @@ def run_scale(target: Target, *, n: int, window: float, tmp: Path) -> Any:
         "metrics_ms_median": median(scrape_s) * 1000,
         "metrics_ms_max": max(scrape_s) * 1000,
         "metrics_bytes": size,
+        # As Prometheus asks: Accept-Encoding: gzip (the body's size as sent).
+        "metrics_gzip_ms_median": median(gzip_s) * 1000,
+        "metrics_gzip_ms_max": max(gzip_s) * 1000,
+        "metrics_gzip_bytes": gzip_size,
     }
 
 
@@ -430,6 +441,9 @@ def fmt(x: float | None, digits: int = 2) -> str:
 
 
 def report(res: dict[str, Any], out: Callable[[str], None] = print) -> None:
+    if "http" not in res:  # --only scale
+        report_scale(res, out)
+        return
     cols = [c for c in ("curl", "blackbox", "ours") if c in res["http"]]
     out(f"| figure | {' | '.join(res['versions'].get(c, c) for c in cols)} |")
     out("| --- |" + " --- |" * len(cols))
@@ -468,6 +482,10 @@ def report(res: dict[str, Any], out: Callable[[str], None] = print) -> None:
             for c in cols
         ]
         out(f"| peak RSS, {scheme.upper()} (ours: 100 targets) | " + " | ".join(row) + " |")
+    report_scale(res, out)
+
+
+def report_scale(res: dict[str, Any], out: Callable[[str], None]) -> None:
     if "scale" in res:
         s = res["scale"]
         out("")
@@ -483,6 +501,10 @@ def report(res: dict[str, Any], out: Callable[[str], None] = print) -> None:
         out(f"| /metrics time, median (max) | {fmt(s['metrics_ms_median'], 1)} "
             f"({fmt(s['metrics_ms_max'], 1)}) ms |")  # fmt: skip
         out(f"| /metrics size | {s['metrics_bytes'] / 1e6:.2f} MB |")
+        if "metrics_gzip_bytes" in s:
+            out(f"| /metrics with gzip: time, median (max); size | "
+                f"{fmt(s['metrics_gzip_ms_median'], 1)} ({fmt(s['metrics_gzip_ms_max'], 1)}) ms; "
+                f"{s['metrics_gzip_bytes'] / 1e3:.0f} kB |")  # fmt: skip
 
 
 def main() -> None:
@@ -496,6 +518,9 @@ def main() -> None:
     ap.add_argument("--scale-window", type=float, default=45.0)
     ap.add_argument("--no-tls", action="store_true")
     ap.add_argument("--no-scale", action="store_true")
+    ap.add_argument(
+        "--only", choices=("scale",), help="run one section alone (scale: about 1.5 minutes)"
+    )
     ap.add_argument("--out", type=Path)
     ap.add_argument("--report", type=Path, help="print the tables of an earlier --out file")
     a = ap.parse_args()
@@ -522,7 +547,15 @@ def main() -> None:
     res["versions"] = versions
     tmp = Path(tempfile.mkdtemp(prefix="probe-compare-"))
     try:
-        for tls in (False, True) if not a.no_tls else (False,):
+        if a.only == "scale":
+            argv = [sys.executable, str(HERE / "probe_target.py"), "--port", "0"]
+            with child(argv, log=tmp / "target-http.log") as tp:
+                print(f"[scale] ours, {a.scale_targets} targets ...", file=sys.stderr, flush=True)
+                res["scale"] = run_scale(
+                    Target(tp), n=a.scale_targets, window=a.scale_window, tmp=tmp
+                )
+        schemes: tuple[bool, ...] = () if a.only else (False,) if a.no_tls else (False, True)
+        for tls in schemes:
             scheme = "https" if tls else "http"
             argv = [sys.executable, str(HERE / "probe_target.py"), "--port", "0"]
             with child(argv + (["--tls"] if tls else []), log=tmp / f"target-{scheme}.log") as tp:

@@ -20,6 +20,7 @@ import contextlib
 import logging
 import os
 import signal
+import zlib
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,45 @@ ADMIN_DISABLED = (
     "--admin-token-file FILE), then send 'Authorization: Bearer <token>'; "
     "SIGHUP also reloads the config\n"
 )
+# Targets re-rendered per loop iteration (~10-15 us each): bounds how long rendering holds
+# the event loop, and so how late a probe's socket event is stamped, to ~1-2 ms.
+RENDER_SLICE = 100
+# Once /metrics has been scraped, changed targets are re-rendered this often in the
+# background, so a scrape finds at most this long's changes left to render.
+PRERENDER_INTERVAL_S = 1.0
+# zlib level 1: 3.9 MB of text at 1000 targets in ~7 ms to ~5%; level 6 is 3x the CPU for
+# 12% fewer bytes.
+GZIP_LEVEL = 1
+
+
+def _join(parts: list[bytes], *, gzipped: bool) -> bytes:
+    body = b"".join(parts)
+    return zlib.compress(body, GZIP_LEVEL, wbits=31) if gzipped else body
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """True if an `Accept-Encoding` value allows gzip (RFC 9110 12.5.3): `gzip` (or
+    `x-gzip`) with q > 0, or `*` with q > 0 when gzip is not listed.
+
+    >>> accepts_gzip("gzip"), accepts_gzip("br, gzip;q=0"), accepts_gzip("identity")
+    (True, False, False)
+    """
+    star = False
+    for item in accept_encoding.split(","):
+        coding, *params = (part.strip().lower() for part in item.split(";"))
+        q = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if coding in ("gzip", "x-gzip"):
+            return q > 0
+        if coding == "*":
+            star = q > 0
+    return star
 
 
 class Exporter:
@@ -73,10 +113,11 @@ class Exporter:
         # `registry` has every family (for code that reads samples); /metrics writes the
         # store's families with the fast renderer and adds the small runtime registry.
         self.registry = make_registry(self.store, scheduler=self.scheduler)
-        self._renderer = MetricsRenderer(self.store)
+        self.renderer = MetricsRenderer(self.store)
         self._runtime_registry = make_runtime_registry(scheduler=self.scheduler)
         self._runner: web.AppRunner | None = None
         self._sched_task: asyncio.Task[None] | None = None
+        self._prerender_task: asyncio.Task[None] | None = None
         self.bound: tuple[str, int] | None = None
         self._reload_lock = asyncio.Lock()
 
@@ -122,6 +163,14 @@ class Exporter:
 
     async def stop(self) -> None:
         self.scheduler.stop()
+        if self._prerender_task is not None:
+            self._prerender_task.cancel()
+            try:
+                await self._prerender_task
+            except asyncio.CancelledError:
+                pass
+            except Exception:  # a bug; scrapes rendered for themselves meanwhile
+                log.exception("background rendering of /metrics had stopped")
         if self._sched_task is not None:
             try:
                 async with asyncio.timeout(10):
@@ -220,14 +269,45 @@ class Exporter:
     # ------------------------------------------------------------------ handlers
 
     async def _metrics(self, request: web.Request) -> web.Response:
-        # In a thread: with a thousand targets the text is megabytes; the loop keeps
-        # running probes (and stamping their socket events) meanwhile.
-        body = await asyncio.to_thread(self.render_metrics)
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+        gzipped = accepts_gzip(request.headers.get("Accept-Encoding", ""))
+        body = await self.render_metrics(gzipped=gzipped)
+        headers = {"Content-Type": CONTENT_TYPE_LATEST, "Vary": "Accept-Encoding"}
+        if gzipped:
+            headers["Content-Encoding"] = "gzip"
+        if self._prerender_task is None:
+            self._prerender_task = asyncio.create_task(self._prerender(), name="prerender")
+        return web.Response(body=body, headers=headers)
 
-    def render_metrics(self) -> bytes:
-        """The /metrics text: the store's families, then the exporter's own."""
-        return self._renderer.render().encode() + generate_latest(self._runtime_registry)
+    async def render_metrics(self, *, gzipped: bool = False) -> bytes:
+        """The /metrics text (the store's families, then the exporter's own), gzipped if
+        asked."""
+        # The store's part is rendered on the event loop, not in a thread: the store is
+        # written on the loop, so no half-done record() is seen, and a rendering thread
+        # holds the GIL in 5 ms turns against the loop (before: scrapes of 40-155 ms at
+        # 1000 targets and the probes' socket events stamped late). Changed targets are
+        # re-rendered RENDER_SLICE per loop iteration (~1-2 ms each); the rest is cheap.
+        await self._refresh_in_slices()
+        parts = self.renderer.parts()
+        parts.append(generate_latest(self._runtime_registry))
+        # Joining megabytes (fresh pages: ~4 ms at 1000 targets) and zlib both run without
+        # the GIL, so in a thread they cost the loop nothing.
+        return await asyncio.to_thread(_join, parts, gzipped=gzipped)
+
+    async def _refresh_in_slices(self) -> None:
+        """Re-render changed targets, RENDER_SLICE per loop iteration (one pass at most:
+        targets that change meanwhile wait for the next call)."""
+        for _ in range(len(self.store.states()) // RENDER_SLICE + 1):
+            if not self.renderer.refresh(limit=RENDER_SLICE):
+                return
+            await asyncio.sleep(0)
+
+    async def _prerender(self) -> None:
+        """Keep changed targets rendered, so a scrape mostly joins ready text (Prometheus
+        scrapes every 15-60 s, by when most targets have a new result)."""
+        clock = self.ctx.clock
+        while True:
+            await clock.sleep(PRERENDER_INTERVAL_S)
+            await self._refresh_in_slices()
 
     async def _healthz(self, request: web.Request) -> web.Response:
         alive = self._sched_task is not None and not self._sched_task.done()

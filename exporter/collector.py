@@ -11,7 +11,7 @@ exporter serves them.
 
 from __future__ import annotations
 
-import threading
+import operator
 import typing
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -35,7 +35,7 @@ from exporter import __version__
 from exporter.config import Target
 from exporter.kinds import kind_of
 from exporter.result import PHASES
-from exporter.store import LATENCY_BUCKETS, RESULTS, Store
+from exporter.store import LATENCY_BUCKETS, RESULTS, Store, TargetState
 
 if TYPE_CHECKING:
     from exporter.scheduler import Scheduler
@@ -75,7 +75,7 @@ HELP = {
 
 class StoreCollector(Collector):
     """The store as prometheus_client metric families (for registries and tests; /metrics
-    itself is written by `render_store`, which gives the same text much faster)."""
+    itself is written by `MetricsRenderer`, which gives the same text much faster)."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
@@ -172,129 +172,221 @@ def _labels(**labels: str) -> str:
     return ",".join(f'{k}="{_esc(v)}"' for k, v in sorted(labels.items()))
 
 
-class _Labels:
-    """Per-target label strings, built once per target and vantage, not on every scrape."""
+_TYPES = {"probe_latency_seconds": "histogram", "probes_total": "counter"}
+# The families in the order the collector yields them; all but the last two are per target.
+_FAMILIES = tuple(HELP)
+_PER_TARGET = _FAMILIES[:-2]
+(_SUCCESS, _DURATION, _PHASE, _LATENCY, _TOTAL, _STATUS, _CERT, _STEP, _SUSPENDED, _INFO,
+ _UNTIL, _LAST_RUN) = range(len(_PER_TARGET))  # fmt: skip
+# Below this, prometheus_client's number format is plain `repr(float(d))` (no exponent).
+_PLAIN_BELOW = 1_000_000.0
 
-    __slots__ = ("buckets", "key", "phases", "results", "tkv", "trv", "tv")
+
+def float_to_go(d: float) -> str:
+    """prometheus_client's `floatToGoString(d)`, the same text for every value, about twice
+    as fast for the usual |d| < 1e6 (where it is `repr`); NaN fails both comparisons."""
+    d = float(d)
+    if -_PLAIN_BELOW < d < _PLAIN_BELOW:
+        return repr(d)
+    return _float_to_go(d)
+
+
+def _plain_ints(values: tuple[int, ...]) -> bool:
+    """True if `"%d.0" % n` is `float_to_go(n)` for every count: all within +-1e6 (from
+    1e6 up Go's format switches to an exponent)."""
+    return max(values) < _PLAIN_BELOW and min(values) > -_PLAIN_BELOW
+
+
+def _lines(name: str, labels: list[str], slot: str) -> str:
+    """A %-template of one sample per label string, each value written by `slot`."""
+    # Label values come from config (names are validated), but a `%` must stay a `%`.
+    return "".join(f"{PREFIX}{name}{{{lb.replace('%', '%%')}}} {slot}\n" for lb in labels)
+
+
+def _count_templates(target: Target, vantage: str, *, count: str, dur: str) -> tuple[str, str]:
+    """The %-templates of a target's latency histogram and its probes_total counters."""
+    name, role = target.name, str(target.role)
+    trv = _labels(target=name, role=role, vantage=vantage)
+    les = [*(repr(b) for b in LATENCY_BUCKETS), "+Inf"]
+    buckets = [_labels(target=name, role=role, vantage=vantage, le=le) for le in les]
+    results = [_labels(target=name, role=role, vantage=vantage, result=r) for r in RESULTS]
+    latency = (
+        _lines("probe_latency_seconds_bucket", buckets, count)
+        + _lines("probe_latency_seconds_count", [trv], count)
+        + _lines("probe_latency_seconds_sum", [trv], dur)
+    )
+    return latency, _lines("probes_total", results, count)
+
+
+_counts_of = operator.itemgetter(*RESULTS)
+
+
+class _Entry:
+    """One target's %-templates (built once per target and vantage) and its rendered
+    samples per family (redone when the store's version of the target moves).
+
+    Counts and the latency sum, most of the numbers, go into the text by `%d.0` and `%r`
+    in C: prometheus_client's format while they are below 1e6 (`_plain_ints`). Past that,
+    templates with `%s` take `float_to_go` of each value; they are built on first need
+    only (each template set is ~3.5 KB a target).
+    """
+
+    __slots__ = ("chunks", "exact", "kind", "latency", "phase", "target", "tkv", "total",
+                 "tv", "vantage", "version")  # fmt: skip
 
     def __init__(self, target: Target, vantage: str) -> None:
-        self.key = (target, vantage)
-        name, role = target.name, str(target.role)
-        self.tkv = _labels(target=name, role=role, kind=target.kind, vantage=vantage)
+        self.target, self.vantage, self.version = target, vantage, -1
+        self.kind = kind_of(target)
+        name = target.name
+        self.tkv = _labels(target=name, role=str(target.role), kind=target.kind, vantage=vantage)
         self.tv = _labels(target=name, vantage=vantage)
-        self.phases = [_labels(target=name, vantage=vantage, phase=p) for p in PHASES]
-        les = [repr(b) for b in LATENCY_BUCKETS] + ["+Inf"]
-        self.buckets = [_labels(target=name, role=role, vantage=vantage, le=le) for le in les]
-        self.results = {
-            r: _labels(target=name, role=role, vantage=vantage, result=r) for r in RESULTS
-        }
-        # For _count and _sum (no `le`).
-        self.trv = _labels(target=name, role=role, vantage=vantage)
+        phases = [_labels(target=name, vantage=vantage, phase=p) for p in PHASES]
+        self.phase = _lines("probe_phase_duration_seconds", phases, "%s")
+        self.latency, self.total = _count_templates(target, vantage, count="%d.0", dur="%r")
+        self.exact: tuple[str, str] | None = None
+        self.chunks: tuple[bytes, ...] = ()
+
+    def _exact(self) -> tuple[str, str]:
+        if self.exact is None:
+            self.exact = _count_templates(self.target, self.vantage, count="%s", dur="%s")
+        return self.exact
+
+    def render(self, st: TargetState) -> None:
+        """Rewrite `chunks` (one bytes per family of `_PER_TARGET`) from `st`."""
+        f = float_to_go
+        out = [""] * len(_PER_TARGET)
+        n = st.latency_count
+        ints = (*st.buckets, n, n)
+        counts: tuple[int, ...] = _counts_of(st.counts)
+        lsum = float(st.latency_sum)
+        if _plain_ints(ints) and -_PLAIN_BELOW < lsum < _PLAIN_BELOW:
+            out[_LATENCY] = self.latency % (*ints, lsum)
+        else:
+            out[_LATENCY] = self._exact()[0] % (*map(f, ints), f(lsum))
+        if _plain_ints(counts):
+            out[_TOTAL] = self.total % counts
+        else:
+            out[_TOTAL] = self._exact()[1] % tuple(map(f, counts))
+        name, v, tv = self.target.name, self.vantage, self.tv
+        if self.kind.can_pause:
+            out[_SUSPENDED] = (
+                f"{PREFIX}login_suspended{{{tv}}} {'1.0' if st.suspended else '0.0'}\n"
+            )
+            if st.suspension is not None:
+                info = _labels(target=name, vantage=v, reason=st.suspension.reason)
+                out[_INFO] = f"{PREFIX}login_suspension_info{{{info}}} 1.0\n"
+                out[_UNTIL] = (
+                    f"{PREFIX}login_suspended_until_timestamp_seconds{{{tv}}} "
+                    f"{f(st.suspension.until)}\n"
+                )
+        r = st.latest
+        if r is None:
+            self.chunks, self.version = tuple([c.encode() for c in out]), st.version
+            return
+        tkv = self.tkv
+        out[_SUCCESS] = f"{PREFIX}probe_success{{{tkv}}} {'1.0' if r.success else '0.0'}\n"
+        out[_DURATION] = f"{PREFIX}probe_duration_seconds{{{tkv}}} {f(r.duration)}\n"
+        get = r.phases.get
+        out[_PHASE] = self.phase % tuple([f(get(ph, 0.0)) for ph in PHASES])
+        if self.kind.has_http_status:
+            out[_STATUS] = f"{PREFIX}http_status_code{{{tv}}} {f(r.http_status)}\n"
+        if r.cert_not_after is not None:
+            out[_CERT] = (
+                f"{PREFIX}tls_cert_not_after_timestamp_seconds{{{tv}}} {f(r.cert_not_after)}\n"
+            )
+        if r.steps:
+            out[_STEP] = "".join(
+                f"{PREFIX}login_step_duration_seconds"
+                f"{{{_labels(target=name, vantage=v, step=sr.name)}}} {f(sr.duration)}\n"
+                for sr in r.steps
+            )
+        out[_LAST_RUN] = f"{PREFIX}probe_last_run_timestamp_seconds{{{tv}}} {f(r.started_at)}\n"
+        # Bytes now, so a scrape is one join: no 4 MB str to build and encode each time.
+        self.chunks, self.version = tuple([c.encode() for c in out]), st.version
+
+
+def _header(name: str) -> bytes:
+    help_text = HELP[name].replace("\\", r"\\").replace("\n", r"\n")
+    typ = _TYPES.get(name, "gauge")
+    return f"# HELP {PREFIX}{name} {help_text}\n# TYPE {PREFIX}{name} {typ}\n".encode()
+
+
+_HEADERS = {name: _header(name) for name in _FAMILIES}
 
 
 class MetricsRenderer:
     """Writes the store's metric families as Prometheus text, byte for byte what
-    `generate_latest()` gives for `StoreCollector`, in a fraction of the time: per target the
-    label strings are cached and each sample is one f-string (no Sample tuples, no sorting).
-    A scrape costs time proportional to the number of targets, never to their history."""
+    `generate_latest()` gives for `StoreCollector`, in a fraction of the time.
+
+    Each target's samples are kept rendered, per family, as bytes, and redone only when
+    the store's `version` of that target moved (a probe result, a pause, a reload), from
+    %-templates built once per target. A scrape then joins the families in order: one
+    memory copy of the text. Call it on the event loop that writes the store: it reads the
+    store without locks, so a half-done `record()` is never seen. `refresh(limit=...)`
+    lets a caller spread the re-rendering over several loop iterations:
+
+        while renderer.refresh(limit=200):
+            await asyncio.sleep(0)   # let probes run between slices
+        body = renderer.render()     # redoes only what changed meanwhile
+    """
 
     def __init__(self, store: Store) -> None:
         self._store = store
-        self._cache: dict[str, _Labels] = {}
-        # /metrics renders in a worker thread; two scrapes at once must not share the cache.
-        self._lock = threading.Lock()
+        self._entries: dict[str, _Entry] = {}
 
-    def _labels_for(self, target: Target, vantage: str) -> _Labels:
-        cached = self._cache.get(target.name)
-        if cached is None or cached.key[0] is not target or cached.key[1] != vantage:
-            cached = self._cache[target.name] = _Labels(target, vantage)
-        return cached
-
-    def render(self) -> str:
-        with self._lock:
-            return self._render()
-
-    def _render(self) -> str:
-        s = self._store
-        v = s.vantage
-        f = _float_to_go
-        out: dict[str, list[str]] = {name: [] for name in HELP}
-        success, duration = out["probe_success"], out["probe_duration_seconds"]
-        phase, latency = out["probe_phase_duration_seconds"], out["probe_latency_seconds"]
-        total, status = out["probes_total"], out["http_status_code"]
-        cert, step = out["tls_cert_not_after_timestamp_seconds"], out["login_step_duration_seconds"]
-        suspended, info = out["login_suspended"], out["login_suspension_info"]
-        until, last_run = (
-            out["login_suspended_until_timestamp_seconds"],
-            out["probe_last_run_timestamp_seconds"],
-        )
-        states = s.states()
-        live = set()
-        for st in states:
-            t = st.target
-            live.add(t.name)
-            lb = self._labels_for(t, v)
-            for le, count in zip(lb.buckets, st.buckets, strict=False):
-                latency.append(f"{PREFIX}probe_latency_seconds_bucket{{{le}}} {f(count)}\n")
-            latency.append(
-                f"{PREFIX}probe_latency_seconds_bucket{{{lb.buckets[-1]}}} {f(st.latency_count)}\n"
-                f"{PREFIX}probe_latency_seconds_count{{{lb.trv}}} {f(st.latency_count)}\n"
-                f"{PREFIX}probe_latency_seconds_sum{{{lb.trv}}} {f(st.latency_sum)}\n"
-            )
-            for result, count in st.counts.items():
-                total.append(f"{PREFIX}probes_total{{{lb.results[result]}}} {f(count)}\n")
-            if t.kind == "login":
-                suspended.append(
-                    f"{PREFIX}login_suspended{{{lb.tv}}} {'1.0' if st.suspended else '0.0'}\n"
-                )
-                if st.suspension is not None:
-                    ri = _labels(target=t.name, vantage=v, reason=st.suspension.reason)
-                    info.append(f"{PREFIX}login_suspension_info{{{ri}}} 1.0\n")
-                    until.append(
-                        f"{PREFIX}login_suspended_until_timestamp_seconds{{{lb.tv}}} "
-                        f"{f(st.suspension.until)}\n"
-                    )
-            r = st.latest
-            if r is None:
+    def refresh(self, *, limit: int | None = None) -> bool:
+        """Re-render up to `limit` (None: all) changed targets; True if changed ones remain."""
+        v = self._store.vantage
+        entries = self._entries
+        left = -1 if limit is None else limit
+        for st in self._store.states():
+            e = entries.get(st.target.name)
+            if (
+                e is not None
+                and e.version == st.version
+                and e.target is st.target
+                and e.vantage == v
+            ):
                 continue
-            success.append(f"{PREFIX}probe_success{{{lb.tkv}}} {'1.0' if r.success else '0.0'}\n")
-            duration.append(f"{PREFIX}probe_duration_seconds{{{lb.tkv}}} {f(r.duration)}\n")
-            for pl, ph in zip(lb.phases, PHASES, strict=True):
-                phase.append(
-                    f"{PREFIX}probe_phase_duration_seconds{{{pl}}} {f(r.phases.get(ph, 0.0))}\n"
-                )
-            if t.kind in ("http", "login"):
-                status.append(f"{PREFIX}http_status_code{{{lb.tv}}} {f(r.http_status)}\n")
-            if r.cert_not_after is not None:
-                cert.append(
-                    f"{PREFIX}tls_cert_not_after_timestamp_seconds{{{lb.tv}}} "
-                    f"{f(r.cert_not_after)}\n"
-                )
-            for sr in r.steps:
-                sl = _labels(target=t.name, vantage=v, step=sr.name)
-                step.append(f"{PREFIX}login_step_duration_seconds{{{sl}}} {f(sr.duration)}\n")
-            last_run.append(
-                f"{PREFIX}probe_last_run_timestamp_seconds{{{lb.tv}}} {f(r.started_at)}\n"
-            )
-        for gone in self._cache.keys() - live:
-            del self._cache[gone]
-        out["config_last_reload_successful"].append(
-            f"{PREFIX}config_last_reload_successful{{{_labels(vantage=v)}}} "
-            f"{'1.0' if s.reload_ok else '0.0'}\n"
-        )
-        out["exporter_build_info"].append(
-            f"{PREFIX}exporter_build_info{{{_labels(version=__version__, vantage=v)}}} 1.0\n"
-        )
-        parts: list[str] = []
-        for name, lines in out.items():
-            typ = _TYPES.get(name, "gauge")
-            help_text = HELP[name].replace("\\", r"\\").replace("\n", r"\n")
-            parts.append(f"# HELP {PREFIX}{name} {help_text}\n# TYPE {PREFIX}{name} {typ}\n")
-            parts.extend(lines)
-        return "".join(parts)
+            if left == 0:
+                return True
+            left -= 1
+            if e is None or e.target is not st.target or e.vantage != v:
+                e = entries[st.target.name] = _Entry(st.target, v)
+            e.render(st)
+        return False
 
+    def render(self) -> bytes:
+        """The store's families as Prometheus text (UTF-8)."""
+        return b"".join(self.parts())
 
-_TYPES = {"probe_latency_seconds": "histogram", "probes_total": "counter"}
+    def parts(self) -> list[bytes]:
+        """The text of `render()` in pieces, for the caller to join: a list of references to
+        immutable bytes, so it stays a consistent snapshot while the store moves on, and
+        `b"".join` of megabytes can run in a thread (it copies without the GIL)."""
+        s = self._store
+        self.refresh()
+        states = s.states()
+        entries = self._entries
+        if len(entries) > len(states):  # targets removed by a reload
+            live = {st.target.name for st in states}
+            for gone in entries.keys() - live:
+                del entries[gone]
+        rows = [entries[st.target.name].chunks for st in states]
+        parts: list[bytes] = []
+        for i, name in enumerate(_PER_TARGET):
+            parts.append(_HEADERS[name])
+            parts.extend([row[i] for row in rows])
+        v = s.vantage
+        reload_ok = "1.0" if s.reload_ok else "0.0"
+        build = _labels(version=__version__, vantage=v)
+        parts += (
+            _HEADERS["config_last_reload_successful"],
+            f"{PREFIX}config_last_reload_successful{{{_labels(vantage=v)}}} {reload_ok}\n".encode(),
+            _HEADERS["exporter_build_info"],
+            f"{PREFIX}exporter_build_info{{{build}}} 1.0\n".encode(),
+        )
+        return parts
 
 
 class SchedulerCollector(Collector):

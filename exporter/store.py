@@ -4,6 +4,8 @@ The scheduler writes here after each probe; the collector and the status page on
 `set_targets()` is called on start and on every successful reload: state is kept for
 targets whose name survives, dropped for removed ones, so a removed target disappears from
 /metrics with no other bookkeeping. Everything runs on one event loop, so no locks.
+Every write stamps the target's state with a new `version` (unique in the store), so a
+reader can cache what it derived from a state and redo only what changed.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ class TargetState:
     since: float | None = None
     # Why and until when logins are paused (None: not paused).
     suspension: Suspension | None = None
+    # Set by the store on every write; never equal for two different contents.
+    version: int = 0
 
     @property
     def suspended(self) -> bool:
@@ -49,6 +53,12 @@ class Store:
         self.vantage = vantage
         self.reload_ok = True
         self._states: dict[str, TargetState] = {}
+        # Store-wide, so a state created by a reload never repeats a removed one's version.
+        self._version = 0
+
+    def _touch(self, st: TargetState) -> None:
+        self._version += 1
+        st.version = self._version
 
     def set_targets(self, targets: tuple[Target, ...], *, vantage: str | None = None) -> None:
         if vantage is not None:
@@ -63,7 +73,8 @@ class Store:
                 prev.target = t
                 self._states[t.name] = prev
             else:
-                self._states[t.name] = TargetState(target=t)
+                prev = self._states[t.name] = TargetState(target=t)
+            self._touch(prev)
 
     def states(self) -> list[TargetState]:
         return list(self._states.values())
@@ -84,8 +95,11 @@ class Store:
         for i, bound in enumerate(LATENCY_BUCKETS):
             if result.duration <= bound:
                 st.buckets[i] += 1
+        self._touch(st)
 
     def set_suspension(self, name: str, suspension: Suspension | None) -> None:
         st = self._states.get(name)
-        if st is not None:
+        # The scheduler re-reads the pause around every probe: only a change is a write.
+        if st is not None and st.suspension != suspension:
             st.suspension = suspension
+            self._touch(st)

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import math
+import random
+import struct
 import time
+from collections.abc import Callable
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.utils import floatToGoString
 
-from exporter.collector import MetricsRenderer, StoreCollector, make_runtime_registry
+from exporter.collector import (
+    MetricsRenderer,
+    StoreCollector,
+    float_to_go,
+    make_runtime_registry,
+)
 from exporter.config import load_config_text
 from exporter.probes import ProbeContext
 from exporter.probes.login import Suspension
@@ -65,15 +75,15 @@ def _store() -> Store:
     return store
 
 
-def _collector_text(store: Store) -> str:
+def _collector_text(store: Store) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StoreCollector(store))
-    return generate_latest(registry).decode()
+    return generate_latest(registry)
 
 
 def test_fast_renderer_writes_exactly_what_the_collector_writes() -> None:
-    """Byte for byte,  a suspended login with steps, a target
-    that never ran, a step name with quotes and backslashes, odd float values; and again after more probes and a reload."""
+    """Byte for byte: a suspended login with steps, a target that never ran, a step name
+    with quotes and backslashes, odd float values; and again after more probes and a reload."""
     store = _store()
     renderer = MetricsRenderer(store)
     assert renderer.render() == _collector_text(store)
@@ -82,8 +92,119 @@ def test_fast_renderer_writes_exactly_what_the_collector_writes() -> None:
     store.set_targets(cfg.targets[:2])  # a reload: parichay changes role, two targets go
     text = renderer.render()
     assert text == _collector_text(store)
-    assert 'role="app",target="parichay"' in text
-    assert "never-ran" not in text and 'target="login"' not in text
+    assert b'role="app",target="parichay"' in text
+    assert b"never-ran" not in text and b'target="login"' not in text
+
+
+def test_cached_text_follows_every_kind_of_store_write() -> None:
+    """Each target's text is cached between scrapes, yet after a probe result, a pause set
+    or lifted, a reload (changed role, removed and re-added targets, a new vantage) the
+    output is still the collector's, byte for byte, and unchanged targets are reused."""
+    store = _store()
+    renderer = MetricsRenderer(store)
+    renderer.render()
+    assert renderer.refresh() is False  # nothing changed: nothing to re-render
+    rejected = Suspension(reason="login_rejected", since=1.7e9, until=1.7e9 + 60)
+    other_role = CFG.replace("role: control, kind: dns", "role: app, kind: dns")
+    steps: list[tuple[str, Callable[[], None]]] = [
+        ("record", lambda: store.record(_result("resolver", reason=None, duration=0.004))),
+        ("lift the pause", lambda: store.set_suspension("login", None)),
+        ("remove two targets", lambda: store.set_targets(load_config_text(CFG).targets[:2])),
+        ("add them back", lambda: store.set_targets(load_config_text(CFG).targets)),
+        (
+            "change a role and the vantage",
+            lambda: store.set_targets(load_config_text(other_role).targets, vantage="dc-2"),
+        ),
+        ("pause again", lambda: store.set_suspension("login", rejected)),
+        ("record again", lambda: store.record(_result("never-ran", reason=None, duration=2.0))),
+    ]
+    for what, write in steps:
+        write()
+        assert renderer.render() == _collector_text(store), what
+    text = renderer.render()
+    assert b'role="app",target="resolver",vantage="dc-2"' in text
+    assert b'reason="login_rejected",target="login",vantage="dc-2"' in text
+    # The same pause again is no write: the cached text stays valid.
+    store.set_suspension(
+        "login", Suspension(reason="login_rejected", since=1.7e9, until=1.7e9 + 60)
+    )
+    assert renderer.refresh() is False
+    assert renderer.render() == _collector_text(store)
+
+
+def test_refresh_in_slices_then_render_equals_the_collector() -> None:
+    """`refresh(limit=n)` re-renders at most n changed targets and says whether more are
+    left; a target changed between slices is still current in the final text."""
+    store = _store()
+    renderer = MetricsRenderer(store)
+    renderer.render()
+    for name in ("parichay", "resolver", "never-ran"):
+        store.record(_result(name, reason=None, duration=0.003))
+    assert renderer.refresh(limit=1) is True
+    assert renderer.refresh(limit=1) is True
+    store.record(_result("parichay", reason=Reason.TIMEOUT, duration=5.0))  # between slices
+    assert renderer.refresh(limit=1) is True  # never-ran, then parichay again
+    assert renderer.refresh(limit=1) is False
+    assert renderer.render() == _collector_text(store)
+
+
+def _odd_floats() -> list[float]:
+    """Values where the number format has edge cases, plus random bit patterns."""
+    rng = random.Random(20261130)
+    edges = [0.0, -0.0, 1.0, -1.0, 0.1, 1e-7, 5e-324, 2.2250738585072014e-308, 1e6,
+             -1e6, 999_999.9999999999, 1e6 - 1e-10, 1_000_000.5, 1_234_567.0, 1e15,
+             9.999999999999999e15, 1e16, 1.7976931348623157e308, -1.7976931348623157e308,
+             1_700_000_000.123, 2e9, 12345678.9, math.inf, -math.inf, math.nan,
+             0.30000000000000004, 123456.789, -123456.789, 2**53, 2**53 + 1.0]  # fmt: skip
+    rnd = [struct.unpack("<d", rng.getrandbits(64).to_bytes(8, "little"))[0] for _ in range(3000)]
+    scaled = [rng.uniform(-2e6, 2e6) for _ in range(3000)]
+    small = [rng.expovariate(100.0) for _ in range(3000)]
+    return edges + rnd + scaled + small
+
+
+_ODD_INTS = [0, 1, 7, 999_999, 1_000_000, 1_000_001, 12_345_678, 2**53 + 1, 10**20, -5,
+             -1_000_000, True]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        pytest.param(_odd_floats(), id="floats"),
+        pytest.param(_ODD_INTS, id="ints"),
+    ],
+)
+def test_float_to_go_is_prometheus_clients_format(values: list[float]) -> None:
+    """`float_to_go` writes every value as `floatToGoString` does: NaN, both infinities,
+    negative zero, subnormals, the switch to an exponent at 1e6, huge ints."""
+    for value in values:
+        assert float_to_go(value) == floatToGoString(value), value
+
+
+def test_counts_and_durations_past_the_fast_format_still_match() -> None:
+    """Counts from 1e6 up and NaN, infinite, negative-zero or huge durations leave the
+    fast path, and the text is still the collector's, byte for byte."""
+    store = _store()
+    renderer = MetricsRenderer(store)
+    renderer.render()
+    st = store.get("parichay")
+    assert st is not None
+    # A long-running exporter: counts cross 1e6 (set directly; record() adds one more).
+    st.counts["success"] = 1_999_999
+    st.buckets[:] = [1_000_000 + i for i in range(len(st.buckets))]
+    st.latency_count = 2_500_000
+    store.record(_result("parichay", reason=None, duration=0.0123, http_status=200))
+    assert renderer.render() == _collector_text(store)
+    odd = {"resolve": -0.0, "connect": 1.0, "tls": math.nan, "processing": math.inf,
+           "transfer": 5e-324}  # fmt: skip
+    store.record(ProbeResult(target="resolver", success=False, reason=Reason.TIMEOUT,
+                             duration=2e6, started_at=-0.0, phases=odd))  # fmt: skip
+    assert renderer.render() == _collector_text(store)
+    # A NaN after smaller values, which `max` alone would not notice.
+    store.record(ProbeResult(target="never-ran", success=True, reason=None,
+                             duration=math.nan, started_at=math.inf,
+                             phases={**dict.fromkeys(PHASES, 1e-7), "tls": math.nan}))  # fmt: skip
+    assert renderer.render() == _collector_text(store)
+    assert b"NaN" in renderer.render() and b"+Inf" in renderer.render()
 
 
 def test_metrics_text_parses_and_carries_the_scheduler_lag() -> None:
@@ -92,8 +213,8 @@ def test_metrics_text_parses_and_carries_the_scheduler_lag() -> None:
     scheduler = Scheduler(store=store, ctx=ProbeContext(), max_concurrency=4)
     for lag in (0.0002, 0.003, 0.04, 7.0):
         scheduler._record_lag(lag)
-    text = MetricsRenderer(store).render() + generate_latest(
-        make_runtime_registry(scheduler=scheduler)
+    text = (
+        MetricsRenderer(store).render() + generate_latest(make_runtime_registry(scheduler=scheduler))
     ).decode()
     families = {f.name: f for f in text_string_to_metric_families(text)}
     lag = {
@@ -125,4 +246,4 @@ def test_rendering_a_thousand_targets_is_fast() -> None:
     t0 = time.perf_counter()
     text = renderer.render()
     assert time.perf_counter() - t0 < 0.5
-    assert text.count("parichay_probe_success{") == 1000
+    assert text.count(b"parichay_probe_success{") == 1000

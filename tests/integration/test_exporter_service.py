@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
+import http.client
 import os
 import re
 import signal
@@ -139,6 +141,52 @@ async def test_probes_run_on_schedule_not_on_scrape(running: Exporter, sim: Simu
             await c.get("/metrics")
         hits = sim.stats().get("sso.login_page", 0)
         assert hits <= 2, f"{hits} login-page hits during 20 scrapes"
+
+
+@pytest.mark.parametrize(
+    ("accept_encoding", "gzipped"),
+    [
+        pytest.param("gzip", True, id="prometheus"),
+        pytest.param("br, *;q=0.5", True, id="wildcard"),
+        pytest.param("identity", False, id="identity"),
+        pytest.param("gzip;q=0, identity", False, id="gzip-refused"),
+        pytest.param(None, False, id="no-header"),
+    ],
+)
+async def test_metrics_are_gzipped_only_when_the_client_asks(
+    running: Exporter, accept_encoding: str | None, gzipped: bool
+) -> None:
+    """A client that accepts gzip (Prometheus sends `Accept-Encoding: gzip`) gets a gzip body
+    that inflates to the metrics text; any other gets the plain text; both `Vary` on it."""
+    async with httpx.AsyncClient(base_url=running.url) as c:
+        await wait_for(lambda: _has_run(c))
+
+    def fetch() -> tuple[dict[str, str], bytes]:
+        # http.client: sends no Accept-Encoding unless given one, never decodes the body.
+        assert running.bound is not None
+        conn = http.client.HTTPConnection("127.0.0.1", running.bound[1], timeout=10)
+        try:
+            conn.putrequest("GET", "/metrics", skip_accept_encoding=True)
+            if accept_encoding is not None:
+                conn.putheader("Accept-Encoding", accept_encoding)
+            conn.endheaders()
+            resp = conn.getresponse()
+            return {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+        finally:
+            conn.close()
+
+    headers, body = await asyncio.to_thread(fetch)
+    assert headers["vary"] == "Accept-Encoding"
+    assert headers["content-length"] == str(len(body))
+    if gzipped:
+        assert headers["content-encoding"] == "gzip" and body[:2] == b"\x1f\x8b"
+        text = gzip.decompress(body).decode()
+        assert len(body) * 5 < len(text)
+    else:
+        assert "content-encoding" not in headers
+        text = body.decode()
+    assert value(text, "parichay_probe_success", target="parichay") is not None
+    assert value(text, "parichay_scheduler_lag_seconds_count") is not None
 
 
 async def _has_run(c: httpx.AsyncClient) -> bool:
