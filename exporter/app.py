@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -120,6 +121,8 @@ class Exporter:
         self._prerender_task: asyncio.Task[None] | None = None
         self.bound: tuple[str, int] | None = None
         self._reload_lock = asyncio.Lock()
+        # Set by run_forever: the service's process is ours to tune (see settle_heap).
+        self._settle_after_reload = False
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -183,6 +186,8 @@ class Exporter:
     async def run_forever(self, *, listen: str | None = None) -> None:
         """Serve until SIGINT/SIGTERM; SIGHUP reloads the config."""
         await self.start(listen=listen)
+        settle_heap()
+        self._settle_after_reload = True
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -252,6 +257,8 @@ class Exporter:
             self.scheduler.reconcile(new.targets)
             self.store.reload_ok = True
             self.last_reload_notes = notes
+            if self._settle_after_reload:
+                settle_heap()
             log.info("config reloaded from %s: %d targets", self.config_path, len(new.targets))
             return []
 
@@ -395,6 +402,20 @@ class Exporter:
                 f" step={result.failed_step}" if result.failed_step else "",
                 result.detail,
             )
+
+
+def settle_heap() -> None:
+    """Take everything alive now (modules, config, the targets' state) out of the garbage
+    collector's sight, after start-up and after each reload.
+
+    A full collection walks every tracked object: at 1000 targets it stops the event loop
+    for 30-50 ms, which lands in the scheduler lag and in the time stamps of the probes in
+    flight. The frozen objects live as long as the config anyway; what dies later is freed
+    by reference counting, and a reload unfreezes and collects first, so the old config's
+    cycles are not kept."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 def fix_mmap_threshold() -> bool:
