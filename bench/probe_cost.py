@@ -7,7 +7,8 @@ URL and the same number of sequential probes:
     (CPU from /proc/<pid>/stat of the blackbox process).
 Prints median wall time per probe, CPU milliseconds per probe, RSS, and the ratios ours /
 blackbox; then the time to render /metrics for 100 targets, all changed since the last
-scrape. Bounded: N probes (default 300), every wait has a deadline. Run: `python bench/probe_cost.py [--probes N]`.
+scrape. Bounded: N probes (default 300), every wait has a deadline.
+Run: `python bench/probe_cost.py [--probes N] [--targets N]`.
 """
 
 from __future__ import annotations
