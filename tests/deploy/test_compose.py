@@ -437,7 +437,26 @@ def test_data_lives_in_named_volumes_and_every_service_is_health_checked() -> No
         if name == "demo-init":  # a one-shot job
             assert svc["restart"] == "no"
             continue
-        assert svc["healthcheck"]["test"][0] == "CMD", name
+        assert svc["healthcheck"]["test"][0] == "CMD-SHELL", name
+
+
+def test_every_healthcheck_is_one_shell_command() -> None:
+    """Each check is `["CMD-SHELL", "<command>"]`, the one form Docker and podman agree on.
+
+    podman 4.3's Docker API splits the arguments of a `["CMD", ...]` check on spaces
+    (containers/podman#26519), so `python -c "import ..."` would reach python as many
+    arguments; a shell command string runs the same under both engines."""
+    checked = 0
+    for name, svc in compose()["services"].items():
+        check = svc.get("healthcheck", {})
+        if check.get("disable"):
+            assert "test" not in check, name
+            continue
+        test = check["test"]
+        assert isinstance(test, list) and len(test) == 2, (name, test)
+        assert test[0] == "CMD-SHELL" and isinstance(test[1], str) and test[1].strip(), name
+        checked += 1
+    assert checked == len(compose()["services"]) - 1  # all but the one-shot demo-init
 
 
 def test_dockerfile_builds_a_non_root_image_with_a_healthcheck() -> None:
