@@ -4,6 +4,9 @@ The demo SMS bridge (deploy/smsbridge-demo.yml) sends through its generic `http`
 provider to this service instead of a real gateway, so `docker compose logs sms-gateway`
 shows exactly the texts on-call staff would receive. POST /send takes the JSON body the
 bridge builds and answers like a gateway that accepted it; GET /healthz answers 200.
+GET /messages reads back the last SMS it accepted (at most KEEP, oldest first) as
+`{"messages": [{"id", "received_at", "to", "sender", "template", "text"}]}`, so
+tools/compose-smoke can count what reached each number from inside the container.
 """
 
 from __future__ import annotations
@@ -12,9 +15,16 @@ import itertools
 import json
 import signal
 import sys
+import threading
+import time
+from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+KEEP = 1000  # SMS kept for GET /messages; a demo never sends more in a day
+
 _ids = itertools.count(1)
+_lock = threading.Lock()
+_sent: deque[dict[str, object]] = deque(maxlen=KEEP)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -31,6 +41,10 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if self.path == "/healthz":
             self._answer(200, {"status": "ok"})
+        elif self.path == "/messages":
+            with _lock:
+                messages = list(_sent)
+            self._answer(200, {"messages": messages})
         else:
             self._answer(404, {"type": "error", "message": "not found"})
 
@@ -44,7 +58,18 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             self._answer(400, {"type": "error", "message": "body is not JSON"})
             return
-        request_id = f"demo-{next(_ids)}"
+        if not isinstance(sms, dict):
+            self._answer(400, {"type": "error", "message": "body is not a JSON object"})
+            return
+        with _lock:
+            request_id = f"demo-{next(_ids)}"
+            _sent.append(
+                {
+                    "id": request_id,
+                    "received_at": time.time(),
+                    **{k: sms.get(k) for k in ("to", "sender", "template", "text")},
+                }
+            )
         print(
             f"SMS {request_id} to {sms.get('to')} from {sms.get('sender')} "
             f"(DLT template {sms.get('template')}): {sms.get('text')}",

@@ -277,7 +277,8 @@ def test_demo_bridge_config_keeps_the_production_templates_and_routes(tmp_path: 
 
 
 async def test_stand_in_gateway_accepts_what_the_demo_bridge_sends(tmp_path: Path) -> None:
-    """The bridge's own http provider, configured as in the demo, succeeds on the stand-in."""
+    """The bridge's own http provider, configured as in the demo, succeeds on the stand-in,
+    which reads the accepted SMS back on GET /messages and refuses a body that is no object."""
     run_demo_init(tmp_path)
     port = free_port()
     log = tmp_path / "gateway.log"
@@ -308,10 +309,24 @@ async def test_stand_in_gateway_accepts_what_the_demo_bridge_sends(tmp_path: Pat
                 except httpx.TransportError:
                     assert time.monotonic() < deadline, log.read_text()
                     await asyncio.sleep(0.1)
+            before = time.time()
             result = await provider.send(sms, client=client)
+            sent = (await client.get(f"http://127.0.0.1:{port}/messages")).json()["messages"]
+            refused = await client.post(f"http://127.0.0.1:{port}/send", content=b"[1]")
     finally:
         gateway.terminate()
         await asyncio.to_thread(gateway.wait, 10)
     assert result.ok, result.detail
     assert result.gateway_ref == "demo-1"
     assert "to +919000000001" in log.read_text() and "Parichay down" in log.read_text()
+    # GET /messages reads back what was accepted (tools/compose-smoke counts the SMS so).
+    (got,) = sent
+    assert before <= got.pop("received_at") <= time.time()
+    assert got == {
+        "id": "demo-1",
+        "to": "+919000000001",
+        "sender": "ITDAUK",
+        "template": "1107160000000000001",
+        "text": "ITDA ALERT FIRING: Parichay down",
+    }
+    assert refused.status_code == 400
