@@ -29,13 +29,15 @@ RUN useradd --system --uid "${UID}" --user-group --no-create-home --shell /usr/s
  && install -d -o parichay -g parichay -m 0750 /var/lib/parichay-exporter /var/lib/parichay-smsbridge \
  && install -d -m 0755 /etc/parichay
 # The monthly report's PDF (parichay-status report --format pdf) is printed by Debian's
-# chromium through Playwright; fonts-noto-core shapes the Hindi (Devanagari). About 400 MB:
-# build with --build-arg REPORT_PDF=false for an image without PDF reports.
+# chromium through Playwright; fonts-noto-core shapes the Hindi (Devanagari); libatomic1
+# is linked by Playwright's own node driver, and neither the slim image nor chromium brings
+# it (without it the report dies: "libatomic.so.1: cannot open shared object file"). About
+# 400 MB: build with --build-arg REPORT_PDF=false for an image without PDF reports.
 ARG REPORT_PDF=true
 COPY constraints.txt /tmp/constraints.txt
 RUN if [ "${REPORT_PDF}" = true ]; then \
       apt-get update \
-      && apt-get install -y --no-install-recommends chromium fonts-noto-core \
+      && apt-get install -y --no-install-recommends chromium fonts-noto-core libatomic1 \
       && rm -rf /var/lib/apt/lists/* \
       && pip install -c /tmp/constraints.txt 'playwright>=1.40'; \
     fi \
