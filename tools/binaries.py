@@ -1,7 +1,9 @@
 """The Prometheus and Alertmanager binaries that tests and benchmarks run: one lookup.
 
 The versions are pinned in `tools/versions.env`, the same ones docker-compose.yml ships.
-`tools/fetch-binaries` (run by `make test` and `.ci/run`) installs them into `.tools/bin`.
+`tools/fetch-binaries` (run by `make test` and `.ci/run`) installs them into `.tools/bin`;
+Alertmanager there is `tools/alertmanager-with-assets`, which gives the real binary the files
+of its own package (docs/e2e.md).
 Where they live elsewhere, an environment variable per binary names the path:
 
     PARICHAY_PROMETHEUS_BIN=/opt/prometheus-2.53.3/prometheus pytest tests/e2e
