@@ -27,12 +27,12 @@ from exporter.config import load_config
 from smsbridge import providers
 from smsbridge.config import load_config as load_bridge_config
 from smsbridge.providers.base import OutgoingSms
+from tests.support.demo import BRIDGE_DEMO, bridge_config_for, run_demo_init
 from tests.support.net import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 EXPORTER_DEMO = DEPLOY / "exporter-demo.yml"
-BRIDGE_DEMO = DEPLOY / "smsbridge-demo.yml"
 FAKE_SECRET = "Dummy-Value-0123456789abcdef-9a"
 FAKE_TOTP = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
@@ -45,17 +45,6 @@ def script(name: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def run_demo_init(directory: Path) -> str:
-    proc = subprocess.run(
-        [sys.executable, str(DEPLOY / "demo_init.py"), str(directory)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    )
-    return proc.stdout
 
 
 def samples(text: str, name: str) -> dict[str, float]:
@@ -201,16 +190,6 @@ async def test_compose_demo_probes_are_healthy_without_docker(tmp_path: Path) ->
         sim.terminate()
         await asyncio.to_thread(sim.wait, 15)
     assert sim.returncode == 0, log.read_text()
-
-
-def bridge_config_for(tmp: Path, source: Path, *, url: str | None = None) -> Path:
-    text = source.read_text(encoding="utf-8")
-    text = text.replace("/run/secrets", str(tmp)).replace("/var/lib/parichay-smsbridge", str(tmp))
-    if url is not None:
-        text = text.replace("http://sms-gateway:9480/send", url)
-    path = tmp / source.name
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def _secret_files(node: Any, tmp: Path) -> None:
