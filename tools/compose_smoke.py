@@ -85,7 +85,7 @@ def wait_for(what: str, probe: Callable[[], T | None], *, timeout: float, every:
     while True:
         try:
             value = probe()
-        except (CheckFailed, httpx.HTTPError, OSError, ValueError) as exc:
+        except (CheckFailed, httpx.HTTPError, OSError, ValueError, KeyError) as exc:
             value, seen = None, str(exc) or type(exc).__name__
         if value is not None:
             return value
@@ -604,15 +604,18 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("--timings", type=Path)
     args = parser.parse_args(argv)
     engine = Engine(project=args.project, cli=args.engine_cli)
-    if args.command == "wait-healthy":
-        try:
-            wait_healthy(engine, args.services, timeout=args.timeout)
-        except (CheckFailed, Fatal) as exc:
-            say(f"FAILED {exc}")
-            return 1
-        return 0
-    with httpx.Client(timeout=10, trust_env=False) as http:
-        return Run(engine, http, args.report_dir, args.timings).run()
+    try:
+        if args.command == "wait-healthy":
+            try:
+                wait_healthy(engine, args.services, timeout=args.timeout)
+            except (CheckFailed, Fatal) as exc:
+                say(f"FAILED {exc}")
+                return 1
+            return 0
+        with httpx.Client(timeout=10, trust_env=False) as http:
+            return Run(engine, http, args.report_dir, args.timings).run()
+    finally:
+        engine.api.close()
 
 
 if __name__ == "__main__":
