@@ -4,8 +4,16 @@
 match, renders each of the route's templates for that sub-group, and yields one
 `Delivery` per (recipient number, template), a number receiving a given template once
 even when several routes name it. `Acceptor.accept()` then writes them to the outbox
-in one transaction, where the "was the FIRING sent" and per-recipient rate-limit
-questions are answered against durable state.
+in one transaction, where the "was the FIRING sent", "was this incident already
+resolved" and per-recipient rate-limit questions are answered against durable state.
+
+One incident never goes backwards: once an alert (`fingerprint@startsAt`) was reported
+resolved, a FIRING that holds only such alerts is dropped (`stale_firing`). Two clustered
+Alertmanagers send one when the second takes its snapshot of the group just before
+Prometheus's resolve reaches it and its peer sends the RESOLVED just after
+(alertmanager#4008); the dedup window alone misses it once an incident outlasts the window.
+A route's `resolved_email_to` gets the RESOLVED by email from here, once, for the same
+reason: Alertmanager's own page email is FIRING-only (`send_resolved: false`).
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ from .config import Config, Route
 from .metrics import BridgeMetrics
 from .outbox import AcceptResult, NewMessage, Outbox, Transaction
 from .payload import Alert, WebhookMessage
-from .render import dedup_key, format_time, group_values, render
+from .render import alert_ids, dedup_key, format_time, group_values, render, resolved_email
 
 log = logging.getLogger("smsbridge.bridge")
 # Alerts that exist only to prove the chain works; see heartbeat.py.
@@ -154,6 +162,37 @@ class Acceptor:
             status="summary",
         )
 
+    def _resolved_emails(self, message: WebhookMessage) -> list[tuple[Route, NewMessage]]:
+        """The RESOLVED emails this group asks for, per route (before the policy)."""
+        kept = without_heartbeats(message)
+        if kept is None or message.status != "resolved":
+            return []
+        tz = ZoneInfo(self.config.messages.timezone)
+        out: list[tuple[Route, NewMessage]] = []
+        seen: set[str] = set()
+        for route in self.config.routes:
+            subset = route_subset(kept, route)
+            if subset is None:
+                continue
+            subject, text = resolved_email(subset, tz=tz)
+            for address in route.resolved_email_to:
+                if address in seen:
+                    continue
+                seen.add(address)
+                email = NewMessage(
+                    kind="email",
+                    number=address,
+                    route=route.name,
+                    template="resolved_email",
+                    dlt_template_id="",
+                    body=f"{subject}\n\n{text}",
+                    parts=1,
+                    group_key=message.group_key,
+                    status="resolved",
+                )
+                out.append((route, email))
+        return out
+
     async def accept(self, message: WebhookMessage) -> AcceptResult:
         """Enqueue durably (raises OutboxUnavailable); duplicates are dropped."""
         deliveries = plan_deliveries(message, config=self.config)
@@ -166,8 +205,22 @@ class Acceptor:
         tally: Tally[str] = Tally()
         limit = self.config.rate_limit
 
+        firing_ids = alert_ids(tuple(a for a in message.alerts if a.status == "firing"))
+        resolved_ids = alert_ids(tuple(a for a in message.alerts if a.status == "resolved"))
+        emails = self._resolved_emails(message)
+
         def plan(tx: Transaction) -> None:
             tally.clear()
+            if message.status == "firing" and firing_ids <= tx.ended(message.group_key):
+                tally["stale_firing"] += 1
+                return
+            tx.mark_ended(message.group_key, resolved_ids)
+            for route, email in emails:
+                if route.resolved == "always" or tx.route_fired(
+                    route=route.name, group_key=message.group_key
+                ):
+                    tx.add(email)
+                    tally["email"] += 1
             for d in deliveries:
                 if message.status == "resolved":
                     if d.route.resolved == "never" or (
@@ -217,10 +270,10 @@ class Acceptor:
                 extra={"group_key": message.group_key, "status": message.status},
             )
             return result
-        for kind in ("alert", "summary"):
+        for kind in ("alert", "summary", "email"):
             if tally[kind]:
                 self.metrics.queued.labels(kind).inc(tally[kind])
-        for reason in ("rate_limited", "resolved_policy"):
+        for reason in ("rate_limited", "resolved_policy", "stale_firing"):
             if tally[reason]:
                 self.metrics.suppressed.labels(reason).inc(tally[reason])
         log.info(
@@ -229,9 +282,10 @@ class Acceptor:
                 "group_key": message.group_key,
                 "status": message.status,
                 "alerts": len(message.alerts),
-                "queued": tally["alert"] + tally["summary"],
+                "queued": tally["alert"] + tally["summary"] + tally["email"],
                 "rate_limited": tally["rate_limited"],
                 "resolved_suppressed": tally["resolved_policy"],
+                "stale_firing": tally["stale_firing"],
             },
         )
         return result

@@ -199,7 +199,8 @@ class RateLimitConfig(Model):
 
 
 class SmtpConfig(Model):
-    """An SMTP relay for the dead man's switch's emails; TLS is verified."""
+    """The SMTP relay for the bridge's own emails (the dead man's switch, RESOLVED of
+    pages); TLS is verified."""
 
     secret_stems = ("password",)
 
@@ -320,7 +321,12 @@ def _group(value: tuple[Recipient, ...]) -> tuple[Recipient, ...]:
 
 
 class Route(Model):
-    """Alerts whose common labels match go to `recipients` (group names) with `templates`."""
+    """Alerts whose common labels match go to `recipients` (group names) with `templates`.
+
+    `resolved_email_to`: addresses that get the RESOLVED of this route's incidents by email
+    from the bridge, once (Alertmanager emails the FIRING with `send_resolved: false`; two
+    clustered Alertmanagers can send a FIRING after the RESOLVED, the bridge cannot).
+    """
 
     name: Text
     match: Mapping[str, str] = {}
@@ -328,6 +334,7 @@ class Route(Model):
     recipients: GroupNames
     templates: TemplateNames
     resolved: ResolvedPolicy = "if_fired"
+    resolved_email_to: tuple[Email, ...] = ()
 
     @model_validator(mode="after")
     def _labels(self) -> Route:
@@ -463,6 +470,21 @@ class Config(Model):
         for i, route in enumerate(self.routes):
             known(f"routes[{i}].recipients", route.recipients, self.recipients, "recipient group")
             known(f"routes[{i}].templates", route.templates, self.templates, "template")
+            if route.resolved_email_to and self.smtp is None:
+                problems.append(
+                    (
+                        f"routes[{i}].resolved_email_to",
+                        "needs an smtp section (the relay to send through)",
+                    )
+                )
+            if route.resolved_email_to and route.resolved == "never":
+                problems.append(
+                    (
+                        f"routes[{i}].resolved_email_to",
+                        "this route sends no RESOLVED (resolved: never); "
+                        "drop it or change resolved",
+                    )
+                )
         names = [r.name for r in self.routes]
         for dup in sorted({n for n in names if names.count(n) > 1}):
             problems.append(("routes", f"duplicate route name {dup!r}"))

@@ -38,7 +38,7 @@ WEBHOOK_RESULTS: Final = (
     "heartbeat_resolved",
 )
 DEAD_REASONS: Final = ("expired", "max_age")
-SUPPRESSED_REASONS: Final = ("rate_limited", "resolved_policy")
+SUPPRESSED_REASONS: Final = ("rate_limited", "resolved_policy", "stale_firing")
 EMAIL_FAILURES: Final = ("connect_error", "timeout", "tls_error", "auth", "rejected", "no_relay")
 
 
@@ -92,7 +92,7 @@ class BridgeMetrics:
             registry=registry,
         )
         self.suppressed = Counter(
-            PREFIX + "suppressed", "SMS not queued, by reason.", ["reason"], registry=registry
+            PREFIX + "suppressed", "Messages not queued, by reason.", ["reason"], registry=registry
         )
         self.config_info = Gauge(
             PREFIX + "build_info", "Always 1; the bridge version.", ["version"], registry=registry

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal, TypeVar
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -52,6 +52,10 @@ CREATE TABLE IF NOT EXISTS heartbeat (
 CREATE TABLE IF NOT EXISTS fired (
     route TEXT NOT NULL, group_key TEXT NOT NULL, number TEXT NOT NULL, at REAL NOT NULL,
     PRIMARY KEY (route, group_key, number)
+);
+CREATE TABLE IF NOT EXISTS ended (
+    group_key TEXT NOT NULL, alert TEXT NOT NULL, at REAL NOT NULL,
+    PRIMARY KEY (group_key, alert)
 );
 """
 
@@ -136,6 +140,24 @@ class Transaction:
             (route, group_key, number),
         ).fetchone()
         return row is not None
+
+    def route_fired(self, *, route: str, group_key: str) -> bool:
+        """Did anyone on `route` get the FIRING of this group?"""
+        row = self._conn.execute(
+            "SELECT 1 FROM fired WHERE route = ? AND group_key = ? LIMIT 1", (route, group_key)
+        ).fetchone()
+        return row is not None
+
+    def ended(self, group_key: str) -> set[str]:
+        """Alerts (`fingerprint@startsAt`) of this group already reported resolved."""
+        rows = self._conn.execute("SELECT alert FROM ended WHERE group_key = ?", (group_key,))
+        return {str(r[0]) for r in rows}
+
+    def mark_ended(self, group_key: str, alerts: set[str]) -> None:
+        self._conn.executemany(
+            "INSERT OR REPLACE INTO ended (group_key, alert, at) VALUES (?, ?, ?)",
+            [(group_key, alert, self.now) for alert in sorted(alerts)],
+        )
 
     def heartbeat_state(self) -> HeartbeatState:
         row = self._conn.execute(
@@ -356,7 +378,7 @@ class Outbox:
         return self._run(action, write=False)
 
     def prune(self, *, now: float, keep_done: float, dedup_window: float, fired_keep: float) -> int:
-        """Delete finished rows older than `keep_done` and expired dedup/fired keys."""
+        """Delete finished rows older than `keep_done` and expired dedup/fired/ended keys."""
 
         def action(conn: sqlite3.Connection) -> int:
             done = conn.execute(
@@ -364,6 +386,7 @@ class Outbox:
             ).rowcount
             conn.execute("DELETE FROM dedup WHERE seen_at < ?", (now - dedup_window,))
             conn.execute("DELETE FROM fired WHERE at < ?", (now - fired_keep,))
+            conn.execute("DELETE FROM ended WHERE at < ?", (now - fired_keep,))
             return int(done)
 
         return self._run(action, write=True)

@@ -4,7 +4,9 @@
 *what* is affected (Parichay, e-Office, or the network of a vantage), scope, the
 IST start time, and how many alerts the group holds, in English and Hindi.
 `render()` fills a compiled template with them. `dedup_key()` identifies a
-notification across Alertmanager retries and HA peers. Nothing here does I/O.
+notification across Alertmanager retries and HA peers; `alert_ids()` identifies each alert
+of one incident. `resolved_email()` is the RESOLVED email of a page group, worded as
+Alertmanager's own template (alertmanager/templates/) words it. Nothing here does I/O.
 
 Example: for a ParichayDown group that started at 04:12Z, ``group_values(...)`` gives
 ``what="Parichay"``, ``what_hi="परिचय"`` and ``since="25 Nov 09:42"`` (IST).
@@ -38,6 +40,12 @@ def dedup_key(message: WebhookMessage) -> str:
     alerts = sorted(f"{a.fingerprint}@{a.starts_at.isoformat()}" for a in message.alerts)
     material = "\x1f".join([message.group_key, message.status, *alerts])
     return hashlib.sha256(material.encode()).hexdigest()
+
+
+def alert_ids(alerts: tuple[Alert, ...]) -> set[str]:
+    """`fingerprint@startsAt` of each alert: one alert of one incident (a re-fire has a new
+    startsAt)."""
+    return {f"{a.fingerprint}@{a.starts_at.isoformat()}" for a in alerts}
 
 
 def counted_alerts(message: WebhookMessage) -> tuple[Alert, ...]:
@@ -206,3 +214,67 @@ def group_values(
 def render(template: CompiledTemplate, values: Mapping[str, str], *, max_parts: int) -> FilledText:
     """The SMS text for one template; always matches the template's DLT registration."""
     return fill(template, values, max_parts=max_parts)
+
+
+# The RESOLVED email: the same subject grammar and lines as alertmanager/templates/parichay.tmpl
+# (tests/smsbridge/test_sms_render.py checks every fixed sentence appears there verbatim).
+RESOLVED_LINES: Final = (
+    "All alerts of this group are resolved. No action needed.",
+    "इस समूह की सभी समस्याएँ समाप्त हो गई हैं। कोई कार्रवाई आवश्यक नहीं।",
+)
+EVERY_VANTAGE: Final = (
+    "every vantage with a healthy network, see details / स्वस्थ नेटवर्क वाले सभी स्थान, विवरण देखें"
+)
+_RULE: Final = "-" * 60
+
+
+def _email_time(moment: datetime, tz: ZoneInfo) -> str:
+    """``07 Dec 2026 09:42 IST (04:12 UTC)``, as the Alertmanager template prints it."""
+    local = moment.astimezone(tz)
+    utc = moment.astimezone(ZoneInfo("UTC"))
+    month = _MONTHS[local.month - 1]
+    return f"{local:%d} {month} {local:%Y %H:%M} {local.tzname()} ({utc:%H:%M} UTC)"
+
+
+def _vantages(labels: Mapping[str, str]) -> str:
+    if labels.get("vantage"):
+        return labels["vantage"]
+    if labels.get("scope") in ("central", "app"):
+        return EVERY_VANTAGE
+    return "-"
+
+
+def resolved_email(message: WebhookMessage, *, tz: ZoneInfo) -> tuple[str, str]:
+    """(subject, plain text) of the RESOLVED email of a page group."""
+    alertname, scope = _label(message, "alertname"), _label(message, "scope")
+    target = _label(message, "target")
+    head = f"{alertname} | scope: {scope}"
+    if target:
+        head += f" | target: {target}"
+    subject = f"[RESOLVED] {_label(message, 'severity').upper()} {head} | समस्या समाप्त"
+    lines = [
+        f"RESOLVED / समस्या समाप्त: {alertname}",
+        f"Scope / क्षेत्र: {scope}"
+        + (f"    Target / लक्ष्य: {target}" if target else ""),
+        "",
+        *RESOLVED_LINES,
+        "",
+    ]
+    for alert in message.alerts:
+        labels, notes = alert.labels, alert.annotations
+        name, level = labels.get("alertname", ""), labels.get("severity", "")
+        lines += [
+            _RULE,
+            f"{name} [RESOLVED / समाप्त] severity: {level}",
+            notes.get("summary", ""),
+            notes.get("summary_hi", ""),
+            "",
+            f"Target / लक्ष्य:        {labels.get('target') or labels.get('instance') or '-'}",
+            f"Vantage(s) / स्थान:     {_vantages(labels)}",
+            f"Since / कब से:          {_email_time(alert.starts_at, tz)}",
+        ]
+        if alert.ends_at is not None:
+            lines.append(f"Resolved / समाप्त:      {_email_time(alert.ends_at, tz)}")
+        lines.append(f"Runbook / रनबुक:        {notes.get('runbook_url', '')}")
+    lines += [_RULE, f"Alertmanager: {message.external_url}"]
+    return subject, "\n".join(lines) + "\n"

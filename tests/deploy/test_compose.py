@@ -118,7 +118,7 @@ SECRETS_BY_SERVICE: dict[str, set[str]] = {
         "parichay_monitor_password",
         "parichay_monitor_totp",
     },
-    "smsbridge": {"smsbridge_token", "nic_sms_pin"},
+    "smsbridge": {"smsbridge_token", "nic_sms_pin", "smtp_password"},
 }
 SMS_AND_LOGIN_SECRETS = {
     "smsbridge_token",

@@ -50,14 +50,15 @@ def test_alert_is_routed_to_exactly_the_expected_receivers(case: dict[str, Any])
 
 
 def test_config_keeps_secrets_out_and_sends_resolved_notifications() -> None:
-    """Secrets are files; every receiver but the heartbeat also reports resolution (the
-    Watchdog never resolves while the chain works); the mute example uses IST."""
+    """Secrets are files; every receiver but the heartbeat and the page email also reports
+    resolution (the Watchdog never resolves while the chain works; the RESOLVED of a page
+    is emailed by the bridge); the mute example uses IST."""
     config = yaml.safe_load(CONFIG.read_text("utf-8"))
     assert "smtp_auth_password" not in config["global"]
     assert config["global"]["smtp_auth_password_file"].startswith("/etc/alertmanager/secrets/")
     for receiver in config["receivers"]:
         for email in receiver.get("email_configs", []):
-            assert email["send_resolved"] is True
+            assert email["send_resolved"] is (receiver["name"] != "ops-email-page")
         for hook in receiver.get("webhook_configs", []):
             assert hook["send_resolved"] is (receiver["name"] != "heartbeat")
             auth = hook["http_config"]["authorization"]
@@ -494,3 +495,21 @@ def test_inhibition(
     """Inhibition rules of alertmanager.yml, observed on a running Alertmanager."""
     _post(alertmanager, *alerts)
     assert _states(alertmanager, expected) == expected
+
+
+def test_the_bridge_emails_the_resolved_of_every_page_to_whom_alertmanager_emailed_the_firing() -> None:
+    """Pages reach email FIRING-only from Alertmanager (two clustered members can send a
+    FIRING after the RESOLVED, alertmanager#4008; a FIRING-only receiver never does) and
+    RESOLVED from the bridge, once: both bridge configs send it to the same addresses."""
+    config = yaml.safe_load(CONFIG.read_text("utf-8"))
+    page_routes = [r for r in config["route"]["routes"] if r.get("matchers") == ['severity="page"']]
+    assert [r["receiver"] for r in page_routes] == ["ops-sms", "ops-email-page"]
+    (receiver,) = [r for r in config["receivers"] if r["name"] == "ops-email-page"]
+    (email,) = receiver["email_configs"]
+    assert email["send_resolved"] is False
+    repo = CONFIG.parents[1]
+    for bridge_file in ("config/smsbridge.yml", "deploy/smsbridge-demo.yml"):
+        bridge = yaml.safe_load((repo / bridge_file).read_text("utf-8"))
+        (pages,) = [r for r in bridge["routes"] if r["match"] == {"severity": "page"}]
+        assert pages["resolved_email_to"] == [email["to"]], bridge_file
+        assert bridge["smtp"]["host"], bridge_file

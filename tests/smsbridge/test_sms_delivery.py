@@ -260,3 +260,68 @@ async def test_a_provider_bug_is_a_failed_attempt_not_a_dead_worker(
     assert rig.states() == [("pending", 1)]
     assert rig.value("send_failures_total", provider="nic", reason="transport_error") == 1
     assert rig.value("retries_total") == 1
+
+
+def _rows(rig: Any) -> list[tuple[str, str, str]]:
+    with sqlite3.connect(rig.config.outbox.path) as conn:
+        return [
+            (r[0], r[1], r[2])
+            for r in conn.execute("SELECT kind, number, status FROM outbox ORDER BY id")
+        ]
+
+
+async def test_a_stale_firing_after_the_resolved_is_dropped_even_after_the_dedup_window(
+    make_rig: Any, sms: Any
+) -> None:
+    """Two Alertmanagers: the second can send the group's FIRING again after its peer sent
+    the RESOLVED (alertmanager#4008). Nothing goes out for it, however long the incident
+    lasted; a real re-fire (a new startsAt) still pages."""
+    rig = make_rig()
+    firing = sms.payload()
+    await rig.acceptor.accept(parse_webhook(firing))
+    rig.clock.step(3 * 3600)  # longer than dedup_window (15m): the key alone would not catch it
+    resolved_alert = sms.alert(status="resolved", ends_at="2026-11-25T07:12:00Z")
+    await rig.acceptor.accept(parse_webhook(sms.payload([resolved_alert], status="resolved")))
+    before = _rows(rig)
+    stale = await rig.acceptor.accept(parse_webhook(firing))
+    assert stale.ids == ()
+    assert _rows(rig) == before
+    assert [status for _, _, status in before] == ["firing", "firing", "resolved"]
+    assert rig.value("suppressed_total", reason="stale_firing") == 1
+    again = sms.alert(starts_at="2026-11-25T08:00:00Z")
+    refire = await rig.acceptor.accept(parse_webhook(sms.payload([again])))
+    assert len(refire.ids) == 2  # on-call and director: a new incident
+
+
+async def test_the_resolved_email_goes_once_and_only_after_a_firing(
+    make_rig: Any, sms: Any, tmp_path: Path
+) -> None:
+    """resolved_email_to: one RESOLVED email per address, only for a group that paged this
+    route; the duplicate RESOLVED of the second Alertmanager adds nothing."""
+    routes = sms.base_config(tmp_path, gateway_url="http://gw.test")["routes"]
+    routes[0]["resolved_email_to"] = ["itda-ops@example.gov.in", "noc@example.gov.in"]
+    rig = make_rig(
+        routes=routes,
+        smtp={"host": "127.0.0.1", "port": 2525, "tls": "none", "from": "bridge@example.gov.in"},
+    )
+    resolved_alert = sms.alert(status="resolved", ends_at="2026-11-25T05:00:00Z")
+    orphan = await rig.acceptor.accept(
+        parse_webhook(sms.payload([resolved_alert], status="resolved", group_key="never-fired"))
+    )
+    assert orphan.ids == ()
+    await rig.acceptor.accept(parse_webhook(sms.payload()))
+    resolved = sms.payload([resolved_alert], status="resolved")
+    await rig.acceptor.accept(parse_webhook(resolved))
+    await rig.acceptor.accept(parse_webhook(resolved))  # the peer's copy
+    emails = [(n, s) for kind, n, s in _rows(rig) if kind == "email"]
+    assert emails == [
+        ("itda-ops@example.gov.in", "resolved"),
+        ("noc@example.gov.in", "resolved"),
+    ]
+    with sqlite3.connect(rig.config.outbox.path) as conn:
+        (body,) = conn.execute("SELECT body FROM outbox WHERE kind = 'email' LIMIT 1").fetchone()
+    subject, _, text = body.partition("\n\n")
+    assert subject == "[RESOLVED] PAGE ParichayDown | scope: central | target: parichay | समस्या समाप्त"
+    assert "Since / कब से:          25 Nov 2026 09:42 IST (04:12 UTC)" in text
+    assert "Resolved / समाप्त:      25 Nov 2026 10:30 IST (05:00 UTC)" in text
+    assert rig.value("messages_queued_total", kind="email") == 2

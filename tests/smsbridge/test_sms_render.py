@@ -211,3 +211,15 @@ def test_monitoring_alerts_render_as_the_monitoring_chain(
     values = group_values(parse_webhook(sms.payload([a])), tz=IST, max_var_chars=30)
     assert values["what"] == what
     assert values["scope_hi"] == "निगरानी"
+
+
+def test_the_bridges_resolved_email_words_it_as_alertmanagers_template() -> None:
+    """The RESOLVED email (from the bridge) and the FIRING one (from Alertmanager) read as
+    one thread: every fixed line of the bridge's email stands verbatim in parichay.tmpl."""
+    from smsbridge.render import EVERY_VANTAGE, RESOLVED_LINES
+
+    template = (Path(__file__).resolve().parents[2] / "alertmanager" / "templates" / "parichay.tmpl").read_text()
+    for line in (*RESOLVED_LINES, EVERY_VANTAGE, "RESOLVED / समाप्त", "समस्या समाप्त"):
+        assert line in template, line
+    for label in ("Target / लक्ष्य:", "Vantage(s) / स्थान:", "Since / कब से:", "Resolved / समाप्त:", "Runbook / रनबुक:"):
+        assert label in template, label

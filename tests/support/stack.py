@@ -429,10 +429,13 @@ def render_smsbridge(
     token_file: Path,
     pin_file: Path,
     outbox: Path,
+    smtp: str,
     heartbeat_silence: str | None = None,
 ) -> Path:
     """Write the bridge config: config/smsbridge.yml with the gateway URLs (primary and
-    secondary -> the stand-in), the token and pin files and the outbox path substituted.
+    secondary -> the stand-in), the token and pin files, the outbox path and the SMTP relay
+    (`smtp`, host:port of the local aiosmtpd, which speaks plain SMTP without STARTTLS or
+    AUTH, so `tls: none` and no login, as for the demo's mail catcher) substituted.
     Routes, recipients, templates, rate limits and sender timings are production's."""
     src = SMSBRIDGE_CONFIG.read_text(encoding="utf-8")
     where = "config/smsbridge.yml"
@@ -468,6 +471,15 @@ def render_smsbridge(
         text,
         "pin_file: /run/secrets/nic_sms_pin",
         f"pin_file: {pin_file}",
+        count=1,
+        where=where,
+    )
+    host, _, port = smtp.rpartition(":")
+    text = substitute_re(
+        text,
+        r"^  host: smtp\.itda\.example\.gov\.in\n  port: 587\n  tls: starttls .*\n"
+        r"  username: parichay-alerts\n  password_file: /run/secrets/smtp_password\n",
+        f"  host: {host}\n  port: {port}\n  tls: none\n",
         count=1,
         where=where,
     )
@@ -572,6 +584,7 @@ class AlertingStack(LoopbackService):
             token_file=token_file,
             pin_file=pin_file,
             outbox=self.root / "smsbridge" / "outbox.sqlite3",
+            smtp=f"{HOST}:{self.world.smtp.port}",
             heartbeat_silence=self.timing.heartbeat_silence,
         )
         self.bridge = Proc(
