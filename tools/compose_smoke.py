@@ -15,7 +15,8 @@ fault API and waits for the page: one SMS per on-call number and language at the
 gateway (its GET /messages, read inside its container), one email at the mail catcher
 (Mailpit's /api/v1/messages) and "ITDA has been alerted" on the status page; it runs the
 monthly report inside the status page's container (`ENGINE exec ... parichay-status report`)
-and reads the PDF's Hindi back with pdftotext; after recovery, exactly one RESOLVED of each.
+and reads the PDF's Hindi back with pdftotext; after recovery, exactly one RESOLVED of each
+(the RESOLVED email comes from the SMS bridge, the FIRING one from Alertmanager).
 Every wait is bounded; each failed check is reported and the others still run; exit status
 1 if any failed. Timings go to stdout and, as `key=seconds` lines, to --timings.
 

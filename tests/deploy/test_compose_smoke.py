@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -21,6 +22,7 @@ import yaml
 from smsbridge.bridge import plan_deliveries
 from smsbridge.config import load_config as load_bridge_config
 from smsbridge.payload import parse_webhook
+from smsbridge.render import resolved_email
 from tests.support.demo import BRIDGE_DEMO, bridge_config_for, run_demo_init
 from tests.support.net import HOST, free_port
 from tools import compose_smoke
@@ -170,6 +172,17 @@ def test_smoke_reads_the_email_subject(subject: str, status: str) -> None:
     )  # fmt: skip
     assert (note.kind, note.status, note.alertname) == ("email", status, "ParichayDown")
     assert note.at == datetime(2026, 11, 30, 4, 13, 10, 500000, tzinfo=UTC).timestamp()
+
+
+def test_smoke_reads_the_resolved_email_the_bridge_sends() -> None:
+    """A page's RESOLVED email comes from the SMS bridge (Alertmanager sends the FIRING only);
+    its subject parses as the RESOLVED of that alert too."""
+    subject, _ = resolved_email(parse_webhook(_webhook("resolved")), tz=ZoneInfo("Asia/Kolkata"))
+    note = compose_smoke.parse_mail(
+        {"Subject": subject, "To": [{"Address": "itda-ops@example.gov.in"}],
+         "Created": "2026-11-30T04:21:00Z"}
+    )  # fmt: skip
+    assert (note.status, note.alertname) == ("RESOLVED", "ParichayDown")
 
 
 def test_smoke_knows_every_rule_group_and_scrape_target_that_ships() -> None:
