@@ -101,15 +101,18 @@ def test_shipped_example_config_is_valid_once_its_secret_files_exist(
     example = (HERE.parent.parent / "config" / "smsbridge.yml").read_text(encoding="utf-8")
     (tmp_path / "token").write_text("t0ken-value\n")
     (tmp_path / "pin").write_text("p1n-value\n")
+    (tmp_path / "smtp").write_text("smtp-pa55\n")
     patched = (
         example.replace("/run/secrets/smsbridge_token", str(tmp_path / "token"))
         .replace("/run/secrets/nic_sms_pin", str(tmp_path / "pin"))
+        .replace("/run/secrets/smtp_password", str(tmp_path / "smtp"))
         .replace("/var/lib/parichay-smsbridge/", f"{tmp_path}/")
     )
     path = tmp_path / "smsbridge.yml"
     path.write_text(patched, encoding="utf-8")
     config = load_config(path)
     assert config.heartbeat is not None and config.heartbeat.recipients == ("on-call",)
+    assert config.smtp is not None and config.routes[0].resolved_email_to
     assert config.summary() == (
         "ok: 1 provider(s) (nic), 7 template(s), 2 route(s), 3 recipient number(s), "
         "listen 0.0.0.0:10072, heartbeat silence 300s"
