@@ -615,6 +615,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         with httpx.Client(timeout=10, trust_env=False) as http:
             return Run(engine, http, args.report_dir, args.timings).run()
+    except KeyboardInterrupt:
+        say("interrupted")
+        return 130
     finally:
         engine.api.close()
 
