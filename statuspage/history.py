@@ -17,6 +17,12 @@ Definitions (the report and the page share them):
   alert name and scope (e.g. `ParichayDown` for two SSO targets, or a partial-reachability
   alert for two sites); its start is the first sample of the alert (pending or firing:
   when the condition was first seen), `paged_at` its first firing sample.
+- An incident is **planned** (nobody was paged) when, from its first firing sample to its
+  end, it lies within maintenance windows of the rows its alert is silenced with
+  (`statuspage.notices.window_services`); one that outlasts the window pages when the
+  silence ends, so it is a paged incident.
+- A **day with missing data** is one with at least `GAP_DAY_MINUTES` uncovered minutes
+  (and no downtime, which is drawn first): the page and the report draw it grey.
 """
 
 from __future__ import annotations
@@ -32,6 +38,9 @@ MINUTES_PER_DAY = 1440
 # A hole this long between samples of one alert or window splits it in two. Prometheus
 # evaluates every 15 s in production and backfilled history is at one minute.
 DEFAULT_MAX_GAP_S = 150.0
+# A day with this many minutes without data is drawn as missing data, as the report lists
+# gaps of five minutes or more (`reading.read_gaps`); shorter holes are a delayed scrape.
+GAP_DAY_MINUTES = 5
 
 Points = Sequence[tuple[float, float]]
 
@@ -113,14 +122,18 @@ class DayAvailability:
 
     @property
     def level(self) -> str:
-        """`up`, `degraded` (>= 99 %), `down`, `maintenance` or `nodata`, for the bar colour."""
+        """`up`, `degraded` (>= 99 %), `down`, `maintenance` or `nodata`, for the bar colour.
+
+        Downtime is drawn first, then maintenance, then missing data (`GAP_DAY_MINUTES` or
+        more without data): "up" means up for every minute of the day that has passed.
+        """
         avail = self.availability
         if self.down == 0 and self.maintenance > 0:
             return "maintenance"
         if avail is None:
             return "nodata"
         if self.down == 0:
-            return "up"
+            return "nodata" if self.gap >= GAP_DAY_MINUTES else "up"
         return "degraded" if avail >= 0.99 else "down"
 
 
@@ -317,6 +330,28 @@ class Window:
     @property
     def duration(self) -> float:
         return self.end - self.start
+
+
+def planned(
+    incident: Incident,
+    windows: Iterable[Window],
+    *,
+    services: Iterable[str],
+    slack: float = DEFAULT_MAX_GAP_S,
+) -> bool:
+    """Whether an incident lay within maintenance of `services` from its page to its end.
+
+    `services` are the rows whose windows silence the incident's alerts. Windows of those
+    rows are merged; `slack` absorbs the sampling of both series (one scrape or evaluation
+    apart) at each edge.
+    """
+    wanted = set(services)
+    spans = sorted((w.start, w.end) for w in windows if w.service in wanted)
+    cursor = incident.paged_at
+    for start, end in spans:
+        if start - slack <= cursor < end:
+            cursor = max(cursor, end)
+    return bool(spans) and cursor + slack >= incident.end
 
 
 def maintenance_windows(

@@ -16,6 +16,7 @@ silences after a few days; the history of windows lives in Prometheus instead, t
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -45,6 +46,32 @@ class Notice:
 
     def upcoming_at(self, now: datetime) -> bool:
         return self.state != "expired" and now < self.start
+
+
+def under_maintenance(
+    notices: Iterable[Notice], *, now: datetime, sso_dependents: Sequence[str] = ()
+) -> frozenset[str]:
+    """The rows in maintenance at `now`: each active window's service and, for a window of
+    Parichay, the e-Office rows that log in through it (`sso_dependents`), which cannot
+    work while Parichay is in maintenance."""
+    out = {n.service for n in notices if n.kind == "maintenance" and n.active_at(now)}
+    if SSO_SERVICE in out:
+        out.update(sso_dependents)
+    return frozenset(out)
+
+
+def window_services(labels: Mapping[str, str]) -> tuple[str, ...]:
+    """The rows whose maintenance window silences an alert with these labels: the
+    inverse of `matchers_for` (Parichay's for a `Parichay*` alert, a site's for an alert
+    from its vantage, a target's for an alert about it)."""
+    out = []
+    if labels.get("alertname", "").startswith("Parichay"):
+        out.append(SSO_SERVICE)
+    if labels.get("vantage"):
+        out.append(SITE_PREFIX + labels["vantage"])
+    if labels.get("target"):
+        out.append(labels["target"])
+    return tuple(out)
 
 
 def matchers_for(*, kind: str, service: str) -> list[Matcher]:

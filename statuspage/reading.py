@@ -18,7 +18,7 @@ reports can read the past as if it were the present.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -56,6 +56,25 @@ def category(service: str) -> str:
     if service.startswith(SITE_PREFIX):
         return "site"
     return "app"
+
+
+def alert_services(labels: Mapping[str, str]) -> tuple[str, ...]:
+    """The rows one alert (its labels) is about.
+
+    The site of a `path` / `local` alert; the e-Office target of an app alert; none for the
+    monitoring chain's own alerts (`monitoring`, `config`: no service is down); Parichay
+    otherwise (`central`).
+    """
+    scope = labels.get("scope", "")
+    if scope in ("path", "local"):
+        vantage = labels.get("vantage", "")
+        return (f"{SITE_PREFIX}{vantage}",) if vantage else ()
+    if scope in ("monitoring", "config"):
+        return ()
+    if labels.get("role") == "app" or labels.get("alertname", "").startswith("EOffice"):
+        target = labels.get("target", "")
+        return (target,) if target else ()
+    return (SSO_SERVICE,)
 
 
 def _regex(values: Sequence[str]) -> str:
@@ -241,6 +260,17 @@ async def read_reasons(
     vector = await prom.query(f"sum by (result) (sum_over_time({selector}[{seconds}s]))", at=end)
     weights = {s.labels.get("result", ""): s.value for s in vector if s.value > 0}
     return dict(sorted(weights.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+async def sso_dependents(prom: PrometheusClient, *, now: datetime) -> list[str]:
+    """e-Office rows that need Parichay: the app targets of kind `login`, which log in
+    through it (the same rule `EOfficeLoginFailing` and `EOfficeDown` use)."""
+    vector = await prom.query(
+        'count by (target) (target:parichay_probe_success:max_network_healthy'
+        '{role="app", kind="login"})',
+        at=now,
+    )
+    return sorted({s.labels["target"] for s in vector if s.labels.get("target")})
 
 
 async def firing_alerts(prom: PrometheusClient, *, now: datetime) -> list[dict[str, str]]:

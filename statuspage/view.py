@@ -3,14 +3,19 @@
 The headline comes from the page alerts that fire (Prometheus `ALERTS`), worded by scope as
 the SMS and email are, and says "ITDA has been alerted" only when Alertmanager holds that
 alert active and neither silenced nor inhibited; otherwise "ITDA is checking". `Watchdog`
-and other non-page alerts never reach the headline. If Prometheus or Alertmanager cannot be
-read, the view is built from what could be read and `problems` says what is missing.
+and other non-page alerts never reach the headline. An Alertmanager alert is matched to its
+`ALERTS` series on the series' labels (`match_alerts`: Alertmanager's copy also carries
+Prometheus's external labels). During maintenance of a row, that row, the rows that depend
+on it (e-Office logins need Parichay) and the headline of their alerts say maintenance, and
+incidents that fell within maintenance are listed apart from paged ones. If Prometheus or
+Alertmanager cannot be read, the view is built from what could be read and `problems` says
+what is missing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,11 +24,13 @@ from statuspage.history import IST as IST_TZ
 from statuspage.history import (
     DayAvailability,
     Incident,
+    Window,
     format_duration,
     format_ist,
     ist_day,
 )
-from statuspage.notices import Notice, list_notices
+from statuspage.history import planned as planned_incident
+from statuspage.notices import Notice, list_notices, under_maintenance, window_services
 from statuspage.sources import AlertmanagerAPI, AmAlert, PrometheusClient, SourceError
 
 HISTORY_DAYS = 90
@@ -220,8 +227,28 @@ def incident_title(incident: Incident, names: Mapping[str, Name] | None = None) 
     return Name(name, name)
 
 
-def _key(labels: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
-    return tuple(sorted((k, v) for k, v in labels.items() if k not in ("alertstate", "__name__")))
+def _own(labels: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in labels.items() if k not in ("alertstate", "__name__")}
+
+
+def match_alerts(
+    series: Sequence[Mapping[str, str]], am_alerts: Sequence[AmAlert]
+) -> list[AmAlert | None]:
+    """The Alertmanager alert of each `ALERTS` series (None where Alertmanager has none).
+
+    Prometheus adds its external labels (`runbook_base`, a replica label in HA) to an
+    alert when it sends it, and `ALERTS` does not carry them; so an Alertmanager alert
+    matches a series when it carries every label of the series, whatever it has besides.
+    """
+    by_name: dict[str, list[AmAlert]] = {}
+    for a in am_alerts:
+        by_name.setdefault(a.labels.get("alertname", ""), []).append(a)
+    out: list[AmAlert | None] = []
+    for lb in series:
+        own = _own(lb).items()
+        candidates = by_name.get(lb.get("alertname", ""), [])
+        out.append(next((a for a in candidates if own <= a.labels.items()), None))
+    return out
 
 
 _ORDER = {"down": 0, "partial": 1, "local": 2, "maintenance": 3, "monitoring": 4}
@@ -234,17 +261,18 @@ def headlines(
     incidents: Sequence[Incident] = (),
     names: Mapping[str, Name] | None = None,
     maintenance_ids: frozenset[str] = frozenset(),
+    in_maintenance: frozenset[str] = frozenset(),
 ) -> list[Headline]:
     """The headline sentences, most severe first; `[ok]` when no page alert fires.
 
-    An alert silenced by an active maintenance window (`maintenance_ids`: silence ids) says
-    so instead of "ITDA is checking".
+    An alert silenced by an active maintenance window (`maintenance_ids`: silence ids), or
+    about a row in maintenance (`in_maintenance`: service ids, with the e-Office rows that
+    need a Parichay in maintenance) says so instead of "ITDA is checking".
 
     `firing` are Prometheus's firing alerts (None if Prometheus could not be read: then
     Alertmanager's alerts stand in, and with none the headline is `unknown`, never `ok`);
     `am_alerts` None if Alertmanager could not be read.
     """
-    am_by_key = {_key(a.labels): a for a in am_alerts or ()}
     # Without Prometheus, no page alert in Alertmanager proves nothing (Prometheus is what
     # sends them), so the page must not say all is well.
     unknown = firing is None
@@ -260,7 +288,7 @@ def headlines(
         groups.setdefault((lb.get("alertname", ""), scope, per_target), []).append(lb)
     out = []
     for (alertname, _scope, _), members in groups.items():
-        matched = [am_by_key.get(_key(lb)) for lb in members]
+        matched = match_alerts(members, am_alerts or ())
         if matched and all(a is not None and a.inhibited_by for a in matched):
             # A symptom of another firing alert (e.g. a site's alerts while its network is
             # down): that alert's sentence says it; this one would blame the wrong party.
@@ -272,7 +300,9 @@ def headlines(
         since = min(starts) if starts else None
         vantages = sorted({lb["vantage"] for lb in members if lb.get("vantage")})
         level, en, hi = sentence(members[0], vantages=vantages, since=since, names=names)
-        planned = any(a is not None and set(a.silenced_by) & maintenance_ids for a in matched)
+        planned = any(
+            a is not None and set(a.silenced_by) & maintenance_ids for a in matched
+        ) or any(set(reading.alert_services(lb)) & in_maintenance for lb in members)
         tail = ALERTED if alerted else PLANNED if planned else CHECKING
         if planned and not alerted:
             level = "maintenance"
@@ -330,11 +360,13 @@ class StatusView:
     now: datetime
     headlines: list[Headline]
     rows: list[Row]
-    incidents: list[Incident]
+    incidents: list[Incident]  # paged (or paging now), newest first
     active: list[Notice]
     upcoming: list[Notice]
     problems: list[str] = field(default_factory=list)
     names: Mapping[str, Name] = field(default_factory=dict)
+    # Incidents within planned maintenance of their rows: nobody was paged.
+    planned: list[Incident] = field(default_factory=list)
 
     def row(self, service: str) -> Row | None:
         return next((r for r in self.rows if r.service == service), None)
@@ -361,11 +393,27 @@ async def build_view(
     firing: list[dict[str, str]] | None = None
     rows: list[Row] = []
     found: list[Incident] = []
+    planned: list[Incident] = []
+    in_maintenance = under_maintenance(notices, now=now)
     try:
         firing = await reading.firing_alerts(prom, now=now)
-        found = await reading.read_incidents(
-            prom, start=now - timedelta(days=incident_days), end=now
+        in_maintenance = under_maintenance(
+            notices, now=now, sso_dependents=await reading.sso_dependents(prom, now=now)
         )
+        since = now - timedelta(days=incident_days)
+        found = await reading.read_incidents(prom, start=since, end=now)
+        # Samples cannot tell an incident that just ended from one between two evaluations;
+        # what fires now can.
+        now_firing = {(lb.get("alertname"), lb.get("scope")) for lb in firing}
+        found = [
+            replace(i, ongoing=False)
+            if i.ongoing and (i.alertname, i.scope) not in now_firing
+            else i
+            for i in found
+        ]
+        windows = await reading.read_maintenance(prom, start=since, end=now)
+        planned = [i for i in found if during_maintenance(i, windows)]
+        found = [i for i in found if i not in planned]
         services = await reading.list_services(prom, now=now, lookback=timedelta(days=history_days))
         today = ist_day(now)
         daily = await reading.read_daily(
@@ -376,20 +424,24 @@ async def build_view(
             services=services,
         )
         current = await reading.read_current(prom, now=now, services=services)
-        active_services = {
-            n.service for n in notices if n.kind == "maintenance" and n.active_at(now)
+        # A row is down once its state was down for a whole minute, or as soon as a page
+        # alert about it fires (the alert waited for its own `for:`): never "Working"
+        # under a headline that says it is down.
+        alerted = {
+            s for lb in firing if lb.get("severity") == "page" for s in reading.alert_services(lb)
         }
         for service in services:
             state = current[service]
+            up = False if service in alerted else state.up
             rows.append(
                 Row(
                     service=service,
                     name=service_name(service, names),
                     category=reading.category(service),
-                    up=state.up,
-                    since=state.since,
+                    up=up,
+                    since=state.since if up == state.up else None,
                     days=tuple(daily.get(service, ())),
-                    maintenance_now=service in active_services,
+                    maintenance_now=service in in_maintenance,
                 )
             )
     except SourceError as exc:
@@ -404,14 +456,23 @@ async def build_view(
             maintenance_ids=frozenset(
                 n.id for n in notices if n.kind == "maintenance" and n.active_at(now)
             ),
+            in_maintenance=in_maintenance,
         ),
         rows=rows,
         incidents=found,
+        planned=planned,
         active=[n for n in notices if n.active_at(now)],
         upcoming=[n for n in notices if n.upcoming_at(now)],
         problems=problems,
         names=dict(names or {}),
     )
+
+
+def during_maintenance(incident: Incident, windows: Sequence[Window]) -> bool:
+    """Whether nobody was paged for an incident: it lay within maintenance of the rows its
+    alerts are silenced with (`history.planned`)."""
+    services = {s for lb in incident.labels for s in window_services(lb)}
+    return planned_incident(incident, windows, services=services)
 
 
 def _day_json(d: DayAvailability) -> dict[str, Any]:
@@ -471,23 +532,25 @@ def to_json(view: StatusView) -> dict[str, Any]:
             }
             for r in view.rows
         ],
-        "incidents": [
-            {
-                "alertname": i.alertname,
-                "title_en": incident_title(i, view.names).en,
-                "title_hi": incident_title(i, view.names).hi,
-                "scope": i.scope,
-                "start": _iso(i.start),
-                "end": None if i.ongoing else _iso(i.end),
-                "ongoing": i.ongoing,
-                "duration_minutes": round(i.duration / 60),
-                "duration": format_duration(i.duration),
-                "targets": list(i.targets),
-                "sites": list(i.vantages),
-            }
-            for i in view.incidents
-        ],
+        "incidents": [_incident_json(i, view) for i in view.incidents],
+        "incidents_in_maintenance": [_incident_json(i, view) for i in view.planned],
         "maintenance_active": [_notice_json(n) for n in view.active],
         "maintenance_upcoming": [_notice_json(n) for n in view.upcoming],
         "problems": view.problems,
+    }
+
+
+def _incident_json(i: Incident, view: StatusView) -> dict[str, Any]:
+    return {
+        "alertname": i.alertname,
+        "title_en": incident_title(i, view.names).en,
+        "title_hi": incident_title(i, view.names).hi,
+        "scope": i.scope,
+        "start": _iso(i.start),
+        "end": None if i.ongoing else _iso(i.end),
+        "ongoing": i.ongoing,
+        "duration_minutes": round(i.duration / 60),
+        "duration": format_duration(i.duration),
+        "targets": list(i.targets),
+        "sites": list(i.vantages),
     }

@@ -4,13 +4,15 @@ Every request reads Prometheus and Alertmanager again (a view is reused for a fe
 a burst of callers costs one read); nothing is stored. No endpoint takes a URL, a query or
 an action from the caller: maintenance is managed with the CLI against Alertmanager.
 `/metrics` exports `parichay_maintenance_active{service}` (1 while a window created by
-`parichay-status maintenance add` is active), which Prometheus scrapes so the windows stay
-in its TSDB for the history bars and reports.
+`parichay-status maintenance add` is active, for the window's row and, for a window of
+Parichay, the e-Office login rows that need it), which Prometheus scrapes so the windows
+stay in its TSDB for the history bars and reports.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -24,8 +26,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from statuspage import reading
 from statuspage.history import DayAvailability, format_duration, format_ist
-from statuspage.notices import list_notices
+from statuspage.notices import list_notices, under_maintenance
 from statuspage.sources import AlertmanagerAPI, PrometheusClient, SourceError
 from statuspage.view import (
     INCIDENT_DAYS,
@@ -155,9 +158,14 @@ class StatusService:
             notices = await list_notices(self.am)
             collector.reachable = True
             now = self.clock()
-            collector.services = sorted(
-                {n.service for n in notices if n.kind == "maintenance" and n.active_at(now)}
-            )
+            # Rows that need a Parichay in maintenance are in maintenance too, so their
+            # history leaves the window out; without Prometheus, only the windows' own rows.
+            active = under_maintenance(notices, now=now)
+            if reading.SSO_SERVICE in active:
+                with contextlib.suppress(SourceError):
+                    dependents = await reading.sso_dependents(self.prom, now=now)
+                    active = under_maintenance(notices, now=now, sso_dependents=dependents)
+            collector.services = sorted(active)
         except SourceError:
             collector.reachable = False
         registry.register(collector)

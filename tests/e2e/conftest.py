@@ -19,7 +19,8 @@ and email received, are added to its report.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Generator
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from pathlib import Path
 
 import pytest
@@ -37,16 +38,28 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
         yield w
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def stack(
-    world: World, tmp_path: Path, request: pytest.FixtureRequest
+@contextlib.asynccontextmanager
+async def running_stack(
+    world: World,
+    root: Path,
+    request: pytest.FixtureRequest,
+    *,
+    statuspage: str | None = None,
+    before_ready: Callable[[AlertingStack], Awaitable[None]] | None = None,
 ) -> AsyncIterator[AlertingStack]:
+    """A started stack on a healed world, ready (clean baseline) and with empty inboxes.
+
+    `before_ready` runs once every process of the stack is up, before the baseline is
+    awaited (e.g. to start the status page Prometheus scrapes at `statuspage`).
+    """
     await world.heal()
     await world.wait_healthy(within=60)
-    s = AlertingStack(world, tmp_path / "stack", timing=E2E)
+    s = AlertingStack(world, root, timing=E2E, statuspage=statuspage)
     request.node.e2e_stack = s
     try:
         await s.start()
+        if before_ready is not None:
+            await before_ready(s)
     except HarnessError as exc:
         await s.stop()
         pytest.fail(str(exc), pytrace=False)
@@ -61,6 +74,14 @@ async def stack(
     finally:
         await s.stop()
         await world.heal()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def stack(
+    world: World, tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[AlertingStack]:
+    async with running_stack(world, tmp_path / "stack", request) as s:
+        yield s
 
 
 @pytest.hookimpl(wrapper=True)

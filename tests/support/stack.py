@@ -280,11 +280,14 @@ def render_prometheus(
     alertmanagers: tuple[str, str],
     prometheus: str,
     timing: Timing,
+    statuspage: str | None = None,
 ) -> Path:
     """Write prometheus.yml and rules/ under `dest`; returns the config path.
 
     Addresses: `exporter:10071` (one line per vantage), `smsbridge:10072`,
-    `alertmanager-1:9093` / `alertmanager-2:9093` (alerting and scrape), `localhost:9090`.
+    `alertmanager-1:9093` / `alertmanager-2:9093` (alerting and scrape), `localhost:9090`,
+    and the status page's scrape target `statuspage:10073` (its job is left out when no
+    status page runs: it would only fail and page ExporterDown).
     Timing (E2E only): scrape/evaluation interval and scrape timeout; `for: 30s` in
     availability.yml (the Down, partial-reachability and site-network/resolver alerts) and
     `for: 1m` in meta.yml; `for: 2m` in login.yml (EOfficeLoginFailing). The burn-rate,
@@ -299,11 +302,14 @@ def render_prometheus(
     text = substitute(text, "alertmanager-1:9093", alertmanagers[0], count=2, where=where)
     text = substitute(text, "alertmanager-2:9093", alertmanagers[1], count=2, where=where)
     text = substitute(text, "localhost:9090", prometheus, count=1, where=where)
-    # No status page runs in the e2e stack: its scrape job would only fail and page
-    # ExporterDown, so it is left out.
-    text = substitute_re(
-        text, r"^  - job_name: statuspage\n(?:    .*\n)+", "", count=1, where=where
-    )
+    if statuspage is None:
+        text = substitute_re(
+            text, r"^  - job_name: statuspage\n(?:    .*\n)+", "", count=1, where=where
+        )
+    else:
+        text = substitute_re(
+            text, r"^(\s*- )statuspage:10073$", rf"\g<1>{statuspage}", count=1, where=where
+        )
     if timing.scrape_interval:
         text = substitute(
             text,
@@ -547,6 +553,8 @@ class AlertingStack(LoopbackService):
     alertmanagers: list[AlertmanagerNode] = field(default_factory=list)
     bridge: Proc | None = None
     bridge_url: str = ""
+    # host:port where a status page will listen (Prometheus scrapes it); None: no page.
+    statuspage: str | None = None
     _client: httpx.AsyncClient | None = None
 
     @property
@@ -660,6 +668,7 @@ class AlertingStack(LoopbackService):
             alertmanagers=(self.alertmanagers[0].address, self.alertmanagers[1].address),
             prometheus=f"{HOST}:{prom_port}",
             timing=self.timing,
+            statuspage=self.statuspage,
         )
         self.prometheus = Prometheus(
             config=prom_cfg,
