@@ -47,6 +47,9 @@ COPY --from=build /wheels /wheels
 ARG DEMO=false
 RUN if [ "${DEMO}" = true ]; then extra='[demo]'; else extra=''; fi \
  && pip install --no-index --find-links=/wheels "parichay-exporter${extra}" && rm -rf /wheels
+# The alert runbooks, served by `parichay-status serve` at /runbooks/ (every alert's
+# runbook_url points there); statuspage/runbooks.py looks for them here by default.
+COPY docs/runbooks /usr/share/parichay/runbooks
 USER parichay
 WORKDIR /var/lib/parichay-exporter
 EXPOSE 10071 10072 10073

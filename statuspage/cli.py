@@ -22,6 +22,8 @@ from servicekit.listen import parse_listen
 from statuspage.history import IST, format_ist
 from statuspage.notices import NotOurs, add_notice, list_notices, remove_notice
 from statuspage.reading import list_services
+from statuspage.runbooks import ENV_VAR as RUNBOOKS_ENV
+from statuspage.runbooks import RunbookLibrary, RunbooksMissing, find_runbooks
 from statuspage.sources import (
     AlertmanagerClient,
     AlertmanagerCluster,
@@ -116,13 +118,21 @@ def _listen(text: str) -> tuple[str, int]:
 
 async def _serve(args: argparse.Namespace) -> int:
     host, port = _listen(args.listen)
+    try:
+        runbooks = RunbookLibrary(find_runbooks(args.runbooks))
+    except RunbooksMissing as exc:
+        raise UsageError(str(exc)) from None
     prom, am = _clients(args)
     service = StatusService(prom=prom, am=am, names=load_names(args.sites))
-    runner = web.AppRunner(make_app(service), access_log=None)
+    runner = web.AppRunner(make_app(service, runbooks=runbooks), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
-    print(f"parichay-status serving on http://{host}:{port}/", flush=True)
+    print(
+        f"parichay-status serving on http://{host}:{port}/ "
+        f"({len(runbooks.names())} runbooks from {runbooks.directory} at /runbooks/)",
+        flush=True,
+    )
     try:
         await asyncio.Event().wait()
     finally:
@@ -250,6 +260,11 @@ def parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="serve the status page")
     serve.add_argument("--listen", default=DEFAULT_LISTEN)
     serve.add_argument("--sites", help="YAML file naming the sites in English and Hindi")
+    serve.add_argument(
+        "--runbooks",
+        help=f"directory of the alert runbooks served at /runbooks/ (default ${RUNBOOKS_ENV}, "
+        "else docs/runbooks of a source checkout, else /usr/share/parichay/runbooks in the image)",
+    )
     _add_source_options(serve)
     check = sub.add_parser("check", help="check that Prometheus and Alertmanager can be read")
     _add_source_options(check)

@@ -29,6 +29,7 @@ from prometheus_client.registry import Collector
 from statuspage import reading
 from statuspage.history import DayAvailability, format_duration, format_ist
 from statuspage.notices import list_notices, under_maintenance
+from statuspage.runbooks import RunbookLibrary, add_runbook_routes
 from statuspage.sources import AlertmanagerAPI, PrometheusClient, SourceError
 from statuspage.view import (
     INCIDENT_DAYS,
@@ -227,14 +228,15 @@ def badge_svg(*, label: str, state: str, colour: str) -> str:
     )
 
 
-def make_app(service: StatusService) -> web.Application:
-    """The aiohttp application."""
+def make_app(service: StatusService, *, runbooks: RunbookLibrary | None = None) -> web.Application:
+    """The aiohttp application; `/runbooks/` serves `runbooks` (default: found as the CLI does)."""
     app = web.Application()
     app.router.add_get("/", service.page)
     app.router.add_get("/status.json", service.status_json)
     app.router.add_get("/badge/{service}.svg", service.badge)
     app.router.add_get("/healthz", service.healthz)
     app.router.add_get("/metrics", service.metrics)
+    add_runbook_routes(app, runbooks if runbooks is not None else RunbookLibrary.discover())
 
     async def close(_: web.Application) -> None:
         await service.prom.aclose()
