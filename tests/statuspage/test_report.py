@@ -311,6 +311,7 @@ async def test_a_failed_pdf_leaves_nothing_behind(month_history: Setup, tmp_path
         )  # fmt: skip
         assert result.returncode == 2, result.stdout
         assert f"--format pdf: Chromium at {chromium} failed" in result.stderr
+        assert f"(no file was written to {out})" in result.stderr
         assert "Traceback" not in result.stderr and result.stdout == ""
         assert {p.name: p.read_bytes() for p in out.iterdir()} == before, formats
     # A Chromium that is not there at all: the same.
