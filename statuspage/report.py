@@ -795,7 +795,7 @@ def summary(report: Report, *, names: Mapping[str, Name] | None = None) -> Name:
             "not counted among the incidents."
         )
         hi.append(
-            f"नियोजित रखरखाव के दौरान {n} {'रुकावट' if n == 1 else 'रुकावटें'} हुईं; ITDA को सूचना "
+            f"नियोजित रखरखाव के दौरान {n} {'रुकावट हुई' if n == 1 else 'रुकावटें हुईं'}; ITDA को सूचना "
             "नहीं भेजी गई, वे घटनाओं में नहीं गिनी गईं और अलग सूचीबद्ध हैं।"
         )
     gap_s = sum(g.duration for g in report.gaps)

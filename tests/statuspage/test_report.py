@@ -114,7 +114,7 @@ async def test_an_outage_inside_maintenance_paged_nobody(month_history: Setup) -
     assert login.mttr == parichay.mttr
     assert "ITDA was paged for 2 incidents (1 central, 1 path)" in report.summary.en
     assert "1 outage during planned maintenance paged nobody" in report.summary.en
-    assert "नियोजित रखरखाव के दौरान 1 रुकावट हुईं" in report.summary.hi
+    assert "नियोजित रखरखाव के दौरान 1 रुकावट हुई;" in report.summary.hi
     data = to_json(report)
     assert [i["alertname"] for i in data["incidents"]] == [
         "ParichayDown", "ParichayPartiallyUnreachable",
