@@ -227,9 +227,13 @@ async def _report_cmd(args: argparse.Namespace) -> int:
                 am=am if use_am else None,
                 names=names,
             )
-        written = await report_render.write_report(
-            report, out=Path(args.out), formats=formats, chromium=args.chromium, names=names
-        )
+        try:
+            written = await report_render.write_report(
+                report, out=Path(args.out), formats=formats, chromium=args.chromium, names=names
+            )
+        except ReportError as exc:
+            # All or nothing: write_report has removed whatever it had rendered.
+            raise ReportError(f"{exc} (no file was written to {args.out})") from None
     except ReportError as exc:
         raise UsageError(str(exc)) from None
     for path in written:

@@ -13,12 +13,22 @@ definitions (`statuspage.history`), so the page and the report always agree:
 - **Time to first page**: from the alert's first `ALERTS` sample (pending: the condition was
   first seen) to its first firing sample (the rule's `for:`), plus Alertmanager's
   `group_wait` for page alerts (read from Alertmanager when given, else the shipped 10 s).
+- **During planned maintenance**: an incident whose alerts were firing only while a
+  maintenance window silenced them (the silence `statuspage.notices.matchers_for` creates)
+  paged nobody. It is listed apart and left out of paged counts, time to page and MTTR.
+  It counts as paged when, outside every window that silences all of its alerts, it was
+  firing for at least `group_wait` in one stretch (what Alertmanager needs to send a first
+  page); its time to page then runs to the start of that stretch (`paging_start`).
+- **Comparison**: the previous period goes through `period_figures` exactly as the current
+  one does (the same incident rows, maintenance rule and minute counts).
 
 Example::
 
     period = month_period("2024-09", today=date(2024, 10, 3))
     async with PrometheusClient(url=...) as prom:
         report = await build_report(prom, period=period, now=datetime.now(UTC))
+    report.incidents               # paged incidents, oldest first
+    report.maintenance_incidents   # incidents inside maintenance windows (nobody paged)
 """
 
 from __future__ import annotations
@@ -27,6 +37,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 import yaml
@@ -42,7 +53,8 @@ from statuspage.history import (
     ist,
     up_ratio,
 )
-from statuspage.sources import AlertmanagerAPI, PrometheusClient
+from statuspage.notices import matchers_for
+from statuspage.sources import AlertmanagerAPI, Matcher, PrometheusClient
 from statuspage.view import Name, service_name, site_name
 
 DEFAULT_OBJECTIVE = 0.995
@@ -179,7 +191,7 @@ def day_period(first: str, last: str, *, today: date) -> Period:
 
 @dataclass(frozen=True, slots=True)
 class ReportIncident:
-    """One paged incident as the report lists it."""
+    """One incident as the report lists it: paged, or (`in_maintenance`) silenced throughout."""
 
     alertname: str
     scope: str
@@ -191,8 +203,9 @@ class ReportIncident:
     vantages: tuple[str, ...]
     reason: str | None  # dominant failure reason, None when no probe data says
     reason_share: float | None  # its share of the failed probes (0..1)
-    paged_after_s: float  # first firing sample - first sample (the rule's `for:`)
+    paged_after_s: float  # first unsilenced firing sample - first sample (the rule's `for:`)
     group_wait_s: float
+    in_maintenance: bool = False  # firing only inside maintenance windows: nobody was paged
 
     @property
     def duration(self) -> float:
@@ -212,7 +225,8 @@ class ServiceFigures:
     name: Name
     objective: float
     days: tuple[DayAvailability, ...]
-    incidents: tuple[ReportIncident, ...]
+    incidents: tuple[ReportIncident, ...]  # paged only
+    maintenance_incidents: tuple[ReportIncident, ...] = ()  # inside windows, nobody paged
 
     @property
     def minutes(self) -> int:
@@ -286,12 +300,14 @@ class Report:
     group_wait_s: float
     group_wait_source: str
     services: tuple[ServiceFigures, ...]
-    incidents: tuple[ReportIncident, ...]  # oldest first
+    incidents: tuple[ReportIncident, ...]  # paged, oldest first
     maintenance: tuple[Window, ...]
     gaps: tuple[Window, ...]
     previous: Mapping[str, Comparison]
     previous_period: Period
     summary: Name = field(default=Name("", ""))
+    # Inside maintenance windows (nobody was paged), oldest first.
+    maintenance_incidents: tuple[ReportIncident, ...] = ()
 
 
 # ---------------------------------------------------------------------------- reading
@@ -447,21 +463,155 @@ def concerns_parichay(incident: ReportIncident) -> bool:
     return incident.scope == "path" and incident.alertname.startswith("Parichay")
 
 
-async def _figures(
+def silenced_by(window: Window, labels: Mapping[str, str]) -> bool:
+    """Whether the silence of a maintenance window of `window.service` matches an alert.
+
+    The matchers are those `parichay-status maintenance add` gives the silence
+    (`statuspage.notices.matchers_for`), applied as Alertmanager does (regexes anchored).
+    """
+    return all(
+        _matches(m, labels) for m in matchers_for(kind="maintenance", service=window.service)
+    )
+
+
+def _matches(matcher: Matcher, labels: Mapping[str, str]) -> bool:
+    value = labels.get(matcher.name, "")
+    if matcher.is_regex:
+        hit = re.fullmatch(matcher.value, value) is not None
+    else:
+        hit = value == matcher.value
+    return hit == matcher.is_equal
+
+
+def paging_start(
+    incident: Incident, windows: Sequence[Window], *, group_wait: float
+) -> float | None:
+    """When an incident could first page despite maintenance silences; None: it never could.
+
+    The incident fires from `paged_at` to `end`. At an instant it is silenced when each of its
+    alerts (label sets) is matched by a maintenance window covering that instant. With no
+    silenced instant, it paged at `paged_at`. Otherwise it paged at the start of the first
+    unsilenced firing stretch that lasts at least `group_wait` (Alertmanager waits that long
+    before the first notification, so a shorter tail at a window's edge pages nobody); with no
+    such stretch it fired only inside maintenance and nobody was paged (None).
+    """
+    labels = incident.labels or ({"alertname": incident.alertname, "scope": incident.scope},)
+    start, end = incident.paged_at, incident.end
+    covering = [
+        [w for w in windows if silenced_by(w, lb) and w.end > start and w.start < end]
+        for lb in labels
+    ]
+    if not all(covering):
+        return start
+    inside = {t for ws in covering for w in ws for t in (w.start, w.end) if start < t < end}
+    cuts = sorted({start, end} | inside)
+    stretches: list[list[float]] = []  # unsilenced [from, to]
+    silenced_any = False
+    for a, b in pairwise(cuts):
+        mid = (a + b) / 2
+        if all(any(w.start <= mid < w.end for w in ws) for ws in covering):
+            silenced_any = True
+            continue
+        if stretches and stretches[-1][1] == a:
+            stretches[-1][1] = b
+        else:
+            stretches.append([a, b])
+    if not silenced_any:
+        return start
+    return next((a for a, b in stretches if b - a >= group_wait), None)
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodFigures:
+    """One period's rows, incidents and windows, as `period_figures` computes them."""
+
+    period: Period
+    services: tuple[ServiceFigures, ...]
+    incidents: tuple[ReportIncident, ...]  # paged, oldest first
+    maintenance_incidents: tuple[ReportIncident, ...]  # inside windows, oldest first
+    maintenance: tuple[Window, ...]  # the windows of the rows reported
+    gaps: tuple[Window, ...]
+
+    def comparison(self) -> dict[str, Comparison]:
+        """The figures the next period's report compares itself with."""
+        return {
+            s.service: Comparison(
+                availability=s.availability, down=s.down, incidents=len(s.incidents), gap=s.gap
+            )
+            for s in self.services
+        }
+
+
+async def period_figures(
     prom: PrometheusClient,
     *,
     period: Period,
     now: datetime,
-    services: Sequence[str] | None,
-) -> tuple[list[str], dict[str, list[DayAvailability]], list[Incident]]:
+    rows: Sequence[str],
+    only: bool,
+    objective: float,
+    group_wait: float,
+    names: Mapping[str, Name] | None = None,
+) -> PeriodFigures:
+    """The figures of `rows` over one period; the report calls it for the period and the one before.
+
+    `only` (a `--service` filter): incidents that took none of `rows` down are left out.
+    Both periods go through this one function, so the rules (which rows an incident counts
+    for, maintenance, minutes) can never differ between a month and its comparison.
+    """
     end = min(period.end, now)
-    found = await reading.list_services(prom, now=end, lookback=end - period.start)
-    wanted = [s for s in found if not services or s in services]
     daily = await reading.read_daily(
-        prom, first=period.first, last=period.last, now=now, services=wanted or None
+        prom, first=period.first, last=period.last, now=now, services=list(rows)
     )
-    incidents = await reading.read_incidents(prom, start=period.start, end=end)
-    return wanted, daily, incidents
+    raw_incidents = await reading.read_incidents(prom, start=period.start, end=end)
+    # Every window silences alerts, whichever rows are reported.
+    windows = await reading.read_maintenance(prom, start=period.start, end=end)
+    paged: list[ReportIncident] = []
+    quiet: list[ReportIncident] = []
+    for inc in sorted(raw_incidents, key=lambda i: i.start):
+        affected = incident_services(inc)
+        affected += tuple(
+            a for a in await also_down(prom, incident=inc, services=rows) if a not in affected
+        )
+        if only and not set(affected) & set(rows):
+            continue
+        reason, share = await read_reason(prom, incident=inc)
+        pages_at = paging_start(inc, windows, group_wait=group_wait)
+        row = ReportIncident(
+            alertname=inc.alertname,
+            scope=inc.scope,
+            start=inc.start,
+            end=inc.end,
+            ongoing=inc.ongoing,
+            services=affected,
+            targets=inc.targets,
+            vantages=inc.vantages,
+            reason=reason,
+            reason_share=share,
+            paged_after_s=max(0.0, (inc.paged_at if pages_at is None else pages_at) - inc.start),
+            group_wait_s=group_wait,
+            in_maintenance=pages_at is None,
+        )
+        (quiet if row.in_maintenance else paged).append(row)
+    figures = tuple(
+        ServiceFigures(
+            service=s,
+            name=service_name(s, names),
+            objective=objective,
+            days=tuple(daily.get(s, ())),
+            incidents=tuple(i for i in paged if s in i.services),
+            maintenance_incidents=tuple(i for i in quiet if s in i.services),
+        )
+        for s in rows
+    )
+    return PeriodFigures(
+        period=period,
+        services=figures,
+        incidents=tuple(paged),
+        maintenance_incidents=tuple(quiet),
+        maintenance=tuple(w for w in windows if not only or w.service in rows),
+        gaps=tuple(await reading.read_gaps(prom, start=period.start, end=end)),
+    )
 
 
 async def build_report(
@@ -481,73 +631,41 @@ async def build_report(
     if period.start >= now:
         raise ReportError(f"the period {period.label.en} has not started yet")
     end = min(period.end, now)
-    wanted, daily, raw_incidents = await _figures(prom, period=period, now=now, services=services)
-    if services:
-        unknown = sorted(set(services) - set(wanted))
-        known = await reading.list_services(prom, now=end, lookback=end - period.start)
-        if unknown and known:
-            raise ReportError(
-                f"--service {', '.join(unknown)}: no such service has data in "
-                f"{period.label.en}; the services with data are {', '.join(known)}"
-            )
-    if not wanted or all(sum(d.covered for d in daily.get(s, ())) == 0 for s in wanted):
+    known = await reading.list_services(prom, now=end, lookback=end - period.start)
+    wanted = [s for s in known if not services or s in services]
+    unknown = sorted(set(services) - set(wanted))
+    if unknown and known:
         raise ReportError(
-            f"Prometheus at {prom.public_url} has no data for {period.label.en} "
-            f"({period.first} to {min(period.last, ist(now).date())} IST): no "
-            f"{reading.SERVICE_METRIC} series. Check its retention "
-            "(--storage.tsdb.retention.time) and that prometheus/rules/statuspage.yml is loaded"
+            f"--service {', '.join(unknown)}: no such service has data in "
+            f"{period.label.en}; the services with data are {', '.join(known)}"
         )
+    no_data = ReportError(
+        f"Prometheus at {prom.public_url} has no data for {period.label.en} "
+        f"({period.first} to {min(period.last, ist(now).date())} IST): no "
+        f"{reading.SERVICE_METRIC} series. Check its retention "
+        "(--storage.tsdb.retention.time) and that prometheus/rules/statuspage.yml is loaded"
+    )
+    if not wanted:
+        raise no_data
     objective, objective_source = await read_objective(prom, at=end)
     group_wait, group_wait_source = await read_group_wait(am)
 
-    all_services = list(wanted)
-    rows: list[ReportIncident] = []
-    for inc in sorted(raw_incidents, key=lambda i: i.start):
-        affected = incident_services(inc)
-        affected += tuple(
-            a
-            for a in await also_down(prom, incident=inc, services=all_services)
-            if a not in affected
-        )
-        if services and not set(affected) & set(wanted):
-            continue
-        reason, share = await read_reason(prom, incident=inc)
-        rows.append(
-            ReportIncident(
-                alertname=inc.alertname,
-                scope=inc.scope,
-                start=inc.start,
-                end=inc.end,
-                ongoing=inc.ongoing,
-                services=affected,
-                targets=inc.targets,
-                vantages=inc.vantages,
-                reason=reason,
-                reason_share=share,
-                paged_after_s=max(0.0, inc.paged_at - inc.start),
-                group_wait_s=group_wait,
-            )
-        )
-
-    figures = tuple(
-        ServiceFigures(
-            service=s,
-            name=service_name(s, names),
+    async def figures_of(p: Period) -> PeriodFigures:
+        return await period_figures(
+            prom,
+            period=p,
+            now=now,
+            rows=wanted,
+            only=bool(services),
             objective=objective,
-            days=tuple(daily.get(s, ())),
-            incidents=tuple(i for i in rows if s in i.services),
+            group_wait=group_wait,
+            names=names,
         )
-        for s in wanted
-    )
-    maintenance = tuple(
-        w
-        for w in await reading.read_maintenance(prom, start=period.start, end=end)
-        if not services or w.service in wanted
-    )
-    gap_windows = tuple(await reading.read_gaps(prom, start=period.start, end=end))
 
-    previous_period = period.previous()
-    previous = await _previous(prom, period=previous_period, services=wanted, now=now)
+    current = await figures_of(period)
+    if all(sum(d.covered for d in s.days) == 0 for s in current.services):
+        raise no_data
+    previous = await figures_of(period.previous())
     report = Report(
         period=period,
         generated_at=now,
@@ -557,35 +675,15 @@ async def build_report(
         objective_source=objective_source,
         group_wait_s=group_wait,
         group_wait_source=group_wait_source,
-        services=figures,
-        incidents=tuple(rows),
-        maintenance=maintenance,
-        gaps=gap_windows,
-        previous=previous,
-        previous_period=previous_period,
+        services=current.services,
+        incidents=current.incidents,
+        maintenance=current.maintenance,
+        gaps=current.gaps,
+        previous=previous.comparison(),
+        previous_period=previous.period,
+        maintenance_incidents=current.maintenance_incidents,
     )
     return _with_summary(report, names=names)
-
-
-async def _previous(
-    prom: PrometheusClient, *, period: Period, services: Sequence[str], now: datetime
-) -> dict[str, Comparison]:
-    daily = await reading.read_daily(
-        prom, first=period.first, last=period.last, now=now, services=services
-    )
-    incidents = await reading.read_incidents(prom, start=period.start, end=min(period.end, now))
-    out = {}
-    for s in services:
-        days = daily.get(s, [])
-        eligible = sum(d.eligible for d in days)
-        down = sum(d.down for d in days)
-        out[s] = Comparison(
-            availability=None if eligible == 0 else max(0.0, (eligible - down) / eligible),
-            down=down,
-            incidents=sum(1 for i in incidents if s in incident_services(i)),
-            gap=sum(d.gap for d in days),
-        )
-    return out
 
 
 # ---------------------------------------------------------------------------- words
@@ -684,6 +782,22 @@ def summary(report: Report, *, names: Mapping[str, Name] | None = None) -> Name:
             f"{format_duration(lead.maintenance * 60)}."
         )
         hi.append(f"नियोजित रखरखाव (उपलब्धता में नहीं गिना गया): {duration_hi(lead.maintenance * 60)}।")
+    quiet = (
+        [i for i in report.maintenance_incidents if concerns_parichay(i)]
+        if sso
+        else list(lead.maintenance_incidents)
+    )
+    if quiet:
+        n = len(quiet)
+        noun, verb = ("outage", "is") if n == 1 else ("outages", "are")
+        en.append(
+            f"{n} {noun} during planned maintenance paged nobody and {verb} listed apart, "
+            "not counted among the incidents."
+        )
+        hi.append(
+            f"नियोजित रखरखाव के दौरान {n} {'रुकावट हुई' if n == 1 else 'रुकावटें हुईं'}; ITDA को सूचना "
+            "नहीं भेजी गई, वे घटनाओं में नहीं गिनी गईं और अलग सूचीबद्ध हैं।"
+        )
     gap_s = sum(g.duration for g in report.gaps)
     if gap_s:
         en.append(

@@ -5,7 +5,13 @@ autoescape). The PDF is that HTML printed by Debian's Chromium through Playwrigh
 downloaded browser): Chromium shapes Devanagari with HarfBuzz and writes the text so that
 `pdftotext`, search and copy-paste give back the Hindi exactly (docs/report.md says why it
 was chosen over WeasyPrint). CSV is two files, services and events, for spreadsheets; JSON
-carries everything, with a `schema` key.
+carries everything, with a `schema` key. Incidents inside maintenance windows (nobody was
+paged) have their own section, JSON key and CSV event kind, apart from paged incidents.
+
+Writing is all or nothing: `write_report` renders every requested format into hidden
+temporary files in the output folder, and only when all of them succeeded renames them into
+place (a same-folder rename, atomic per file). On any failure the temporary files are
+removed: nothing new is left behind, and an earlier report of the same period stays as it was.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import csv
 import io
 import json
 import os
+import secrets
 import shutil
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -109,18 +116,19 @@ def chart_svg(figures: ServiceFigures) -> Markup:
         else:
             top, fill = y(max(floor, avail)), COLOURS.get(d.level, COLOURS["up"])
         height = max(1.0, PAD_T + plot_h - top)
+        level = "nodata" if avail is None else d.level
         out.append(
-            f'<rect x="{x:.1f}" y="{top:.1f}" width="{bar:.1f}" height="{height:.1f}" '
+            f'<rect class="day {level}" data-day="{d.day.isoformat()}" x="{x:.1f}" '
+            f'y="{top:.1f}" width="{bar:.1f}" height="{height:.1f}" '
             f'fill="{fill}"><title>{escape(tip)}</title></rect>'
         )
         # Strips under the bar: maintenance (blue) and missing data (grey) on that day.
-        for n, (minutes, colour) in enumerate(
-            ((d.maintenance, COLOURS["maintenance"]), (d.gap, COLOURS["nodata"]))
-        ):
+        for n, (kind, minutes) in enumerate((("maintenance", d.maintenance), ("nodata", d.gap))):
             if minutes:
                 out.append(
-                    f'<rect x="{x:.1f}" y="{PAD_T + plot_h + 1 + 3 * n:.1f}" width="{bar:.1f}" '
-                    f'height="2.5" fill="{colour}"/>'
+                    f'<rect class="strip {kind}" data-day="{d.day.isoformat()}" x="{x:.1f}" '
+                    f'y="{PAD_T + plot_h + 1 + 3 * n:.1f}" width="{bar:.1f}" '
+                    f'height="2.5" fill="{COLOURS[kind]}"><title>{escape(tip)}</title></rect>'
                 )
         if d.day.day == 1 or d.day.day % 5 == 0 or i == 0:
             out.append(
@@ -222,6 +230,7 @@ def render_html(report: Report, *, names: Any = None) -> str:
         r=report,
         services=services,
         incidents=[_incident_view(i, report, names) for i in report.incidents],
+        quiet=[_incident_view(i, report, names) for i in report.maintenance_incidents],
         maintenance=[
             {
                 "service": _service_label(report, w.service),
@@ -294,6 +303,7 @@ def to_json(report: Report) -> dict[str, Any]:
                 "maintenance_minutes": s.maintenance,
                 "error_budget_used": None if s.budget_used is None else round(s.budget_used, 4),
                 "incidents": len(s.incidents),
+                "incidents_in_maintenance": len(s.maintenance_incidents),
                 "mttr_minutes": None if s.mttr is None else _minutes(s.mttr),
                 "longest_incident": None if s.longest is None else incident(s.longest),
                 "previous": _previous_json(report, s.service),
@@ -313,6 +323,11 @@ def to_json(report: Report) -> dict[str, Any]:
             for s in report.services
         ],
         "incidents": [incident(i) for i in report.incidents],
+        # Inside maintenance windows: nobody was paged, so no time to page.
+        "maintenance_incidents": [
+            {k: v for k, v in incident(i).items() if k not in ("time_to_page_seconds",)}
+            for i in report.maintenance_incidents
+        ],
         "maintenance": [
             {
                 "service": w.service,
@@ -350,7 +365,7 @@ SERVICE_COLUMNS = (
     "service", "name", "availability_percent", "objective_percent", "objective_met",
     "down_minutes", "eligible_minutes", "gap_minutes", "maintenance_minutes",
     "error_budget_used_percent", "incidents", "mttr_minutes", "longest_incident_minutes",
-    "previous_availability_percent",
+    "previous_availability_percent", "incidents_in_maintenance",
 )  # fmt: skip
 EVENT_COLUMNS = (
     "kind", "start_ist", "end_ist", "duration_minutes", "alertname", "scope", "services",
@@ -363,7 +378,11 @@ def _pct(value: float | None) -> str:
 
 
 def to_csv(report: Report) -> tuple[str, str]:
-    """Two CSV texts: one row per service, and one per event (incident, maintenance, gap)."""
+    """Two CSV texts: one row per service, and one per event, in time order.
+
+    Event kinds: `incident` (paged), `incident_in_maintenance` (nobody paged; no time to
+    page), `maintenance` (a window) and `gap`.
+    """
     services = io.StringIO()
     w = csv.writer(services, lineterminator="\r\n")
     w.writerow(SERVICE_COLUMNS)
@@ -385,18 +404,19 @@ def to_csv(report: Report) -> tuple[str, str]:
                 "" if s.mttr is None else _minutes(s.mttr),
                 "" if s.longest is None else _minutes(s.longest.duration),
                 _pct(prev.availability) if prev else "",
+                len(s.maintenance_incidents),
             )
         )
     events = io.StringIO()
     w = csv.writer(events, lineterminator="\r\n")
     w.writerow(EVENT_COLUMNS)
     rows: list[tuple[float, tuple[Any, ...]]] = []
-    for i in report.incidents:
+    for i in (*report.incidents, *report.maintenance_incidents):
         rows.append(
             (
                 i.start,
                 (
-                    "incident",
+                    "incident_in_maintenance" if i.in_maintenance else "incident",
                     _iso(i.start),
                     "" if i.ongoing else _iso(i.end),
                     _minutes(i.duration),
@@ -405,7 +425,7 @@ def to_csv(report: Report) -> tuple[str, str]:
                     " ".join(i.services),
                     " ".join(i.vantages),
                     i.reason or "",
-                    round(i.time_to_page),
+                    "" if i.in_maintenance else round(i.time_to_page),
                 ),
             )
         )
@@ -515,27 +535,46 @@ async def write_report(
     chromium: str | None = None,
     names: Any = None,
 ) -> list[Path]:
-    """Write the chosen formats into `out` (created if needed); return the files written."""
+    """Write the chosen formats into `out` (created if needed); return the files written.
+
+    All or nothing: every format is rendered to a hidden temporary file in `out` first, and
+    the files are renamed into place only when all succeeded. A failure (say Chromium cannot
+    start) raises `ReportError` and leaves `out` as it was, earlier reports included.
+    """
     _make_dir(out)
     stem = f"parichay-report-{report.period.slug}"
-    written: list[Path] = []
     html = render_html(report, names=names) if {"html", "pdf"} & set(formats) else ""
     browser = chromium_path(chromium) if "pdf" in formats else ""
-    for fmt in formats:
-        if fmt == "html":
-            written.append(_write(out / f"{stem}.html", html))
-        elif fmt == "json":
-            text = json.dumps(to_json(report), ensure_ascii=False, indent=2) + "\n"
-            written.append(_write(out / f"{stem}.json", text))
-        elif fmt == "csv":
-            services, events = to_csv(report)
-            written.append(_write(out / f"{stem}-services.csv", services))
-            written.append(_write(out / f"{stem}-events.csv", events))
-        elif fmt == "pdf":
-            path = out / f"{stem}.pdf"
-            await render_pdf(html, path=path, chromium=browser)
-            written.append(path)
-    return written
+    staged: list[tuple[Path, Path]] = []  # (temporary, final), in the order written
+
+    def stage(name: str) -> Path:
+        tmp = out / f".{name}.{os.getpid()}.{secrets.token_hex(4)}.part"
+        staged.append((tmp, out / name))
+        return tmp
+
+    try:
+        for fmt in formats:
+            if fmt == "html":
+                _write(stage(f"{stem}.html"), html)
+            elif fmt == "json":
+                text = json.dumps(to_json(report), ensure_ascii=False, indent=2) + "\n"
+                _write(stage(f"{stem}.json"), text)
+            elif fmt == "csv":
+                services, events = to_csv(report)
+                _write(stage(f"{stem}-services.csv"), services)
+                _write(stage(f"{stem}-events.csv"), events)
+            elif fmt == "pdf":
+                await render_pdf(html, path=stage(f"{stem}.pdf"), chromium=browser)
+        for tmp, final in staged:
+            try:
+                tmp.replace(final)
+            except OSError as exc:
+                raise ReportError(f"--out: cannot write {final}: {exc.strerror}") from None
+    except BaseException:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        raise
+    return [final for _, final in staged]
 
 
 def _make_dir(out: Path) -> None:
@@ -547,9 +586,10 @@ def _make_dir(out: Path) -> None:
 
 def _write(path: Path, text: str) -> Path:
     try:
-        path.write_text(text, encoding="utf-8", newline="")
+        with path.open("x", encoding="utf-8", newline="") as f:
+            f.write(text)
     except OSError as exc:
-        raise ReportError(f"--out: cannot write {path}: {exc.strerror}") from None
+        raise ReportError(f"--out: cannot write in {path.parent}: {exc.strerror}") from None
     return path
 
 

@@ -3,9 +3,13 @@
 The month is last calendar month (IST), so `parichay-status report --month` accepts it as a
 past month. It holds: a 4-hour central outage on its first Monday from 09:40 IST, two
 one-minute blips that page nobody, a one-hour partial-reachability incident at one site,
-a 3-hour Parichay maintenance window and a 2-hour gap with no data at all. The expected
-figures are computed here from that definition (tests/support/report_month.py) alone, by
-counting minutes.
+a 3-hour Parichay maintenance window with a one-hour central outage inside it (its alert
+fired, silenced: nobody was paged), and a 2-hour gap with no data at all; five days before
+the month, a 30-minute central outage (the comparison). The expected figures are computed
+here from that definition (tests/support/report_month.py) alone, by counting minutes.
+
+The report reads history from Prometheus only (the windows from `parichay_maintenance_active`,
+as the status page exports them from its silences); no Alertmanager holds alerts here.
 """
 
 from __future__ import annotations
@@ -28,8 +32,8 @@ import pytest_asyncio
 from playwright.async_api import async_playwright
 
 from statuspage.history import IST
-from statuspage.report import build_report
-from statuspage.report_render import to_csv, to_json, write_report
+from statuspage.report import Comparison, build_report
+from statuspage.report_render import COLOURS, render_html, to_csv, to_json, write_report
 from statuspage.sources import AlertmanagerClient, PrometheusClient
 from tests.statuspage.conftest import History, start_history
 from tests.support.backfill import holding_alertmanager
@@ -87,6 +91,55 @@ async def test_exactly_the_two_paged_incidents_with_their_durations(month_histor
     # The backfilled alerts are pending for one minute (`for: 1m`); no Alertmanager given,
     # so the shipped group_wait of 10 s is added.
     assert round(central.time_to_page) == 70
+    # The outage inside the maintenance window fired too, silenced: listed apart.
+    [quiet] = report.maintenance_incidents
+    assert (quiet.alertname, quiet.scope, round(quiet.duration / 60)) == (
+        "ParichayDown", "central", minutes(m.in_maintenance),
+    )  # fmt: skip
+    assert quiet.in_maintenance and quiet.services == ("parichay", "eoffice-login")
+    assert abs(quiet.start - m.in_maintenance[0].timestamp()) < 60
+
+
+async def test_an_outage_inside_maintenance_paged_nobody(month_history: Setup) -> None:
+    """The outage inside the window is no paged incident: not in the counts, the summary's
+    "paged for", time to page or MTTR; it is listed in its own section of HTML, JSON and CSV."""
+    m = month_history.month
+    report = await _report(month_history)
+    parichay = next(s for s in report.services if s.service == "parichay")
+    login = next(s for s in report.services if s.service == "eoffice-login")
+    assert [len(parichay.incidents), len(parichay.maintenance_incidents)] == [1, 1]
+    assert [len(login.incidents), len(login.maintenance_incidents)] == [1, 1]
+    # MTTR is the 4-hour outage's alone (the hour in maintenance would make it 2 h 30).
+    assert parichay.mttr is not None and round(parichay.mttr / 60) == minutes(m.outage)
+    assert login.mttr == parichay.mttr
+    assert "ITDA was paged for 2 incidents (1 central, 1 path)" in report.summary.en
+    assert "1 outage during planned maintenance paged nobody" in report.summary.en
+    assert "नियोजित रखरखाव के दौरान 1 रुकावट हुई;" in report.summary.hi
+    data = to_json(report)
+    assert [i["alertname"] for i in data["incidents"]] == [
+        "ParichayDown", "ParichayPartiallyUnreachable",
+    ]  # fmt: skip
+    [quiet] = data["maintenance_incidents"]
+    assert quiet["duration_minutes"] == minutes(m.in_maintenance)
+    assert "time_to_page_seconds" not in quiet
+    rows = {r["service"]: r for r in data["services"]}
+    assert (rows["parichay"]["incidents"], rows["parichay"]["incidents_in_maintenance"]) == (1, 1)
+    services_csv, events_csv = to_csv(report)
+    events = list(csv.DictReader(io.StringIO(events_csv)))
+    [row] = [e for e in events if e["kind"] == "incident_in_maintenance"]
+    assert row["alertname"] == "ParichayDown" and row["time_to_page_seconds"] == ""
+    assert row["start_ist"].startswith(m.in_maintenance[0].strftime("%Y-%m-%dT%H:%M"))
+    csv_parichay = next(
+        r for r in csv.DictReader(io.StringIO(services_csv)) if r["service"] == "parichay"
+    )
+    assert (csv_parichay["incidents"], csv_parichay["incidents_in_maintenance"]) == ("1", "1")
+    html = render_html(report)
+    section = html.split('id="quiet"', 1)[1].split("</section>", 1)[0]
+    assert "During planned maintenance (nobody was paged)" in section
+    assert "नियोजित रखरखाव के दौरान (किसी को सूचना नहीं भेजी गई)" in section
+    assert section.count("<tr>") == 2 and "ParichayDown" in section  # header and one incident
+    paged = html.split('id="incidents"', 1)[1].split("</section>", 1)[0]
+    assert paged.count("ParichayDown") == 1
 
 
 async def test_availability_to_a_hundredth_of_a_percent(month_history: Setup) -> None:
@@ -140,7 +193,27 @@ async def test_summary_and_comparison(month_history: Setup) -> None:
     assert "objective of 99.9 %" in report.summary.en
     assert "4 घंटे 02 मिनट" in report.summary.hi and "2 घटनाओं" in report.summary.hi
     prev = report.previous["parichay"]
-    assert prev.availability == 1.0 and prev.incidents == 0 and prev.gap > 0
+    assert prev.down == minutes(m.before) and prev.incidents == 1 and prev.gap > 0
+    assert prev.availability is not None and prev.availability < 1
+
+
+async def test_comparison_applies_the_current_months_rules(month_history: Setup) -> None:
+    """The previous month's central outage also counts for the e-Office login, which fell
+    with it, exactly as in the current month; and the comparison equals that month's own
+    report, figure for figure."""
+    m = month_history.month
+    report = await _report(month_history)
+    login = report.previous["eoffice-login"]
+    assert (login.down, login.incidents) == (minutes(m.before), 1)
+    assert report.previous["eoffice-web"].incidents == 0
+    async with PrometheusClient(url=month_history.history.url) as prom:
+        before = await build_report(prom, period=report.previous_period, now=month_history.now)
+    assert before.period == report.previous_period
+    own = {
+        s.service: Comparison(s.availability, s.down, len(s.incidents), s.gap)
+        for s in before.services
+    }
+    assert own == dict(report.previous)
 
 
 async def test_group_wait_is_read_from_alertmanager(month_history: Setup, tmp_path: Path) -> None:
@@ -169,7 +242,9 @@ async def test_csv_and_json(month_history: Setup) -> None:
     parichay = next(r for r in rows if r["service"] == "parichay")
     assert int(parichay["down_minutes"]) == minutes(m.outage) + 2
     kinds = [r["kind"] for r in csv.DictReader(io.StringIO(events))]
-    assert sorted(kinds) == ["gap", "incident", "incident", "maintenance"]
+    assert sorted(kinds) == [
+        "gap", "incident", "incident", "incident_in_maintenance", "maintenance",
+    ]  # fmt: skip
     data = json.loads(json.dumps(to_json(report)))
     assert data["schema"] == "parichay-report/1"
     assert {"period", "summary", "services", "incidents", "maintenance", "gaps"} <= set(data)
@@ -206,6 +281,74 @@ async def test_cli_writes_every_format_and_the_pdf_has_the_hindi(
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     _check_files(out / f"parichay-report-{m.arg}", tmp_path)
+    # Exactly the five files: no temporary file is left beside them.
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        f"parichay-report-{m.arg}{s}"
+        for s in (".html", ".pdf", ".json", "-services.csv", "-events.csv")
+    )
+    assert result.stdout.split() == [
+        str(out / f"parichay-report-{m.arg}{s}")
+        for s in (".html", ".pdf", "-services.csv", "-events.csv", ".json")
+    ]
+
+
+async def test_a_failed_pdf_leaves_nothing_behind(month_history: Setup, tmp_path: Path) -> None:
+    """Chromium that cannot start: exit 2 with one line, and the folder is as it was: no new
+    HTML, JSON or CSV (nor a temporary file), and the earlier report of the month intact."""
+    m = month_history.month
+    chromium = tmp_path / "chromium"
+    chromium.write_text("#!/bin/sh\necho 'cannot open display' >&2\nexit 1\n", encoding="utf-8")
+    chromium.chmod(0o755)
+    out = tmp_path / "out"
+    out.mkdir()
+    earlier = out / f"parichay-report-{m.arg}.json"
+    earlier.write_text('{"complete": false}\n', encoding="utf-8")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    for formats in ("html,csv,json,pdf", "pdf,html", "json,csv,pdf"):
+        result = await _run(
+            "--month", m.arg, "--format", formats, "--out", str(out), "--chromium", str(chromium),
+            "--prometheus", month_history.history.url,
+        )  # fmt: skip
+        assert result.returncode == 2, result.stdout
+        assert f"--format pdf: Chromium at {chromium} failed" in result.stderr
+        assert f"(no file was written to {out})" in result.stderr
+        assert "Traceback" not in result.stderr and result.stdout == ""
+        assert {p.name: p.read_bytes() for p in out.iterdir()} == before, formats
+    # A Chromium that is not there at all: the same.
+    result = await _run(
+        "--month", m.arg, "--format", "html,json,pdf", "--out", str(out),
+        "--chromium", str(tmp_path / "no-such-chromium"), "--prometheus", month_history.history.url,
+    )  # fmt: skip
+    assert result.returncode == 2 and "no Chromium there" in result.stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+async def test_the_day_with_missing_data_is_grey_in_every_row(
+    month_history: Setup, tmp_path: Path
+) -> None:
+    """The day of the 2-hour gap is drawn with the grey missing-data mark in every service's
+    chart (its bar may be green: the rest of the day was up), names the minutes in its
+    tooltip, and counts them in the JSON and the services CSV."""
+    m = month_history.month
+    report = await _report(month_history)
+    day = m.gap[0].date().isoformat()
+    html = render_html(report)
+    grey = COLOURS["nodata"]
+    charts = html.split("<svg")[1:]
+    assert len(charts) == len(report.services)
+    for s, svg in zip(report.services, charts, strict=True):
+        strips = re.findall(rf'<rect class="strip nodata" data-day="{day}"[^>]*fill="{grey}"', svg)
+        assert len(strips) == 1, s.service
+        assert f"{day}: " in svg and "120 min without data" in svg
+        # No other day of the month lacks data: only that one is marked.
+        assert svg.count('class="strip nodata"') == 1, s.service
+    data = to_json(report)
+    for s in data["services"]:
+        [d] = [d for d in s["days"] if d["day"] == day]
+        assert d["gap_minutes"] == minutes(m.gap)
+        assert s["gap_minutes"] == minutes(m.gap)
+    _, events = to_csv(report)
+    assert sum(1 for r in csv.DictReader(io.StringIO(events)) if r["kind"] == "gap") == 1
 
 
 def _check_files(stem: Path, tmp_path: Path) -> None:

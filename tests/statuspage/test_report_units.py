@@ -1,7 +1,9 @@
-"""Pure parts of the report: periods, the page group_wait, the objective default, the chart."""
+"""Pure parts of the report: periods, the page group_wait, the objective default, the chart,
+and the maintenance rule (which incidents paged)."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -9,7 +11,7 @@ import httpx
 import pytest
 import respx
 
-from statuspage.history import DayAvailability, Incident
+from statuspage.history import DayAvailability, Incident, Window
 from statuspage.report import (
     DEFAULT_OBJECTIVE,
     Period,
@@ -19,10 +21,12 @@ from statuspage.report import (
     incident_services,
     month_period,
     page_group_wait,
+    paging_start,
     read_objective,
     read_reason,
+    silenced_by,
 )
-from statuspage.report_render import chart_svg, parse_formats
+from statuspage.report_render import COLOURS, chart_svg, parse_formats
 from statuspage.sources import PrometheusClient
 from statuspage.view import Name
 
@@ -120,10 +124,42 @@ def test_chart_escapes_names_and_marks_days() -> None:
     )
     svg = str(chart_svg(figures))
     assert "<b>" not in svg and "&lt;b&gt;x&lt;/b&gt;" in svg
-    assert svg.count("<rect x=") >= 4
+    assert svg.count('<rect class="day ') == 4
     assert "2024-09-02: 81.82 %, 240 min down, 120 min without data" in svg
     assert "2024-09-03: 100.00 %, 0 min down, 180 min maintenance" in svg
     assert "2024-09-04: no data" in svg
+
+
+def _marks(svg: str) -> dict[str, set[str]]:
+    """Per day: the classes of its bar and strips, and `fill=<colour>` of each."""
+    out: dict[str, set[str]] = {}
+    for m in re.finditer(r'<rect class="([^"]+)" data-day="([^"]+)"[^>]* fill="([^"]+)"', svg):
+        out.setdefault(m[2], set()).update({m[1], f"fill={m[3]}"})
+    return out
+
+
+def test_every_day_with_missing_data_is_drawn_grey() -> None:
+    """A day with minutes without data gets a grey `nodata` strip under its bar, whatever its
+    bar shows (up, down, maintenance), and a day without any data a hatched grey bar; a day
+    with all its data has no grey at all."""
+    grey = f"fill={COLOURS['nodata']}"
+    days = (
+        DayAvailability(date(2024, 9, 1), 1440, 1440, 0, 0, 0),  # all data, up
+        DayAvailability(date(2024, 9, 2), 1440, 1260, 0, 0, 0),  # 3 h gap, up otherwise
+        DayAvailability(date(2024, 9, 3), 1440, 1320, 240, 0, 0),  # gap and down
+        DayAvailability(date(2024, 9, 4), 1440, 1380, 0, 180, 120),  # gap and maintenance
+        DayAvailability(date(2024, 9, 5), 1440, 0, 0, 0, 0),  # no data at all
+    )
+    figures = ServiceFigures(
+        service="x", name=Name("x", "x"), objective=0.995, days=days, incidents=()
+    )
+    marks = _marks(str(chart_svg(figures)))
+    assert "strip nodata" not in marks["2024-09-01"] and grey not in marks["2024-09-01"]
+    for day in ("2024-09-02", "2024-09-03", "2024-09-04"):
+        assert {"strip nodata", grey} <= marks[day], day
+    assert "day up" in marks["2024-09-02"] and "day down" in marks["2024-09-03"]
+    assert "day maintenance" in marks["2024-09-04"]
+    assert {"day nodata", "fill=url(#hatch)", "strip nodata", grey} <= marks["2024-09-05"]
 
 
 def test_parse_formats() -> None:
@@ -241,3 +277,109 @@ def _incident(alertname: str, scope: str, *labels: dict[str, str]) -> Incident:
 def test_incident_rows(incident: Incident, rows: tuple[str, ...]) -> None:
     """Each scope's incident counts against the row where the fault lay, monitoring against none."""
     assert incident_services(incident) == rows
+
+
+# ---------------------------------------------------------------------------- maintenance
+
+T0 = 1_000_000.0
+SSO = {"alertname": "ParichayDown", "severity": "page", "scope": "central", "target": "parichay-login-page", "role": "sso"}  # fmt: skip
+PATH_H = {"alertname": "ParichayPartiallyUnreachable", "severity": "page", "scope": "path", "target": "parichay-login-page", "vantage": "district-haridwar"}  # fmt: skip
+PATH_M = PATH_H | {"vantage": "cloud-mumbai"}
+EOFFICE = {"alertname": "EOfficeDown", "severity": "page", "scope": "app", "target": "eoffice-web", "role": "app"}  # fmt: skip
+
+
+def _firing(*labels: dict[str, str], start: float, end: float, paged_at: float) -> Incident:
+    return Incident(
+        alertname=labels[0]["alertname"],
+        scope=labels[0]["scope"],
+        severity="page",
+        start=start,
+        end=end,
+        paged_at=paged_at,
+        ongoing=False,
+        labels=labels,
+    )
+
+
+def _w(service: str, start: float, end: float) -> Window:
+    return Window(service, T0 + start, T0 + end)
+
+
+@pytest.mark.parametrize(
+    ("labels", "span", "windows", "expected"),
+    [
+        pytest.param((SSO,), (0, 3600), (), 60, id="no-window-pages-at-first-firing"),
+        pytest.param(
+            (SSO,), (600, 4200), [_w("parichay", 0, 10800)], None, id="inside-parichay-window"
+        ),
+        pytest.param(
+            (SSO,), (600, 4200), [_w("site:district-haridwar", 0, 10800)], 60,
+            id="a-site-window-does-not-silence-parichay",
+        ),
+        pytest.param(
+            (EOFFICE,), (600, 4200), [_w("parichay", 0, 10800)], 60,
+            id="a-parichay-window-does-not-silence-e-office",
+        ),
+        pytest.param(
+            (EOFFICE,), (600, 4200), [_w("eoffice-web", 0, 10800)], None,
+            id="the-e-office-targets-window-silences-it",
+        ),
+        pytest.param(
+            (SSO,), (9000, 12600), [_w("parichay", 0, 10800)], 10800 - 9000,
+            id="outlasts-the-window-pages-when-it-ends",
+        ),
+        pytest.param(
+            (SSO,), (9000, 10805), [_w("parichay", 0, 10800)], None,
+            id="a-tail-shorter-than-group-wait-pages-nobody",
+        ),
+        pytest.param(
+            (SSO,), (-300, 1800), [_w("parichay", 0, 10800)], 60,
+            id="fired-before-the-window-began",
+        ),
+        pytest.param(
+            (PATH_H, PATH_M), (0, 3600), [_w("site:district-haridwar", -60, 7200)], 60,
+            id="one-of-two-sites-silenced-still-pages",
+        ),
+        pytest.param(
+            (PATH_H, PATH_M), (0, 3600),
+            [_w("site:district-haridwar", -60, 7200), _w("site:cloud-mumbai", -60, 7200)], None,
+            id="both-sites-silenced",
+        ),
+        pytest.param(
+            (SSO,), (0, 3600), [_w("parichay", -60, 1800), _w("parichay", 1800, 7200)], None,
+            id="back-to-back-windows",
+        ),
+    ],
+)  # fmt: skip
+def test_paging_start_with_maintenance_windows(
+    labels: tuple[dict[str, str], ...],
+    span: tuple[float, float],
+    windows: list[Window],
+    expected: float | None,
+) -> None:
+    """An incident pages unless every alert of it is silenced by a maintenance window
+    (matchers as `parichay-status maintenance add` sets them) for all its firing time but for
+    stretches shorter than group_wait; it pages at its first unsilenced stretch."""
+    start, end = T0 + span[0], T0 + span[1]
+    incident = _firing(*labels, start=start, end=end, paged_at=start + 60)
+    got = paging_start(incident, windows, group_wait=10)
+    assert (None if got is None else got - start) == expected
+
+
+def test_a_short_alert_without_any_window_still_pages() -> None:
+    """Firing for less than group_wait with no window at all is a paged incident, as before."""
+    incident = _firing(SSO, start=T0, end=T0 + 65, paged_at=T0 + 60)
+    assert paging_start(incident, [_w("site:cloud-mumbai", 0, 100)], group_wait=10) == T0 + 60
+
+
+def test_silence_matchers_are_the_notices_ones() -> None:
+    """A window silences exactly what the silence of `maintenance add` would (regex anchored)."""
+    window = Window("parichay", 0, 1)
+    assert silenced_by(window, {"alertname": "ParichayPartiallyUnreachable"})
+    assert not silenced_by(window, {"alertname": "NotParichayDown"})
+    assert silenced_by(
+        Window("site:cloud-mumbai", 0, 1), {"alertname": "X", "vantage": "cloud-mumbai"}
+    )
+    assert not silenced_by(
+        Window("eoffice-web", 0, 1), {"alertname": "EOfficeDown", "target": "eoffice-login"}
+    )

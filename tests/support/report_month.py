@@ -1,4 +1,7 @@
-"""A month of synthetic history for the report: the events issue 16 names, at known times.
+"""A month of synthetic history for the report: the events issue 16 names, at known times,
+plus those of issue 20: a central outage inside the maintenance window (nobody was paged)
+and a central outage in the month before (the e-Office login fell with it), for the
+comparison.
 
 `last_month(now)` places them in the last calendar month (IST) before `now`, so the CLI
 accepts the month as past; `month_scenario()` turns them into a backfill `Scenario`.
@@ -46,6 +49,10 @@ class Month:
     blips: tuple[datetime, ...]
     maintenance: tuple[datetime, datetime]
     gap: tuple[datetime, datetime]
+    # A central outage inside the maintenance window: its alert fired, silenced.
+    in_maintenance: tuple[datetime, datetime]
+    # A central outage five days before the month (in the comparison's data).
+    before: tuple[datetime, datetime]
 
     @property
     def arg(self) -> str:
@@ -68,6 +75,14 @@ def last_month(now: datetime) -> Month:
         blips=(mon + 17 * H, mon + timedelta(days=3, hours=11)),
         maintenance=(mon + timedelta(days=5, hours=20), mon + timedelta(days=5, hours=23)),
         gap=(mon + timedelta(days=8, hours=2), mon + timedelta(days=8, hours=4)),
+        in_maintenance=(
+            mon + timedelta(days=5, hours=20, minutes=30),
+            mon + timedelta(days=5, hours=21, minutes=30),
+        ),
+        before=(
+            period.start - timedelta(days=5) + 10 * H,
+            period.start - timedelta(days=5) + 10 * H + 30 * M,
+        ),
     )
 
 
@@ -83,8 +98,13 @@ def month_scenario(month: Month, now: datetime, *, objective: float | None = Non
         ),
         *(Blip(start=b) for b in month.blips),
         Maintenance(start=month.maintenance[0], end=month.maintenance[1], service="parichay"),
+        Outage(start=month.in_maintenance[0], end=month.in_maintenance[1], scope="central"),
+        Outage(start=month.before[0], end=month.before[1], scope="central"),
         Gap(start=month.gap[0], end=month.gap[1]),
     )
+    # Oldest first: the backfill writes each alert series' samples in the order of the
+    # events, and promtool drops samples older than the series' last one.
+    events = tuple(sorted(events, key=lambda e: e.start))
     # Ten days of the month before, for the comparison, and a day after the month.
     start = month.period.start - timedelta(days=10)
     end = min(month.period.end + timedelta(days=1), now.replace(second=0, microsecond=0))
