@@ -17,10 +17,7 @@ Definitions (the report and the page share them):
   alert name and scope (e.g. `ParichayDown` for two SSO targets, or a partial-reachability
   alert for two sites); its start is the first sample of the alert (pending or firing:
   when the condition was first seen), `paged_at` its first firing sample.
-- An incident is **planned** (nobody was paged) when, from its first firing sample to its
-  end, it lies within maintenance windows of the rows its alert is silenced with
-  (`statuspage.notices.window_services`); one that outlasts the window pages when the
-  silence ends, so it is a paged incident.
+- Whether an incident paged anyone despite maintenance windows is `statuspage.paging`'s.
 - A **day with missing data** is one with at least `GAP_DAY_MINUTES` uncovered minutes
   (and no downtime, which is drawn first): the page and the report draw it grey.
 """
@@ -330,28 +327,6 @@ class Window:
     @property
     def duration(self) -> float:
         return self.end - self.start
-
-
-def planned(
-    incident: Incident,
-    windows: Iterable[Window],
-    *,
-    services: Iterable[str],
-    slack: float = DEFAULT_MAX_GAP_S,
-) -> bool:
-    """Whether an incident lay within maintenance of `services` from its page to its end.
-
-    `services` are the rows whose windows silence the incident's alerts. Windows of those
-    rows are merged; `slack` absorbs the sampling of both series (one scrape or evaluation
-    apart) at each edge.
-    """
-    wanted = set(services)
-    spans = sorted((w.start, w.end) for w in windows if w.service in wanted)
-    cursor = incident.paged_at
-    for start, end in spans:
-        if start - slack <= cursor < end:
-            cursor = max(cursor, end)
-    return bool(spans) and cursor + slack >= incident.end
 
 
 def maintenance_windows(

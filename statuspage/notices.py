@@ -16,7 +16,7 @@ silences after a few days; the history of windows lives in Prometheus instead, t
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -58,20 +58,6 @@ def under_maintenance(
     if SSO_SERVICE in out:
         out.update(sso_dependents)
     return frozenset(out)
-
-
-def window_services(labels: Mapping[str, str]) -> tuple[str, ...]:
-    """The rows whose maintenance window silences an alert with these labels: the
-    inverse of `matchers_for` (Parichay's for a `Parichay*` alert, a site's for an alert
-    from its vantage, a target's for an alert about it)."""
-    out = []
-    if labels.get("alertname", "").startswith("Parichay"):
-        out.append(SSO_SERVICE)
-    if labels.get("vantage"):
-        out.append(SITE_PREFIX + labels["vantage"])
-    if labels.get("target"):
-        out.append(labels["target"])
-    return tuple(out)
 
 
 def matchers_for(*, kind: str, service: str) -> list[Matcher]:

@@ -24,13 +24,12 @@ from statuspage.history import IST as IST_TZ
 from statuspage.history import (
     DayAvailability,
     Incident,
-    Window,
     format_duration,
     format_ist,
     ist_day,
 )
-from statuspage.history import planned as planned_incident
-from statuspage.notices import Notice, list_notices, under_maintenance, window_services
+from statuspage.notices import Notice, list_notices, under_maintenance
+from statuspage.paging import SHIPPED_GROUP_WAIT_S, paging_start, read_group_wait
 from statuspage.sources import AlertmanagerAPI, AmAlert, PrometheusClient, SourceError
 
 HISTORY_DAYS = 90
@@ -385,9 +384,11 @@ async def build_view(
     problems: list[str] = []
     am_alerts: list[AmAlert] | None = None
     notices: list[Notice] = []
+    group_wait = SHIPPED_GROUP_WAIT_S
     try:
         am_alerts = await am.alerts()
         notices = await list_notices(am)
+        group_wait, _ = await read_group_wait(am)
     except SourceError as exc:
         problems.append(f"{exc} - maintenance notices and whether ITDA was alerted are not shown.")
     firing: list[dict[str, str]] | None = None
@@ -412,7 +413,7 @@ async def build_view(
             for i in found
         ]
         windows = await reading.read_maintenance(prom, start=since, end=now)
-        planned = [i for i in found if during_maintenance(i, windows)]
+        planned = [i for i in found if paging_start(i, windows, group_wait=group_wait) is None]
         found = [i for i in found if i not in planned]
         services = await reading.list_services(prom, now=now, lookback=timedelta(days=history_days))
         today = ist_day(now)
@@ -466,13 +467,6 @@ async def build_view(
         problems=problems,
         names=dict(names or {}),
     )
-
-
-def during_maintenance(incident: Incident, windows: Sequence[Window]) -> bool:
-    """Whether nobody was paged for an incident: it lay within maintenance of the rows its
-    alerts are silenced with (`history.planned`)."""
-    services = {s for lb in incident.labels for s in window_services(lb)}
-    return planned_incident(incident, windows, services=services)
 
 
 def _day_json(d: DayAvailability) -> dict[str, Any]:

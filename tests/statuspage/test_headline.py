@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from statuspage.notices import Notice, under_maintenance
 from statuspage.sources import AmAlert
 from statuspage.view import headlines
 
@@ -211,3 +212,62 @@ def test_an_alert_silenced_by_a_maintenance_window_says_it_is_the_planned_mainte
     )
     assert h.hi.endswith("यह ऊपर घोषित नियोजित रखरखाव है।")
     assert h.level == "maintenance" and not h.alerted
+
+
+def test_alertmanagers_copy_matches_although_it_carries_prometheus_external_labels() -> None:
+    """Prometheus adds its external labels (the shipped `runbook_base`) to what it sends;
+    `ALERTS` lacks them. The alert is still recognised: ITDA has been alerted."""
+    sent = DOWN | {"runbook_base": "http://statuspage:10073/runbooks", "replica": "a"}
+    (h,) = headlines(firing=[DOWN | {"alertstate": "firing"}], am_alerts=[_am(sent)])
+    assert h.alerted and h.en.endswith("ITDA has been alerted.")
+    other = sent | {"target": "parichay-other"}
+    (h,) = headlines(firing=[DOWN | {"alertstate": "firing"}], am_alerts=[_am(other)])
+    assert not h.alerted and h.en.endswith("ITDA is checking.")
+
+
+def test_an_alert_about_a_row_in_maintenance_is_planned_though_not_silenced() -> None:
+    """The e-Office login fails while Parichay is in maintenance: its row is in maintenance
+    (`notices.under_maintenance`), so unless someone was really paged for it the sentence
+    says planned maintenance, not "ITDA is checking"."""
+    login = {
+        "alertname": "EOfficeLoginFailing",
+        "severity": "page",
+        "scope": "app",
+        "target": "eoffice-login",
+        "role": "app",
+        "kind": "login",
+        "vantage": "cloud-mumbai",
+    }
+    rows = frozenset({"parichay", "eoffice-login"})
+    (h,) = headlines(firing=[login], am_alerts=[], in_maintenance=rows)
+    assert h.level == "maintenance" and not h.alerted
+    assert h.en.endswith("This is the planned maintenance announced above."), h.en
+    (h,) = headlines(firing=[login], am_alerts=[], in_maintenance=frozenset({"parichay"}))
+    assert h.level == "down" and h.en.endswith("ITDA is checking.")
+    (h,) = headlines(firing=[login], am_alerts=[_am(login)], in_maintenance=rows)
+    assert h.alerted and h.en.endswith("ITDA has been alerted.")
+
+
+def test_a_window_of_parichay_puts_the_rows_that_need_it_in_maintenance() -> None:
+    """Parichay's window covers the e-Office login rows (they log in through it); a window
+    of one e-Office target or site covers that row only; expired and future windows none."""
+    now = datetime(2024, 9, 2, 4, 0, tzinfo=UTC)
+
+    def window(service: str, *, start: int = -10, end: int = 60, kind: str = "maintenance") -> Notice:
+        return Notice(
+            id=service, kind=kind, service=service, note_en="", note_hi="",
+            start=now + timedelta(minutes=start), end=now + timedelta(minutes=end),
+            state="active",
+        )  # fmt: skip
+
+    deps = ["eoffice-login"]
+    assert under_maintenance([window("parichay")], now=now, sso_dependents=deps) == {
+        "parichay",
+        "eoffice-login",
+    }
+    assert under_maintenance([window("eoffice-root")], now=now, sso_dependents=deps) == {
+        "eoffice-root"
+    }
+    assert under_maintenance([window("site:x")], now=now, sso_dependents=deps) == {"site:x"}
+    assert under_maintenance([window("parichay", start=5)], now=now, sso_dependents=deps) == set()
+    assert under_maintenance([window("parichay", kind="notice")], now=now, sso_dependents=deps) == set()

@@ -208,3 +208,4 @@ async def test_a_window_is_added_through_the_member_that_answers(
     new_id = capsys.readouterr().out.strip()
     assert await _cli("notice", "list", *urls) == 0
     assert new_id in capsys.readouterr().out
+

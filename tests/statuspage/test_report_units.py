@@ -12,6 +12,7 @@ import pytest
 import respx
 
 from statuspage.history import DayAvailability, Incident, Window
+from statuspage.paging import page_group_wait, paging_start, silenced_by
 from statuspage.report import (
     DEFAULT_OBJECTIVE,
     Period,
@@ -20,11 +21,8 @@ from statuspage.report import (
     day_period,
     incident_services,
     month_period,
-    page_group_wait,
-    paging_start,
     read_objective,
     read_reason,
-    silenced_by,
 )
 from statuspage.report_render import COLOURS, chart_svg, parse_formats
 from statuspage.sources import PrometheusClient
@@ -140,8 +138,9 @@ def _marks(svg: str) -> dict[str, set[str]]:
 
 def test_every_day_with_missing_data_is_drawn_grey() -> None:
     """A day with minutes without data gets a grey `nodata` strip under its bar, whatever its
-    bar shows (up, down, maintenance), and a day without any data a hatched grey bar; a day
-    with all its data has no grey at all."""
+    bar shows (up, down, maintenance); a day with no downtime but five minutes or more without
+    data a grey bar, and a day without any data a hatched grey bar; a day with all its data
+    has no grey at all."""
     grey = f"fill={COLOURS['nodata']}"
     days = (
         DayAvailability(date(2024, 9, 1), 1440, 1440, 0, 0, 0),  # all data, up
@@ -157,7 +156,8 @@ def test_every_day_with_missing_data_is_drawn_grey() -> None:
     assert "strip nodata" not in marks["2024-09-01"] and grey not in marks["2024-09-01"]
     for day in ("2024-09-02", "2024-09-03", "2024-09-04"):
         assert {"strip nodata", grey} <= marks[day], day
-    assert "day up" in marks["2024-09-02"] and "day down" in marks["2024-09-03"]
+    # A 3-hour gap on an otherwise good day: grey like the page's cell (history.GAP_DAY_MINUTES).
+    assert "day nodata" in marks["2024-09-02"] and "day down" in marks["2024-09-03"]
     assert "day maintenance" in marks["2024-09-04"]
     assert {"day nodata", "fill=url(#hatch)", "strip nodata", grey} <= marks["2024-09-05"]
 
