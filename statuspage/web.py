@@ -1,4 +1,5 @@
-"""The HTTP service: `/`, `/status.json`, `/badge/<service>.svg`, `/healthz`, `/metrics`.
+"""The HTTP service: `/`, `/status.json`, `/badge/<service>.svg`, `/healthz`, `/metrics`,
+and the runbooks at `/runbooks/` (`statuspage.runbooks`).
 
 Every request reads Prometheus and Alertmanager again (a view is reused for a few seconds so
 a burst of callers costs one read); nothing is stored. No endpoint takes a URL, a query or
