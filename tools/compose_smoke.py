@@ -465,6 +465,21 @@ class Run:
 
         return wait_for(f'status page headline "{ALERTED}"', probe, timeout=60, every=3)
 
+    def runbook_link(self) -> str:
+        """The firing alert's runbook_url (from the shipped `runbook_base`) opens, from
+        inside the compose network, the runbook the status page serves."""
+        answer = self.http.get(
+            f"{ALERTMANAGER_1}/api/v2/alerts", params={"filter": f'alertname="{ALERT}"'}
+        )
+        answer.raise_for_status()
+        urls = sorted({a["annotations"].get("runbook_url", "") for a in answer.json()})
+        if not urls or not urls[0]:
+            raise CheckFailed(f"no runbook_url on the {ALERT} alert in Alertmanager")
+        page = self.engine.exec(ALERTMANAGER_2, "wget", "-q", "-O", "-", urls[0])
+        if f"<h1>{ALERT}</h1>" not in page:
+            raise CheckFailed(f"{urls[0]} did not serve the {ALERT} runbook: {page[:200]!r}")
+        return f"{urls[0]} serves the {ALERT} runbook ({len(page)} bytes)"
+
     def start_report(self) -> tuple[subprocess.Popen[str], str]:
         """`parichay-status report` inside the running status page container, in the
         background. (`compose run` would be the documented way, but docker-compose 1.29
@@ -559,6 +574,7 @@ class Run:
 
         paged = self.step("page on outage", fired)
         self.step("status page headline", self.headline)
+        self.step("runbook link", self.runbook_link)
         if paged:
             # Room for a duplicate from the second Alertmanager member before counting.
             time.sleep(max(0.0, outage + self.figures["outage_to_email"] + SETTLE - time.time()))
