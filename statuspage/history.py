@@ -75,8 +75,9 @@ def format_ist(ts: float | datetime, *, with_date: bool = True) -> str:
     return when.strftime("%d %b %H:%M IST" if with_date else "%H:%M IST")
 
 
-def format_duration(seconds: float) -> str:
-    """`4 h 00 min`, `12 min`, `0 min`: rounded to the nearest minute."""
+def human_duration(seconds: float) -> str:
+    """`4 h 00 min`, `12 min`, `0 min`: rounded to the nearest minute, for people (page and
+    report). Config durations such as `2m` are `servicekit.durations.format_duration`'s."""
     minutes = round(seconds / 60)
     hours, rest = divmod(minutes, 60)
     if hours:
