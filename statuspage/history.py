@@ -26,11 +26,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 from statistics import median
 
-IST = timezone(timedelta(hours=5, minutes=30), "IST")
+from servicekit.clock import IST as IST  # re-exported: statuspage modules import it here
+
 MINUTES_PER_DAY = 1440
 # A hole this long between samples of one alert or window splits it in two. Prometheus
 # evaluates every 15 s in production and backfilled history is at one minute.
