@@ -20,13 +20,14 @@ from prometheus_client import CollectorRegistry
 
 from servicekit.clock import Clock, SystemClock
 from servicekit.listen import parse_listen
+from servicekit.metrics import register_runtime_collectors
 from servicekit.secrets import Secret
 
 from . import __version__, providers
 from .config import Config
 from .heartbeat import HeartbeatWatch
 from .intake import Acceptor
-from .metrics import BridgeMetrics, OutboxCollector, register_runtime_collectors
+from .metrics import BridgeMetrics, OutboxCollector
 from .outbox import Outbox
 from .sender import Sender
 from .web import build_app
