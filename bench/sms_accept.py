@@ -23,8 +23,8 @@ from prometheus_client import CollectorRegistry
 # Run as a script: the repository root on sys.path, for the test helpers in tests/support.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from smsbridge.app import BridgeService
 from smsbridge.config import parse_config
-from smsbridge.service import BridgeService
 from tests.support.sinks import GatewayStandIn
 
 TOKEN = "bench-token"

@@ -29,7 +29,7 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from exporter import statuspage
+from exporter import localpage
 from exporter.collector import MetricsRenderer, make_registry, make_runtime_registry
 from exporter.config import Config, ConfigError, Target, load_config, read_admin_token_file
 from exporter.probes import ProbeContext, pause_of, recheck_pause, resume
@@ -371,11 +371,11 @@ class Exporter:
         return web.Response(text=text)
 
     async def _status_page(self, request: web.Request) -> web.Response:
-        page = statuspage.render_html(self.store, now=self.ctx.clock.now())
+        page = localpage.render_local_page(self.store, now=self.ctx.clock.now())
         return web.Response(text=page, content_type="text/html", charset="utf-8")
 
     async def _status_json(self, request: web.Request) -> web.Response:
-        return web.json_response(statuspage.status_json(self.store))
+        return web.json_response(localpage.status_json(self.store))
 
     # ------------------------------------------------------------------ logging
 

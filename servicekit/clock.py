@@ -3,14 +3,18 @@
 `now()` is wall time (seconds since the epoch) for timestamps and ages, `monotonic()` a
 clock that never jumps for durations and schedules, `sleep()` the awaitable wait.
 `SystemClock` is the real one; `FakeClock` (for tests) moves only when told to:
-`advance()` wakes the sleepers that are due, in deadline order.
+`advance()` wakes the sleepers that are due, in deadline order. `IST` is the one zone
+people read times in (UTC+05:30, no DST).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from typing import Protocol
+from datetime import timedelta, timezone
+from typing import Final, Protocol
+
+IST: Final = timezone(timedelta(hours=5, minutes=30), "IST")
 
 
 class Clock(Protocol):

@@ -42,7 +42,7 @@ from pydantic_core import PydanticCustomError
 from servicekit.durations import HINT as DURATION_HINT
 from servicekit.durations import parse_duration
 from servicekit.errors import ConfigError
-from servicekit.secrets import Secret
+from servicekit.secrets import Secret, secret_from_file
 
 __all__ = [
     "BasicAuth",
@@ -194,18 +194,10 @@ def _env_secret(value: object) -> Secret:
 
 
 def read_secret_file(value: object) -> Secret:
-    """A secret file's stripped content; ValueError saying what is wrong with it."""
+    """A `*_file` key's secret (`secrets.secret_from_file`); ValueError saying what is wrong."""
     if not isinstance(value, str) or not value:
         raise ValueError(f"expected a file path, got {describe(value)}")
-    try:
-        text = Path(value).read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        raise ValueError(f"file not found: {value}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"cannot read {value}: {getattr(exc, 'strerror', None) or exc}") from None
-    if not text:
-        raise ValueError(f"file {value} is empty")
-    return Secret(text)
+    return secret_from_file(value)
 
 
 EnvSecret = Annotated[Secret, PlainValidator(_env_secret)]

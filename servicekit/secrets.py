@@ -5,6 +5,11 @@ gateway PIN, a bearer token). Its `str()`, `repr()` and `format()` are `<secret>
 cannot leak through f-strings, logging or tracebacks by accident; code that really needs
 the value calls `reveal()`, and credential checks use `matches()` (constant time).
 
+`secret_from_file(path)` reads a secret file (its stripped content) into a `Secret`; a file
+that cannot be used raises `SecretFileError`, which says why in words and never quotes the
+content. The config kernel's `*_file` keys and the status page's credentials files both
+read through it.
+
 `redact(text, secrets)` scrubs every known secret out of free text in the forms in which
 a library or a server may quote what we sent:
 
@@ -32,6 +37,7 @@ import functools
 import hmac
 import re
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Final
 
 REDACTED: Final = "<secret>"
@@ -95,6 +101,35 @@ class Secret:
 
     def __reduce__(self) -> tuple[object, ...]:
         raise TypeError("Secret values cannot be pickled")
+
+
+class SecretFileError(ValueError):
+    """A secret file that cannot be used. `str()` is the config kernel's wording
+    (`file not found: <path>`, `cannot read <path>: <why>`, `file <path> is empty`);
+    `reason` is the why alone (`No such file or directory`, `empty`)."""
+
+    def __init__(self, message: str, *, path: str, reason: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.reason = reason
+
+
+def secret_from_file(path: str | Path) -> Secret:
+    """The stripped content of the file at `path`; `SecretFileError` if it cannot be read,
+    is not UTF-8, or is empty."""
+    try:
+        text = Path(path).read_text(encoding="utf-8").strip()
+    except FileNotFoundError as exc:
+        raise SecretFileError(
+            f"file not found: {path}", path=str(path), reason=exc.strerror or "not found"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        message = f"cannot read {path}: {reason}"
+        raise SecretFileError(message, path=str(path), reason=reason) from None
+    if not text:
+        raise SecretFileError(f"file {path} is empty", path=str(path), reason="empty")
+    return Secret(text)
 
 
 def _hex_class(byte: int) -> str:

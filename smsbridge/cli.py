@@ -23,9 +23,9 @@ from servicekit.logs import JsonFormatter, setup_logging
 from servicekit.secrets import Secret
 
 from . import __version__
+from .app import BridgeService, ReloadRefused, config_secrets
 from .config import Config, load_config
 from .outbox import OutboxUnavailable
-from .service import BridgeService, ReloadRefused, config_secrets
 
 log = logging.getLogger("smsbridge.cli")
 

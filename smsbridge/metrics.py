@@ -1,10 +1,11 @@
 """The bridge's Prometheus metrics (prefix `parichay_smsbridge_`) on a caller's registry.
 
-Counters are incremented by the server and the sender; queue depth and the age of the
-oldest pending message are read from the outbox at scrape time by `OutboxCollector`,
-so they are right after a restart. Known label values are created at zero up front.
-The service's registry also carries prometheus_client's standard process and Python
-collectors (`register_runtime_collectors`). Library code never touches the global registry.
+Counters are incremented by the HTTP face (`web.py`), the intake and the sender; queue
+depth and the age of the oldest pending message are read from the outbox at scrape time by
+`OutboxCollector`, so they are right after a restart. Known label values are created at
+zero up front. The service's registry also carries prometheus_client's standard process and
+Python collectors (`servicekit.metrics.register_runtime_collectors`). Library code never
+touches the global registry.
 """
 
 from __future__ import annotations
@@ -12,14 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Final
 
-from prometheus_client import (
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    GCCollector,
-    PlatformCollector,
-    ProcessCollector,
-)
+from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -40,14 +34,6 @@ WEBHOOK_RESULTS: Final = (
 DEAD_REASONS: Final = ("expired", "max_age")
 SUPPRESSED_REASONS: Final = ("rate_limited", "resolved_policy", "stale_firing")
 EMAIL_FAILURES: Final = ("connect_error", "timeout", "tls_error", "auth", "rejected", "no_relay")
-
-
-def register_runtime_collectors(registry: CollectorRegistry) -> None:
-    """Add `process_*` (CPU, memory, open files, start time), `python_info` and
-    `python_gc_*` to `registry`, as the exporter does (exporter/collector.py)."""
-    ProcessCollector(registry=registry)
-    PlatformCollector(registry=registry)
-    GCCollector(registry=registry)
 
 
 class BridgeMetrics:

@@ -3,12 +3,18 @@ reports.
 
 Exit codes: 0 success, 2 bad input or a source (Prometheus, Alertmanager) that cannot be
 read, with one line saying which and why. Times without a zone are IST.
+
+`serve` logs as every service does (`servicekit.logs`): JSON lines on stderr, aiohttp's own
+errors included, with the credentials in the `--*-bearer-token-file` / `--*-password-file`
+files scrubbed from every line. The one-shot commands print their results and errors as
+plain lines.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -19,6 +25,8 @@ import yaml
 from aiohttp import web
 
 from servicekit.listen import parse_listen
+from servicekit.logs import setup_logging
+from servicekit.secrets import Secret
 from statuspage.history import IST, format_ist
 from statuspage.notices import NotOurs, add_notice, list_notices, remove_notice
 from statuspage.reading import list_services
@@ -36,6 +44,7 @@ from statuspage.web import DEFAULT_LISTEN, StatusService, make_app
 
 DEFAULT_PROMETHEUS = "http://127.0.0.1:9090"
 DEFAULT_ALERTMANAGER = "http://127.0.0.1:9093"
+log = logging.getLogger("statuspage.cli")
 
 
 class UsageError(Exception):
@@ -67,6 +76,16 @@ def _auth(args: argparse.Namespace, prefix: str) -> Auth | None:
         )
     except ValueError as exc:
         raise UsageError(f"--{prefix}-*: {exc}") from None
+
+
+def _secrets(args: argparse.Namespace) -> list[Secret]:
+    """The credentials the source options point at, for log scrubbing."""
+    found: list[Secret] = []
+    for prefix in ("prometheus", "alertmanager"):
+        auth = _auth(args, prefix)
+        if auth is not None:
+            found.extend(auth.secrets())
+    return found
 
 
 def _clients(args: argparse.Namespace) -> tuple[PrometheusClient, AlertmanagerCluster]:
@@ -124,19 +143,25 @@ async def _serve(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     prom, am = _clients(args)
     service = StatusService(prom=prom, am=am, names=load_names(args.sites))
+    setup_logging(
+        service="statuspage", secrets=_secrets(args), level=getattr(logging, args.log_level.upper())
+    )
     runner = web.AppRunner(make_app(service, runbooks=runbooks), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
-    print(
-        f"parichay-status serving on http://{host}:{port}/ "
-        f"({len(runbooks.names())} runbooks from {runbooks.directory} at /runbooks/)",
-        flush=True,
+    log.info(
+        "parichay-status serving on http://%s:%d/ (%d runbooks from %s at /runbooks/)",
+        host,
+        port,
+        len(runbooks.names()),
+        runbooks.directory,
     )
     try:
         await asyncio.Event().wait()
     finally:
         await runner.cleanup()
+        log.info("parichay-status stopped")
     return 0
 
 
@@ -263,6 +288,9 @@ def parser() -> argparse.ArgumentParser:
     sub = root.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve the status page")
     serve.add_argument("--listen", default=DEFAULT_LISTEN)
+    serve.add_argument(
+        "--log-level", default="info", choices=["debug", "info", "warning", "error"]
+    )
     serve.add_argument("--sites", help="YAML file naming the sites in English and Hindi")
     serve.add_argument(
         "--runbooks",

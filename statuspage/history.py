@@ -26,11 +26,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 from statistics import median
 
-IST = timezone(timedelta(hours=5, minutes=30), "IST")
+from servicekit.clock import IST as IST  # re-exported: statuspage modules import it here
+
 MINUTES_PER_DAY = 1440
 # A hole this long between samples of one alert or window splits it in two. Prometheus
 # evaluates every 15 s in production and backfilled history is at one minute.
@@ -75,8 +76,9 @@ def format_ist(ts: float | datetime, *, with_date: bool = True) -> str:
     return when.strftime("%d %b %H:%M IST" if with_date else "%H:%M IST")
 
 
-def format_duration(seconds: float) -> str:
-    """`4 h 00 min`, `12 min`, `0 min`: rounded to the nearest minute."""
+def human_duration(seconds: float) -> str:
+    """`4 h 00 min`, `12 min`, `0 min`: rounded to the nearest minute, for people (page and
+    report). Config durations such as `2m` are `servicekit.durations.format_duration`'s."""
     minutes = round(seconds / 60)
     hours, rest = divmod(minutes, 60)
     if hours:

@@ -45,7 +45,7 @@ from statuspage.history import (
     Window,
     day_end,
     day_start,
-    format_duration,
+    human_duration,
     ist,
     up_ratio,
 )
@@ -619,7 +619,7 @@ def summary(report: Report, *, names: Mapping[str, Name] | None = None) -> Name:
     to_date = "" if report.complete else " (to date)"
     to_date_hi = "" if report.complete else " (अब तक)"
     en = [
-        f"{who.en} was unavailable for {format_duration(lead.down * 60)} in {label.en}"
+        f"{who.en} was unavailable for {human_duration(lead.down * 60)} in {label.en}"
         f"{to_date}: availability {percent(lead.availability)} against an objective of "
         f"{percent(lead.objective, digits=1)}."
     ]
@@ -649,7 +649,7 @@ def summary(report: Report, *, names: Mapping[str, Name] | None = None) -> Name:
         en.append(
             f"ITDA was paged for {len(incidents)} {plural} ({kinds_en}); the longest, "
             f"{SCOPES_SHORT.get(longest.scope, Name(longest.scope, '')).en}, "
-            f"{when.en} ({format_duration(longest.duration)})."
+            f"{when.en} ({human_duration(longest.duration)})."
         )
         hi.append(
             f"ITDA को {len(incidents)} {'घटना' if len(incidents) == 1 else 'घटनाओं'} की सूचना "
@@ -662,7 +662,7 @@ def summary(report: Report, *, names: Mapping[str, Name] | None = None) -> Name:
     if lead.maintenance:
         en.append(
             f"Planned maintenance, left out of availability: "
-            f"{format_duration(lead.maintenance * 60)}."
+            f"{human_duration(lead.maintenance * 60)}."
         )
         hi.append(f"नियोजित रखरखाव (उपलब्धता में नहीं गिना गया): {duration_hi(lead.maintenance * 60)}।")
     quiet = (
@@ -684,7 +684,7 @@ def summary(report: Report, *, names: Mapping[str, Name] | None = None) -> Name:
     gap_s = sum(g.duration for g in report.gaps)
     if gap_s:
         en.append(
-            f"Monitoring data is missing for {format_duration(gap_s)}; that time is "
+            f"Monitoring data is missing for {human_duration(gap_s)}; that time is "
             "counted neither as up nor as down."
         )
         hi.append(

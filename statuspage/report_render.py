@@ -31,7 +31,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from statuspage.history import DayAvailability, format_duration, ist
+from statuspage.history import DayAvailability, human_duration, ist
 from statuspage.report import (
     SCOPES,
     Report,
@@ -165,7 +165,7 @@ def _incident_view(i: ReportIncident, report: Report, names: Any) -> dict[str, A
         "when": when,
         "start": _short(i.start),
         "end": "ongoing" if i.ongoing else _short(i.end),
-        "duration": format_duration(i.duration),
+        "duration": human_duration(i.duration),
         "duration_hi": duration_hi(i.duration),
         "scope": scope,
         "services": ", ".join(_service_label(report, s) for s in i.services) or "—",
@@ -214,10 +214,10 @@ def render_html(report: Report, *, names: Any = None) -> str:
                 "objective": percent(s.objective, digits=1),
                 "met": s.met,
                 "budget": "—" if s.budget_used is None else f"{s.budget_used * 100:.0f} %",
-                "mttr": "—" if s.mttr is None else format_duration(s.mttr),
+                "mttr": "—" if s.mttr is None else human_duration(s.mttr),
                 "longest": "—"
                 if longest is None
-                else f"{format_duration(longest.duration)}, {span(longest.start, longest.end).en}",
+                else f"{human_duration(longest.duration)}, {span(longest.start, longest.end).en}",
                 "chart": chart_svg(s),
                 "prev_availability": percent(prev.availability) if prev else "no data",
                 "prev_down": prev.down if prev else None,
@@ -235,12 +235,12 @@ def render_html(report: Report, *, names: Any = None) -> str:
             {
                 "service": _service_label(report, w.service),
                 "when": span(w.start, w.end).en,
-                "duration": format_duration(w.duration),
+                "duration": human_duration(w.duration),
             }
             for w in report.maintenance
         ],
         gaps=[
-            {"when": span(g.start, g.end).en, "duration": format_duration(g.duration)}
+            {"when": span(g.start, g.end).en, "duration": human_duration(g.duration)}
             for g in report.gaps
         ],
         generated=ist(report.generated_at).strftime("%d %b %Y %H:%M IST"),

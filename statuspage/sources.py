@@ -9,8 +9,9 @@ not be read, where, and why, in words a help-desk operator can act on::
 
     could not reach Prometheus at http://127.0.0.1:9090: connection refused
 
-Credentials (a bearer token or a basic-auth password) come only from files, are read at each
-request (so a rotated secret file is picked up) and never appear in a message. TLS
+Credentials (a bearer token or a basic-auth password) come only from files, read through
+`servicekit.secrets` at each request (so a rotated secret file is picked up; an empty one is
+an error) and never appear in a message. TLS
 verification is always on; `ca_file` adds a private CA. Every request has a timeout.
 
 Example::
@@ -22,6 +23,7 @@ Example::
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import math
 import re
@@ -35,6 +37,8 @@ from typing import Any, Literal, Protocol, Self, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+
+from servicekit.secrets import Secret, SecretFileError, secret_from_file
 
 DEFAULT_TIMEOUT_S = 10.0
 # Prometheus refuses a range query with more than 11,000 points per series; stay below.
@@ -80,6 +84,16 @@ class Auth:
         if (self.username is None) != (self.password_file is None):
             raise ValueError("basic auth needs both a user name and a password file")
 
+    def secrets(self) -> tuple[Secret, ...]:
+        """What the files hold now, for log scrubbing; a file that cannot be read is left out
+        (the first request that needs it says why)."""
+        found: list[Secret] = []
+        for path in (self.bearer_token_file, self.password_file):
+            if path is not None:
+                with contextlib.suppress(SecretFileError):
+                    found.append(secret_from_file(path))
+        return tuple(found)
+
 
 class _FileAuth(httpx.Auth):
     """Adds the credentials, re-reading the secret file on every request."""
@@ -99,11 +113,12 @@ class _FileAuth(httpx.Auth):
 
 
 def _read_secret(path: Path) -> str:
+    """The file's secret (`servicekit.secrets.secret_from_file`), revealed for the header."""
     try:
-        return path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
+        return secret_from_file(path).reveal()
+    except SecretFileError as exc:
         # httpx wraps exceptions raised in auth flows; this one names the file, not its content.
-        raise httpx.RequestError(f"cannot read credentials file {path}: {exc.strerror}") from None
+        raise httpx.RequestError(f"cannot read credentials file {path}: {exc.reason}") from None
 
 
 @dataclass(frozen=True, slots=True)

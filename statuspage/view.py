@@ -24,8 +24,8 @@ from statuspage.history import IST as IST_TZ
 from statuspage.history import (
     DayAvailability,
     Incident,
-    format_duration,
     format_ist,
+    human_duration,
     ist_day,
 )
 from statuspage.notices import Notice, list_notices, under_maintenance
@@ -544,7 +544,7 @@ def _incident_json(i: Incident, view: StatusView) -> dict[str, Any]:
         "end": None if i.ongoing else _iso(i.end),
         "ongoing": i.ongoing,
         "duration_minutes": round(i.duration / 60),
-        "duration": format_duration(i.duration),
+        "duration": human_duration(i.duration),
         "targets": list(i.targets),
         "sites": list(i.vantages),
     }

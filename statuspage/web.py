@@ -28,7 +28,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from statuspage import reading
-from statuspage.history import DayAvailability, format_duration, format_ist
+from statuspage.history import DayAvailability, format_ist, human_duration
 from statuspage.notices import list_notices, under_maintenance
 from statuspage.runbooks import RunbookLibrary, add_runbook_routes
 from statuspage.sources import AlertmanagerAPI, PrometheusClient, SourceError
@@ -113,7 +113,7 @@ class StatusService:
             days=max((len(r.days) for r in view.rows), default=0),
             incident_days=INCIDENT_DAYS,
             fmt=format_ist,
-            dur=format_duration,
+            dur=human_duration,
             pct=_pct,
             day_title=day_title,
             sname=lambda s: service_name(s, self.names),

@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from smsbridge.bridge import plan_deliveries
 from smsbridge.config import load_config as load_bridge_config
+from smsbridge.intake import plan_deliveries
 from smsbridge.payload import parse_webhook
 from smsbridge.render import resolved_email
 from tests.support.demo import BRIDGE_DEMO, bridge_config_for, run_demo_init

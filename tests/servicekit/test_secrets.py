@@ -6,12 +6,13 @@ import base64
 import json
 import logging
 import re
+from pathlib import Path
 from urllib.parse import quote, quote_plus
 
 import httpx
 import pytest
 
-from servicekit.secrets import REDACTED, Secret, redact
+from servicekit.secrets import REDACTED, Secret, SecretFileError, redact, secret_from_file
 
 # Characters that every encoder treats differently: space, '/', '@', '+', '"', '\', non-ASCII
 # in the BMP and beyond it.
@@ -100,3 +101,21 @@ def test_redacted_log_lines_carry_no_form_of_the_secret(caplog: pytest.LogCaptur
     logging.getLogger("t").info("gateway replied %s", redact(reply, [SECRET]))
     assert caplog.text.count(REDACTED) == 3
     assert quote_plus(VALUE) not in caplog.text and "मो" not in caplog.text
+
+
+def test_secret_from_file_strips_and_says_why_it_cannot(tmp_path: Path) -> None:
+    """One reader for every secret file: the config's `*_file` keys and the status page's."""
+    good = tmp_path / "token"
+    good.write_text("  s3cret-token\n", encoding="utf-8")
+    assert secret_from_file(good).reveal() == "s3cret-token"
+    empty = tmp_path / "empty"
+    empty.write_text("\n", encoding="utf-8")
+    missing = tmp_path / "missing"
+    for path, message, reason in (
+        (missing, f"file not found: {missing}", "No such file or directory"),
+        (empty, f"file {empty} is empty", "empty"),
+        (tmp_path, f"cannot read {tmp_path}: Is a directory", "Is a directory"),
+    ):
+        with pytest.raises(SecretFileError) as err:
+            secret_from_file(path)
+        assert (str(err.value), err.value.reason, err.value.path) == (message, reason, str(path))

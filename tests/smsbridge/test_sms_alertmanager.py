@@ -14,8 +14,8 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
+from smsbridge.app import BridgeService
 from smsbridge.config import parse_config
-from smsbridge.service import BridgeService
 from tests.support.stack import Alertmanager
 
 pytestmark = pytest.mark.e2e

@@ -14,8 +14,8 @@ from prometheus_client import CollectorRegistry
 
 from servicekit.clock import FakeClock
 from smsbridge import providers
-from smsbridge.bridge import Acceptor
 from smsbridge.config import Config, parse_config
+from smsbridge.intake import Acceptor
 from smsbridge.metrics import BridgeMetrics
 from smsbridge.outbox import Outbox, OutboxUnavailable
 from smsbridge.payload import parse_webhook

@@ -13,9 +13,9 @@ from prometheus_client import CollectorRegistry
 
 from servicekit.clock import FakeClock
 from servicekit.secrets import Secret
+from smsbridge.app import BridgeService
 from smsbridge.config import SmtpConfig, parse_config
 from smsbridge.mailer import build_email, send_email
-from smsbridge.service import BridgeService
 
 
 def _smtp(server: Any, **overrides: Any) -> SmtpConfig:

@@ -12,9 +12,9 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from servicekit.clock import FakeClock
+from smsbridge.app import BridgeService
 from smsbridge.config import parse_config
 from smsbridge.heartbeat import format_silence
-from smsbridge.service import BridgeService
 
 START = 1_764_000_000.0  # 2025-11-24 16:00:00 UTC = 21:30 IST
 ON_CALL = ("+919876543210", "+919811111111")

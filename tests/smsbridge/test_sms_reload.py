@@ -18,9 +18,9 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
+from smsbridge.app import BridgeService
 from smsbridge.cli import reload_from_file
 from smsbridge.config import load_config
-from smsbridge.service import BridgeService
 from tests.smsbridge.test_sms_process import BridgeProcess
 
 NEW_TOKEN = "rotated-webhook-token-91ab"

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from smsbridge.bridge import plan_deliveries
 from smsbridge.config import parse_config
+from smsbridge.intake import plan_deliveries
 from smsbridge.payload import parse_webhook
 from smsbridge.render import dedup_key, group_values
 

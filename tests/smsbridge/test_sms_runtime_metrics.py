@@ -8,9 +8,9 @@ from typing import Any
 import httpx
 from prometheus_client import CollectorRegistry
 
+from smsbridge.app import BridgeService
 from smsbridge.config import parse_config
 from smsbridge.metrics import PREFIX
-from smsbridge.service import BridgeService
 
 
 def test_a_fresh_registry_gets_process_and_python_metrics(tmp_path: Path, sms: Any) -> None:

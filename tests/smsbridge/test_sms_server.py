@@ -18,8 +18,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from servicekit.logs import setup_logging
+from smsbridge.app import BridgeService, config_secrets
 from smsbridge.config import parse_config
-from smsbridge.service import BridgeService, config_secrets
 
 Bridge = Callable[..., Any]
 

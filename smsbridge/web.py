@@ -22,14 +22,14 @@ from typing import Final
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from .bridge import Acceptor
 from .config import AuthConfig
 from .heartbeat import HeartbeatWatch
+from .intake import Acceptor
 from .metrics import BridgeMetrics
 from .outbox import Outbox, OutboxUnavailable
 from .payload import PayloadError, WebhookMessage, parse_webhook
 
-log = logging.getLogger("smsbridge.server")
+log = logging.getLogger("smsbridge.web")
 WEBHOOK_PATH: Final = "/alertmanager"
 HEARTBEAT_PATH: Final = "/heartbeat"
 

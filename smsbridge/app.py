@@ -1,4 +1,5 @@
-"""Wiring: one `BridgeService` owns the outbox, HTTP client, sender task and web server.
+"""The process wiring: one `BridgeService` owns the outbox, the gateway HTTP client
+(`make_gateway_client`), the sender and heartbeat tasks and the web server (`web.py`).
 
 `start()` opens the outbox, binds the listener (port 0 picks a free port; see
 `port`), and starts the sender; `reload()` swaps in a new validated config (what only a
@@ -19,18 +20,19 @@ from prometheus_client import CollectorRegistry
 
 from servicekit.clock import Clock, SystemClock
 from servicekit.listen import parse_listen
+from servicekit.metrics import register_runtime_collectors
 from servicekit.secrets import Secret
 
 from . import __version__, providers
-from .bridge import Acceptor
 from .config import Config
 from .heartbeat import HeartbeatWatch
-from .metrics import BridgeMetrics, OutboxCollector, register_runtime_collectors
+from .intake import Acceptor
+from .metrics import BridgeMetrics, OutboxCollector
 from .outbox import Outbox
 from .sender import Sender
-from .server import build_app
+from .web import build_app
 
-log = logging.getLogger("smsbridge.service")
+log = logging.getLogger("smsbridge.app")
 
 
 class ReloadRefused(ValueError):
@@ -53,7 +55,7 @@ def config_secrets(config: Config) -> tuple[Secret, ...]:
     return tuple(found)
 
 
-def make_client() -> httpx.AsyncClient:
+def make_gateway_client() -> httpx.AsyncClient:
     """The gateway HTTP client: TLS verified, no proxies from the environment, no redirects."""
     return httpx.AsyncClient(
         trust_env=False,
@@ -78,7 +80,7 @@ class BridgeService:
         self.registry = registry or CollectorRegistry()
         self.clock = clock or SystemClock()
         self._own_client = client is None
-        self.client = client or make_client()
+        self.client = client or make_gateway_client()
         self.outbox = Outbox(config.outbox.path, busy_timeout=config.outbox.busy_timeout)
         self.providers = [
             providers.create(name=name, config=cfg) for name, cfg in config.providers.items()

@@ -35,7 +35,7 @@ from .outbox import AcceptResult, NewMessage, Outbox, Transaction
 from .payload import Alert, WebhookMessage
 from .render import alert_ids, dedup_key, format_time, group_values, render, resolved_email
 
-log = logging.getLogger("smsbridge.bridge")
+log = logging.getLogger("smsbridge.intake")
 # Alerts that exist only to prove the chain works; see heartbeat.py.
 HEARTBEAT_ALERTS: Final = frozenset({"Watchdog"})
 

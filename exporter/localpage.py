@@ -1,4 +1,7 @@
-"""The human view: a plain bilingual (English / Hindi) status page for secretariat staff.
+"""One vantage's own page: the exporter's `/` (bilingual, English / Hindi) and `/status.json`.
+
+The state-wide page over every vantage and 90 days is the `statuspage` package
+(`parichay-status`); this one shows what this exporter sees now, for secretariat staff.
 
 It answers one question in one sentence at the top ("e-Office login is down because
 Parichay (NIC, Delhi) is down since 09:42 IST; ITDA is checking"), then lists each
@@ -10,14 +13,13 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 from exporter.config import Role
 from exporter.kinds import kind_of
 from exporter.store import Store, TargetState
-
-IST = timezone(timedelta(hours=5, minutes=30), "IST")
+from servicekit.clock import IST
 
 REASON_TEXT: dict[str, tuple[str, str]] = {
     "dns_error": ("name lookup (DNS) failed", "नाम खोज (DNS) विफल"),
@@ -43,7 +45,7 @@ ROLE_TEXT = {
 
 
 @dataclass(frozen=True, slots=True)
-class Headline:
+class LocalHeadline:
     level: str  # ok | down | unknown
     en: str
     hi: str
@@ -60,10 +62,10 @@ def _earliest_down(states: list[TargetState]) -> float | None:
     return min(times) if times else None
 
 
-def headline(store: Store) -> Headline:
+def local_headline(store: Store) -> LocalHeadline:
     states = [s for s in store.states() if s.latest is not None]
     if not states:
-        return Headline(
+        return LocalHeadline(
             "unknown",
             "Checks are starting; no results yet.",
             "जाँच शुरू हो रही है; अभी कोई परिणाम नहीं।",
@@ -79,7 +81,7 @@ def headline(store: Store) -> Headline:
     aware_hi = " ITDA जाँच कर रहा है; राज्य-स्तरीय स्थिति पृष्ठ बताता है कि सूचना भेजी गई या नहीं।"
     if all_down(by_role[Role.CONTROL]):
         t = _ist(_earliest_down(by_role[Role.CONTROL]))
-        return Headline(
+        return LocalHeadline(
             "down",
             f"This office's own network appears to be down since {t}; Parichay and e-Office "
             "may be working elsewhere." + aware_en,
@@ -89,7 +91,7 @@ def headline(store: Store) -> Headline:
     sso_down = [s for s in by_role[Role.SSO] if s.latest and not s.latest.success]
     if sso_down:
         t = _ist(_earliest_down(sso_down))
-        return Headline(
+        return LocalHeadline(
             "down",
             f"e-Office login is down because Parichay (NIC, Delhi) is down since {t}." + aware_en,
             f"परिचय (NIC, दिल्ली) {t} से बंद है, इसलिए ई-ऑफिस में लॉगिन नहीं हो पा रहा है।" + aware_hi,
@@ -98,7 +100,7 @@ def headline(store: Store) -> Headline:
     app_down = [s for s in app if s.latest and not s.latest.success]
     if app_down:
         t = _ist(_earliest_down(app_down))
-        return Headline(
+        return LocalHeadline(
             "down",
             f"e-Office is not available since {t}." + aware_en,
             f"ई-ऑफिस {t} से उपलब्ध नहीं है।" + aware_hi,
@@ -110,18 +112,18 @@ def headline(store: Store) -> Headline:
     ]
     if login_down:
         t = _ist(_earliest_down(login_down))
-        return Headline(
+        return LocalHeadline(
             "down",
             f"Logging in to e-Office is failing since {t}." + aware_en,
             f"ई-ऑफिस में लॉगिन {t} से विफल हो रहा है।" + aware_hi,
         )
-    return Headline(
+    return LocalHeadline(
         "ok", "All services are working normally.", "सभी सेवाएँ सामान्य रूप से काम कर रही हैं।"
     )
 
 
 def status_json(store: Store) -> dict[str, Any]:
-    h = headline(store)
+    h = local_headline(store)
     rows = []
     for s in store.states():
         r = s.latest
@@ -168,8 +170,8 @@ small{color:#555}
 """
 
 
-def render_html(store: Store, *, now: float) -> str:
-    h = headline(store)
+def render_local_page(store: Store, *, now: float) -> str:
+    h = local_headline(store)
     e = html.escape
     rows = []
     for s in store.states():
