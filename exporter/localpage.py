@@ -19,6 +19,7 @@ from typing import Any
 from exporter.config import Role
 from exporter.kinds import kind_of
 from exporter.store import Store, TargetState
+from servicekit import phrasebook as words
 from servicekit.clock import IST
 
 REASON_TEXT: dict[str, tuple[str, str]] = {
@@ -65,61 +66,43 @@ def _earliest_down(states: list[TargetState]) -> float | None:
 def local_headline(store: Store) -> LocalHeadline:
     states = [s for s in store.states() if s.latest is not None]
     if not states:
-        return LocalHeadline(
-            "unknown",
-            "Checks are starting; no results yet.",
-            "जाँच शुरू हो रही है; अभी कोई परिणाम नहीं।",
-        )
+        return _say("unknown", words.LOCAL_STARTING)
     by_role = {r: [s for s in states if s.target.role == r] for r in Role}
 
     def all_down(xs: list[TargetState]) -> bool:
         return bool(xs) and all(s.latest is not None and not s.latest.success for s in xs)
 
+    def since(xs: list[TargetState]) -> words.Phrase:
+        return words.SINCE.format(time=_ist(_earliest_down(xs)))
+
     # This exporter cannot see Alertmanager, so it never claims that ITDA was told: the
     # state-wide status page (parichay-status) says so only when a page actually went out.
-    aware_en = " ITDA is checking; the state-wide status page shows whether a page went out."
-    aware_hi = " ITDA जाँच कर रहा है; राज्य-स्तरीय स्थिति पृष्ठ बताता है कि सूचना भेजी गई या नहीं।"
     if all_down(by_role[Role.CONTROL]):
-        t = _ist(_earliest_down(by_role[Role.CONTROL]))
-        return LocalHeadline(
-            "down",
-            f"This office's own network appears to be down since {t}; Parichay and e-Office "
-            "may be working elsewhere." + aware_en,
-            f"इस कार्यालय का नेटवर्क {t} से बंद प्रतीत होता है; परिचय और ई-ऑफिस अन्य स्थानों पर "
-            "ठीक हो सकते हैं।" + aware_hi,
-        )
+        said = words.LOCAL_OWN_NETWORK_DOWN.format(since=since(by_role[Role.CONTROL]))
+        return _say("down", said + words.LOCAL_ITDA_CHECKING)
     sso_down = [s for s in by_role[Role.SSO] if s.latest and not s.latest.success]
     if sso_down:
-        t = _ist(_earliest_down(sso_down))
-        return LocalHeadline(
-            "down",
-            f"e-Office login is down because Parichay (NIC, Delhi) is down since {t}." + aware_en,
-            f"परिचय (NIC, दिल्ली) {t} से बंद है, इसलिए ई-ऑफिस में लॉगिन नहीं हो पा रहा है।" + aware_hi,
+        return _say(
+            "down", words.CENTRAL_DOWN.format(since=since(sso_down)) + words.LOCAL_ITDA_CHECKING
         )
     app = [s for s in by_role[Role.APP] if not kind_of(s.target).uses_account]
     app_down = [s for s in app if s.latest and not s.latest.success]
     if app_down:
-        t = _ist(_earliest_down(app_down))
-        return LocalHeadline(
-            "down",
-            f"e-Office is not available since {t}." + aware_en,
-            f"ई-ऑफिस {t} से उपलब्ध नहीं है।" + aware_hi,
-        )
+        said = words.APP_DOWN.format(what=words.EOFFICE, since=since(app_down))
+        return _say("down", said + words.LOCAL_ITDA_CHECKING)
     login_down = [
         s
         for s in by_role[Role.APP]
         if kind_of(s.target).uses_account and s.latest and not s.latest.success
     ]
     if login_down:
-        t = _ist(_earliest_down(login_down))
-        return LocalHeadline(
-            "down",
-            f"Logging in to e-Office is failing since {t}." + aware_en,
-            f"ई-ऑफिस में लॉगिन {t} से विफल हो रहा है।" + aware_hi,
-        )
-    return LocalHeadline(
-        "ok", "All services are working normally.", "सभी सेवाएँ सामान्य रूप से काम कर रही हैं।"
-    )
+        said = words.APP_LOGIN_FAILING.format(since=since(login_down))
+        return _say("down", said + words.LOCAL_ITDA_CHECKING)
+    return _say("ok", words.ALL_WORKING)
+
+
+def _say(level: str, said: words.Phrase) -> LocalHeadline:
+    return LocalHeadline(level, said.en, said.hi)
 
 
 def status_json(store: Store) -> dict[str, Any]:

@@ -20,19 +20,10 @@ from datetime import datetime
 from typing import Final
 from zoneinfo import ZoneInfo
 
+from servicekit import phrasebook as words
+
 from .payload import Alert, WebhookMessage
 from .templates import CompiledTemplate, FilledText, fill
-
-_SCOPE_HI: Final = {
-    "central": "केंद्रीय",
-    "app": "ऐप",
-    "local": "स्थानीय",
-    "path": "मार्ग",
-    "config": "कॉन्फ़िगरेशन",
-    "monitoring": "निगरानी",
-}
-_STATUS: Final = {"firing": "FIRING", "resolved": "RESOLVED"}
-_STATUS_HI: Final = {"firing": "चालू", "resolved": "समाप्त"}
 
 
 def dedup_key(message: WebhookMessage) -> str:
@@ -73,10 +64,10 @@ def _annotation(message: WebhookMessage, alerts: tuple[Alert, ...], name: str) -
 
 def _service(alertname: str, role: str, scope: str, target: str) -> tuple[str, str] | None:
     if role == "sso" or alertname.startswith("Parichay") or scope == "central":
-        return ("Parichay", "परिचय")
+        return (words.PARICHAY.en, words.PARICHAY.hi)
     if role == "app" or alertname.startswith("EOffice") or scope == "app":
         suffix = f" {target}" if target else ""
-        return (f"e-Office{suffix}", f"ई-ऑफिस{suffix}")
+        return (f"{words.EOFFICE.en}{suffix}", f"{words.EOFFICE.hi}{suffix}")
     return None
 
 
@@ -135,13 +126,15 @@ def _what(
     if scope == "path" and service is not None and vantages:
         return _path_what(service, target, vantages, max_chars)
     if alertname == "VantageNetworkDown" or scope == "local":
-        return (f"network of {vantage}".strip(), f"{vantage} नेटवर्क".strip())
+        network = words.SITE_NETWORK.format(site=vantage)
+        return (network.en, network.hi)
     if service is not None:
         return service
     if scope == "monitoring":
         where = vantage or labels.get("job", "")
         suffix = f" {where}" if where else ""
-        return (f"monitoring{suffix}", f"निगरानी{suffix}")
+        monitoring = words.SCOPE["monitoring"]
+        return (f"{monitoring.en}{suffix}", f"{monitoring.hi}{suffix}")
     return (alertname, alertname)
 
 
@@ -188,13 +181,13 @@ def group_values(
     since = min(a.starts_at for a in alerts)
     ends = [a.ends_at for a in alerts if a.ends_at is not None]
     values = {
-        "status": _STATUS[message.status],
-        "status_hi": _STATUS_HI[message.status],
+        "status": words.STATUS[message.status].en,
+        "status_hi": words.STATUS[message.status].hi,
         "alertname": alertname,
         "what": what,
         "what_hi": what_hi,
         "scope": scope,
-        "scope_hi": _SCOPE_HI.get(scope, scope),
+        "scope_hi": words.SCOPE[scope].hi if scope in words.SCOPE else scope,
         "severity": labels["severity"],
         "target": labels["target"],
         "vantage": labels["vantage"],
@@ -216,15 +209,10 @@ def render(template: CompiledTemplate, values: Mapping[str, str], *, max_parts: 
     return fill(template, values, max_parts=max_parts)
 
 
-# The RESOLVED email: the same subject grammar and lines as alertmanager/templates/parichay.tmpl
-# (tests/smsbridge/test_sms_render.py checks every fixed sentence appears there verbatim).
-RESOLVED_LINES: Final = (
-    "All alerts of this group are resolved. No action needed.",
-    "इस समूह की सभी समस्याएँ समाप्त हो गई हैं। कोई कार्रवाई आवश्यक नहीं।",
-)
-EVERY_VANTAGE: Final = (
-    "every vantage with a healthy network, see details / स्वस्थ नेटवर्क वाले सभी स्थान, विवरण देखें"
-)
+# The RESOLVED email: the same subject grammar and lines as alertmanager/templates/parichay.tmpl,
+# from the same phrasebook entries (tests/servicekit/test_phrasebook.py checks the template).
+RESOLVED_LINES: Final = (words.EMAIL_ALL_RESOLVED.en, words.EMAIL_ALL_RESOLVED.hi)
+EVERY_VANTAGE: Final = f"{words.EMAIL_ALL_VANTAGES.en} / {words.EMAIL_ALL_VANTAGES.hi}"
 _RULE: Final = "-" * 60
 
 
@@ -244,6 +232,18 @@ def _vantages(labels: Mapping[str, str]) -> str:
     return "-"
 
 
+def _field(name: str, width: int = 0) -> str:
+    """`Target / लक्ष्य`, or `Target / लक्ष्य:` padded to `width` as the template aligns it."""
+    label = words.EMAIL_FIELDS[name]
+    text = f"{label.en} / {label.hi}"
+    return f"{text}:".ljust(width) if width else text
+
+
+def _status(status: str) -> str:
+    word = words.STATUS[status]
+    return f"{word.en} / {word.hi}"
+
+
 def resolved_email(message: WebhookMessage, *, tz: ZoneInfo) -> tuple[str, str]:
     """(subject, plain text) of the RESOLVED email of a page group."""
     alertname, scope = _label(message, "alertname"), _label(message, "scope")
@@ -251,11 +251,11 @@ def resolved_email(message: WebhookMessage, *, tz: ZoneInfo) -> tuple[str, str]:
     head = f"{alertname} | scope: {scope}"
     if target:
         head += f" | target: {target}"
-    subject = f"[RESOLVED] {_label(message, 'severity').upper()} {head} | समस्या समाप्त"
+    done = words.STATUS_SUBJECT["resolved"]
+    subject = f"[{done.en}] {_label(message, 'severity').upper()} {head} | {done.hi}"
     lines = [
-        f"RESOLVED / समस्या समाप्त: {alertname}",
-        f"Scope / क्षेत्र: {scope}"
-        + (f"    Target / लक्ष्य: {target}" if target else ""),
+        f"{done.en} / {done.hi}: {alertname}",
+        f"{_field('scope')}: {scope}" + (f"    {_field('target')}: {target}" if target else ""),
         "",
         *RESOLVED_LINES,
         "",
@@ -265,16 +265,16 @@ def resolved_email(message: WebhookMessage, *, tz: ZoneInfo) -> tuple[str, str]:
         name, level = labels.get("alertname", ""), labels.get("severity", "")
         lines += [
             _RULE,
-            f"{name} [RESOLVED / समाप्त] severity: {level}",
+            f"{name} [{_status('resolved')}] severity: {level}",
             notes.get("summary", ""),
             notes.get("summary_hi", ""),
             "",
-            f"Target / लक्ष्य:        {labels.get('target') or labels.get('instance') or '-'}",
-            f"Vantage(s) / स्थान:     {_vantages(labels)}",
-            f"Since / कब से:          {_email_time(alert.starts_at, tz)}",
+            f"{_field('target', 24)}{labels.get('target') or labels.get('instance') or '-'}",
+            f"{_field('vantages', 24)}{_vantages(labels)}",
+            f"{_field('since', 24)}{_email_time(alert.starts_at, tz)}",
         ]
         if alert.ends_at is not None:
-            lines.append(f"Resolved / समाप्त:      {_email_time(alert.ends_at, tz)}")
-        lines.append(f"Runbook / रनबुक:        {notes.get('runbook_url', '')}")
+            lines.append(f"{_field('resolved', 24)}{_email_time(alert.ends_at, tz)}")
+        lines.append(f"{_field('runbook', 24)}{notes.get('runbook_url', '')}")
     lines += [_RULE, f"Alertmanager: {message.external_url}"]
     return subject, "\n".join(lines) + "\n"

@@ -30,6 +30,7 @@ from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 from statistics import median
 
+from servicekit import phrasebook
 from servicekit.clock import IST as IST  # re-exported: statuspage modules import it here
 
 MINUTES_PER_DAY = 1440
@@ -79,11 +80,7 @@ def format_ist(ts: float | datetime, *, with_date: bool = True) -> str:
 def human_duration(seconds: float) -> str:
     """`4 h 00 min`, `12 min`, `0 min`: rounded to the nearest minute, for people (page and
     report). Config durations such as `2m` are `servicekit.durations.format_duration`'s."""
-    minutes = round(seconds / 60)
-    hours, rest = divmod(minutes, 60)
-    if hours:
-        return f"{hours} h {rest:02d} min"
-    return f"{rest} min"
+    return phrasebook.duration(seconds).en
 
 
 def up_ratio(*, eligible: int, down: int) -> float | None:

@@ -38,6 +38,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
+from servicekit import phrasebook
 from statuspage import reading
 from statuspage.history import (
     DayAvailability,
@@ -65,22 +66,8 @@ MONTHS_HI = (
     "जनवरी", "फ़रवरी", "मार्च", "अप्रैल", "मई", "जून", "जुलाई", "अगस्त", "सितंबर", "अक्टूबर",
     "नवंबर", "दिसंबर",
 )  # fmt: skip
-SCOPES = {
-    "central": Name("central (Parichay / NIC)", "केंद्रीय (परिचय / NIC)"),
-    "app": Name("e-Office", "ई-ऑफिस"),
-    "path": Name("path (some sites could not reach it)", "मार्ग (कुछ कार्यालय नहीं पहुँच सके)"),
-    "local": Name("a site's own network", "कार्यालय का अपना नेटवर्क"),
-    "config": Name("monitoring account", "निगरानी खाता"),
-    "monitoring": Name("monitoring chain", "निगरानी तंत्र"),
-}
-SCOPES_SHORT = {
-    "central": Name("central", "केंद्रीय"),
-    "app": Name("e-Office", "ई-ऑफिस"),
-    "path": Name("path", "मार्ग"),
-    "local": Name("local", "स्थानीय"),
-    "config": Name("account", "खाता"),
-    "monitoring": Name("monitoring", "निगरानी"),
-}
+SCOPES = phrasebook.SCOPE_LONG
+SCOPES_SHORT = phrasebook.SCOPE
 
 
 class ReportError(Exception):
@@ -578,12 +565,8 @@ def percent(value: float | None, *, digits: int = 2) -> str:
 
 
 def duration_hi(seconds: float) -> str:
-    """`4 घंटे 02 मिनट`, `12 मिनट`."""
-    minutes = round(seconds / 60)
-    hours, rest = divmod(minutes, 60)
-    if hours:
-        return f"{hours} घंटे {rest:02d} मिनट"
-    return f"{rest} मिनट"
+    """`1 घंटा 45 मिनट`, `4 घंटे 02 मिनट`, `12 मिनट` (`servicekit.phrasebook.duration`)."""
+    return phrasebook.duration(seconds).hi
 
 
 def span(start: float, end: float) -> Name:
@@ -653,7 +636,7 @@ def summary(report: Report, *, names: Mapping[str, Name] | None = None) -> Name:
         )
         hi.append(
             f"ITDA को {len(incidents)} {'घटना' if len(incidents) == 1 else 'घटनाओं'} की सूचना "
-            f"मिली ({kinds_hi}); सबसे लंबी "
+            f"मिली ({kinds_hi}); सबसे लंबी घटना "
             f"{when.hi} ({duration_hi(longest.duration)})।"
         )
     else:

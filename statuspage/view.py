@@ -19,6 +19,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from servicekit import phrasebook as words
+from servicekit.phrasebook import Phrase
 from statuspage import reading
 from statuspage.history import IST as IST_TZ
 from statuspage.history import (
@@ -55,10 +57,8 @@ PLACES_HI = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Name:
-    en: str
-    hi: str
+# A name or sentence in both languages: the phrasebook's one type.
+Name = Phrase
 
 
 def site_name(vantage: str, names: Mapping[str, Name] | None = None) -> Name:
@@ -100,19 +100,10 @@ class Headline:
     alerted: bool = False
 
 
-ALERTED = (" ITDA has been alerted.", " ITDA को सूचना दे दी गई है।")
-CHECKING = (" ITDA is checking.", " ITDA जाँच कर रहा है।")
-PLANNED = (
-    " This is the planned maintenance announced above.",
-    " यह ऊपर घोषित नियोजित रखरखाव है।",
-)
-
-
-def _since(ts: float | None) -> tuple[str, str]:
+def _since(ts: float | None) -> Phrase:
     if ts is None:
-        return "", ""
-    t = format_ist(ts, with_date=False)
-    return f" since {t}", f" {t} से"
+        return Phrase("", "")
+    return words.SINCE.format(time=format_ist(ts, with_date=False))
 
 
 def _join(names: Sequence[Name]) -> Name:
@@ -133,73 +124,42 @@ def sentence(
     since: float | None,
     names: Mapping[str, Name] | None = None,
 ) -> tuple[str, str, str]:
-    """(level, English, Hindi) for one page alert, worded by its scope."""
+    """(level, English, Hindi) for one page alert, worded by its scope (`servicekit.phrasebook`)."""
+    level, said = _sentence(labels, vantages=vantages, since=_since(since), names=names)
+    return level, said.en, said.hi
+
+
+def _sentence(
+    labels: Mapping[str, str],
+    *,
+    vantages: Sequence[str],
+    since: Phrase,
+    names: Mapping[str, Name] | None,
+) -> tuple[str, Phrase]:
     name = labels.get("alertname", "")
     scope = labels.get("scope", "")
     target = labels.get("target", "")
-    s_en, s_hi = _since(since)
     is_eoffice = name.startswith("EOffice") or labels.get("role") == "app"
     if scope == "central":
         if "Intermittent" in name:
-            return (
-                "down",
-                f"Parichay (NIC, Delhi) is failing intermittently{s_en}:"
-                " many e-Office logins fail.",
-                f"परिचय (NIC, दिल्ली){s_hi} रुक-रुक कर विफल हो रहा है: कई ई-ऑफिस लॉगिन विफल हो रहे हैं।",
-            )
-        return (
-            "down",
-            f"e-Office login is down because Parichay (NIC, Delhi) is down{s_en}.",
-            f"परिचय (NIC, दिल्ली){s_hi} बंद है, इसलिए ई-ऑफिस में लॉगिन नहीं हो रहा है।",
-        )
+            return "down", words.CENTRAL_INTERMITTENT.format(since=since)
+        return "down", words.CENTRAL_DOWN.format(since=since)
     if scope == "app":
-        what = (
-            Name(f"e-Office ({target})", f"ई-ऑफिस ({target})")
-            if target
-            else Name("e-Office", "ई-ऑफिस")
-        )
+        what = Phrase(f"e-Office ({target})", f"ई-ऑफिस ({target})") if target else words.EOFFICE
         if "Login" in name:
-            return (
-                "down",
-                f"e-Office login is failing{s_en}; Parichay works, the fault is in e-Office.",
-                f"ई-ऑफिस लॉगिन{s_hi} विफल है; परिचय चालू है, खराबी ई-ऑफिस में है।",
-            )
+            return "down", words.APP_LOGIN_FAILING.format(since=since)
         if "Intermittent" in name:
-            return (
-                "down",
-                f"{what.en} is failing intermittently{s_en}; Parichay works.",
-                f"{what.hi}{s_hi} रुक-रुक कर विफल हो रहा है; परिचय चालू है।",
-            )
-        return (
-            "down",
-            f"{what.en} is down{s_en}; Parichay works, the fault is in e-Office.",
-            f"{what.hi}{s_hi} बंद है; परिचय चालू है, खराबी ई-ऑफिस में है।",
-        )
+            return "down", words.APP_INTERMITTENT.format(what=what, since=since)
+        return "down", words.APP_DOWN.format(what=what, since=since)
     sites = _join([site_name(v, names) for v in vantages])
     if scope == "path":
-        what = Name("e-Office", "ई-ऑफिस") if is_eoffice else Name("Parichay", "परिचय")
-        return (
-            "partial",
-            f"{what.en} cannot be reached from {sites.en}; other sites work.",
-            f"{sites.hi} से {what.hi} तक नहीं पहुँचा जा सकता; अन्य कार्यालय ठीक काम कर रहे हैं।",
-        )
+        what = words.EOFFICE if is_eoffice else words.PARICHAY
+        return "partial", words.PATH_UNREACHABLE.format(what=what, sites=sites)
     if scope == "local":
         if "Resolver" in name:
-            return (
-                "local",
-                f"Only the name server (DNS) of {sites.en} is down{s_en}; other sites work.",
-                f"केवल {sites.hi} का नाम सर्वर (DNS){s_hi} बंद है; अन्य कार्यालय ठीक काम कर रहे हैं।",
-            )
-        return (
-            "local",
-            f"Only the network of {sites.en} is down{s_en}; Parichay and e-Office work.",
-            f"केवल {sites.hi} का नेटवर्क{s_hi} बंद है; परिचय और ई-ऑफिस चालू हैं।",
-        )
-    return (
-        "monitoring",
-        f"Part of the monitoring is not working{s_en} ({name}); this page may be incomplete.",
-        f"निगरानी का एक भाग{s_hi} काम नहीं कर रहा ({name}); यह पृष्ठ अधूरा हो सकता है।",
-    )
+            return "local", words.LOCAL_RESOLVER_DOWN.format(sites=sites, since=since)
+        return "local", words.LOCAL_NETWORK_DOWN.format(sites=sites, since=since)
+    return "monitoring", words.MONITORING_BROKEN.format(since=since, what=name)
 
 
 def incident_title(incident: Incident, names: Mapping[str, Name] | None = None) -> Name:
@@ -302,27 +262,15 @@ def headlines(
         planned = any(
             a is not None and set(a.silenced_by) & maintenance_ids for a in matched
         ) or any(set(reading.alert_services(lb)) & in_maintenance for lb in members)
-        tail = ALERTED if alerted else PLANNED if planned else CHECKING
+        tail = words.ITDA_ALERTED if alerted else words.PLANNED if planned else words.ITDA_CHECKING
         if planned and not alerted:
             level = "maintenance"
-        out.append(Headline(level, en + tail[0], hi + tail[1], alertname, since, alerted))
+        out.append(Headline(level, en + tail.en, hi + tail.hi, alertname, since, alerted))
     out.sort(key=lambda h: (_ORDER.get(h.level, 9), h.alertname))
     if not out:
         if unknown:
-            return [
-                Headline(
-                    "unknown",
-                    "The state of Parichay and e-Office cannot be read right now.",
-                    "परिचय और ई-ऑफिस की स्थिति अभी पढ़ी नहीं जा सकती।",
-                )
-            ]
-        return [
-            Headline(
-                "ok",
-                "Parichay and e-Office are working normally.",
-                "परिचय और ई-ऑफिस सामान्य रूप से काम कर रहे हैं।",
-            )
-        ]
+            return [Headline("unknown", words.STATE_UNKNOWN.en, words.STATE_UNKNOWN.hi)]
+        return [Headline("ok", words.ALL_WORKING.en, words.ALL_WORKING.hi)]
     return out
 
 

@@ -55,7 +55,7 @@ ALERTMANAGER_2 = "alertmanager-2-demo"
 STATUSPAGE_SERVICE = "statuspage-demo"
 REPORT_OUT = "/tmp/compose-smoke-report"  # inside the status page container
 ALERT = "ParichayDown"  # what a Parichay outage pages with (prometheus/rules/availability.yml)
-ALERTED = "ITDA has been alerted"  # statuspage/view.py's ALERTED sentence
+ALERTED = "ITDA has been alerted"  # servicekit/phrasebook.py's ITDA_ALERTED
 # After the first notification, how long a duplicate from the other Alertmanager member
 # could still come: a member waits 15 s per position in the cluster before it notifies.
 SETTLE = 20.0

@@ -175,7 +175,7 @@ async def test_eoffice_down_while_parichay_is_up_pages_eoffice_not_parichay(
         assert sms.text.startswith(
             (
                 f"ITDA ALERT FIRING: e-Office {APP_TARGET} - EOfficeDown (app scope)",
-                f"ITDA चेतावनी चालू: ई-ऑफिस {APP_TARGET} - EOfficeDown (ऐप)",
+                f"ITDA चेतावनी चालू: ई-ऑफिस {APP_TARGET} - EOfficeDown (ई-ऑफिस)",
             )
         ), sms.text
     mail = page.mails[0]
@@ -211,7 +211,7 @@ async def test_login_broken_while_pages_are_up_pages_login_failing(
         assert sms.text.startswith(
             (
                 f"ITDA ALERT FIRING: e-Office {LOGIN_TARGET} - EOfficeLoginFailing (app scope)",
-                f"ITDA चेतावनी चालू: ई-ऑफिस {LOGIN_TARGET} - EOfficeLoginFailing (ऐप)",
+                f"ITDA चेतावनी चालू: ई-ऑफिस {LOGIN_TARGET} - EOfficeLoginFailing (ई-ऑफिस)",
             )
         ), sms.text
     mail = page.mails[0]

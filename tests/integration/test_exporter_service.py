@@ -108,8 +108,8 @@ async def test_metrics_and_status_page_follow_a_parichay_outage(
 
         await wait_for(both_up)
         page = (await c.get("/")).text
-        assert "All services are working normally." in page
-        assert "सभी सेवाएँ सामान्य रूप से काम कर रही हैं।" in page
+        assert "Parichay and e-Office are working normally." in page
+        assert "परिचय और ई-ऑफिस सामान्य रूप से काम कर रहे हैं।" in page
         sim.set_fault("sso", "http_503")
 
         async def sso_down() -> bool:
@@ -123,7 +123,8 @@ async def test_metrics_and_status_page_follow_a_parichay_outage(
         assert value(text, "parichay_probe_success", target="eoffice-root") == 1
         page = (await c.get("/")).text
         assert "e-Office login is down because Parichay (NIC, Delhi) is down since" in page
-        assert "परिचय (NIC, दिल्ली)" in page
+        # The status page's sentence, word for word (servicekit.phrasebook.CENTRAL_DOWN).
+        assert "से बंद है, इसलिए ई-ऑफिस में लॉगिन नहीं हो रहा है।" in page
         # The exporter cannot see Alertmanager: it never claims ITDA was told.
         assert "ITDA is checking" in page and "has been alerted" not in page
         status = (await c.get("/status.json")).json()

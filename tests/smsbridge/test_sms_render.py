@@ -37,7 +37,7 @@ def test_vantage_network_alert_names_the_vantage(sms: Any) -> None:
     values = group_values(parse_webhook(body), tz=IST)
     assert (values["what"], values["what_hi"]) == (
         "network of district-haridwar",
-        "district-haridwar नेटवर्क",
+        "district-haridwar का नेटवर्क",
     )
 
 
@@ -161,7 +161,7 @@ def test_path_scope_names_the_failing_sites_within_the_dlt_limit(
     body = sms.payload(_path_alerts(sms, vantages))
     values = group_values(parse_webhook(body), tz=IST, max_var_chars=limit)
     assert (values["what"], values["what_hi"]) == (what, what_hi)
-    assert (values["scope"], values["scope_hi"]) == ("path", "मार्ग")
+    assert (values["scope"], values["scope_hi"]) == ("path", "नेटवर्क मार्ग")
     if limit:
         assert len(values["what"]) <= limit and len(values["what_hi"]) <= limit
 

@@ -112,7 +112,7 @@ async def test_an_outage_inside_maintenance_paged_nobody(month_history: Setup) -
     # MTTR is the 4-hour outage's alone (the hour in maintenance would make it 2 h 30).
     assert parichay.mttr is not None and round(parichay.mttr / 60) == minutes(m.outage)
     assert login.mttr == parichay.mttr
-    assert "ITDA was paged for 2 incidents (1 central, 1 path)" in report.summary.en
+    assert "ITDA was paged for 2 incidents (1 central, 1 network path)" in report.summary.en
     assert "1 outage during planned maintenance paged nobody" in report.summary.en
     assert "नियोजित रखरखाव के दौरान 1 रुकावट हुई;" in report.summary.hi
     data = to_json(report)
@@ -188,7 +188,7 @@ async def test_summary_and_comparison(month_history: Setup) -> None:
     start = m.outage[0]
     assert f"{start:%H:%M}-{m.outage[1]:%H:%M} IST" in report.summary.en
     assert "4 h 02 min" in report.summary.en  # 240 min outage + two blips
-    assert "2 incidents (1 central, 1 path)" in report.summary.en
+    assert "2 incidents (1 central, 1 network path)" in report.summary.en
     assert "missing for 2 h 00 min" in report.summary.en
     assert "objective of 99.9 %" in report.summary.en
     assert "4 घंटे 02 मिनट" in report.summary.hi and "2 घटनाओं" in report.summary.hi
