@@ -74,6 +74,15 @@ PARICHAY_NIC: Final = Phrase("Parichay (NIC, Delhi)", "परिचय (NIC, द
 EOFFICE: Final = Phrase("e-Office", "ई-ऑफिस")
 SITE_NETWORK: Final = Phrase("network of {site}", "{site} का नेटवर्क")
 SINCE: Final = Phrase(" since {time}", " {time} से")
+MONTHS: Final = tuple(
+    Phrase(en, hi)
+    for en, hi in (
+        ("January", "जनवरी"), ("February", "फ़रवरी"), ("March", "मार्च"), ("April", "अप्रैल"),
+        ("May", "मई"), ("June", "जून"), ("July", "जुलाई"), ("August", "अगस्त"),
+        ("September", "सितंबर"), ("October", "अक्टूबर"), ("November", "नवंबर"),
+        ("December", "दिसंबर"),
+    )
+)  # fmt: skip
 
 # -- what is wrong now: the status page's headline and the exporter's local page --------
 

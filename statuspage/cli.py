@@ -27,20 +27,15 @@ from aiohttp import web
 from servicekit.listen import parse_listen
 from servicekit.logs import setup_logging
 from servicekit.secrets import Secret
+from statuspage.alertmanager import AlertmanagerClient, AlertmanagerCluster
 from statuspage.history import IST, format_ist
 from statuspage.notices import NotOurs, add_notice, list_notices, remove_notice
 from statuspage.reading import list_services
 from statuspage.runbooks import ENV_VAR as RUNBOOKS_ENV
 from statuspage.runbooks import RunbookLibrary, RunbooksMissing, find_runbooks
-from statuspage.sources import (
-    AlertmanagerClient,
-    AlertmanagerCluster,
-    Auth,
-    PrometheusClient,
-    SourceError,
-)
-from statuspage.view import Name
+from statuspage.sources import Auth, PrometheusClient, SourceError
 from statuspage.web import DEFAULT_LISTEN, StatusService, make_app
+from statuspage.wording import Name
 
 DEFAULT_PROMETHEUS = "http://127.0.0.1:9090"
 DEFAULT_ALERTMANAGER = "http://127.0.0.1:9093"
@@ -222,7 +217,8 @@ async def _check(args: argparse.Namespace) -> int:
 async def _report_cmd(args: argparse.Namespace) -> int:
     """`parichay-status report`: write the availability report for a month or days."""
     from statuspage import report_render
-    from statuspage.report import ReportError, build_report, day_period, month_period
+    from statuspage.periods import ReportError, day_period, month_period
+    from statuspage.report import build_report
 
     now = report_render.generated_now()
     today = now.astimezone(IST).date()
@@ -288,9 +284,7 @@ def parser() -> argparse.ArgumentParser:
     sub = root.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve the status page")
     serve.add_argument("--listen", default=DEFAULT_LISTEN)
-    serve.add_argument(
-        "--log-level", default="info", choices=["debug", "info", "warning", "error"]
-    )
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     serve.add_argument("--sites", help="YAML file naming the sites in English and Hindi")
     serve.add_argument(
         "--runbooks",

@@ -20,8 +20,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from statuspage.alertmanager import AlertmanagerAPI, Matcher, Silence
 from statuspage.reading import SITE_PREFIX, SSO_SERVICE
-from statuspage.sources import AlertmanagerAPI, Matcher, Silence
 
 CREATED_BY = "parichay-status"
 COMMENT_PREFIX = "parichay-status:v1 "

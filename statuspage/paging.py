@@ -17,9 +17,9 @@ from typing import Any
 
 import yaml
 
+from statuspage.alertmanager import AlertmanagerAPI
 from statuspage.history import Incident, Window
 from statuspage.notices import matchers_for
-from statuspage.sources import AlertmanagerAPI, Matcher
 
 # alertmanager/alertmanager.yml: the page routes inherit the root's group_wait.
 SHIPPED_GROUP_WAIT_S = 10.0
@@ -85,17 +85,8 @@ def silenced_by(window: Window, labels: Mapping[str, str]) -> bool:
     (`statuspage.notices.matchers_for`), applied as Alertmanager does (regexes anchored).
     """
     return all(
-        _matches(m, labels) for m in matchers_for(kind="maintenance", service=window.service)
+        m.matches(labels) for m in matchers_for(kind="maintenance", service=window.service)
     )
-
-
-def _matches(matcher: Matcher, labels: Mapping[str, str]) -> bool:
-    value = labels.get(matcher.name, "")
-    if matcher.is_regex:
-        hit = re.fullmatch(matcher.value, value) is not None
-    else:
-        hit = value == matcher.value
-    return hit == matcher.is_equal
 
 
 def paging_start(

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from statuspage.history import (
     DayAvailability,
@@ -40,6 +40,9 @@ from statuspage.sources import PrometheusClient
 SERVICE_METRIC = "service:parichay_up:min"
 MAINTENANCE_METRIC = "parichay_maintenance_active"
 REASON_METRIC = "target_vantage_result:parichay_probes_failed:increase5m"
+DEFAULT_OBJECTIVE = 0.995
+PROBES_METRIC = "parichay_probes_total"
+OBJECTIVE_METRIC = "parichay:slo_availability_objective:ratio"
 SITE_PREFIX = "site:"
 SSO_SERVICE = "parichay"
 
@@ -77,16 +80,20 @@ def alert_services(labels: Mapping[str, str]) -> tuple[str, ...]:
     return (SSO_SERVICE,)
 
 
-def _regex(values: Sequence[str]) -> str:
+_REGEX_META = re.compile(r"([.^$*+?()\[\]{}|\\])")
+
+
+def alternation(values: Sequence[str]) -> str:
     """An anchored alternation matching exactly these values, quoted for a PromQL string."""
-    alternation = "|".join(re.escape(v) for v in values)
-    return alternation.replace("\\", "\\\\").replace('"', '\\"')
+    escaped = (_REGEX_META.sub(r"\\\1", v) for v in values)
+    # Then escape for the PromQL string literal itself.
+    return "|".join(e.replace("\\", "\\\\").replace('"', '\\"') for e in escaped)
 
 
 def _selector(metric: str, services: Sequence[str] | None) -> str:
     if not services:
         return metric
-    return f'{metric}{{service=~"{_regex(services)}"}}'
+    return f'{metric}{{service=~"{alternation(services)}"}}'
 
 
 def daily_queries(services: Sequence[str] | None = None) -> dict[str, str]:
@@ -237,36 +244,11 @@ async def read_current(
     return out
 
 
-async def read_reasons(
-    prom: PrometheusClient,
-    *,
-    start: datetime,
-    end: datetime,
-    targets: Sequence[str] = (),
-    vantages: Sequence[str] = (),
-) -> dict[str, float]:
-    """Weight of each failure reason between start and end, largest first.
-
-    Sums the recorded 5-minute failure increases over the period, so the figures compare
-    reasons with each other (the dominant reason of an incident); they are not probe counts.
-    """
-    matchers = []
-    if targets:
-        matchers.append(f'target=~"{_regex(targets)}"')
-    if vantages:
-        matchers.append(f'vantage=~"{_regex(vantages)}"')
-    selector = f"{REASON_METRIC}{{{','.join(matchers)}}}"
-    seconds = max(60, int((end - start).total_seconds()))
-    vector = await prom.query(f"sum by (result) (sum_over_time({selector}[{seconds}s]))", at=end)
-    weights = {s.labels.get("result", ""): s.value for s in vector if s.value > 0}
-    return dict(sorted(weights.items(), key=lambda kv: (-kv[1], kv[0])))
-
-
 async def sso_dependents(prom: PrometheusClient, *, now: datetime) -> list[str]:
     """e-Office rows that need Parichay: the app targets of kind `login`, which log in
     through it (the same rule `EOfficeLoginFailing` and `EOfficeDown` use)."""
     vector = await prom.query(
-        'count by (target) (target:parichay_probe_success:max_network_healthy'
+        "count by (target) (target:parichay_probe_success:max_network_healthy"
         '{role="app", kind="login"})',
         at=now,
     )
@@ -277,3 +259,65 @@ async def firing_alerts(prom: PrometheusClient, *, now: datetime) -> list[dict[s
     """Label sets of alerts firing now according to Prometheus (`ALERTS`)."""
     vector = await prom.query('ALERTS{alertstate="firing"}', at=now)
     return [dict(s.labels) for s in vector]
+
+
+async def read_objective(prom: PrometheusClient, *, at: datetime) -> tuple[float, str]:
+    """The SLO objective from the rules if Prometheus has it at `at`, else 99.5 %."""
+    found = await prom.query(f"max(last_over_time({OBJECTIVE_METRIC}[30d]))", at=at)
+    for sample in found:
+        if 0 < sample.value < 1:
+            return sample.value, "rule"
+    return DEFAULT_OBJECTIVE, "default"
+
+
+async def read_reason(
+    prom: PrometheusClient, *, incident: Incident
+) -> tuple[str | None, float | None]:
+    """The dominant failure reason during an incident and its share of the failed probes.
+
+    Exact counts come from `parichay_probes_total`; where that raw counter is no longer
+    kept, the recording rule's 5-minute increases are summed instead (their ratio is the
+    same, every failure being counted in as many windows as any other).
+    """
+    filters = []
+    targets = [t for t in incident.targets if t]
+    if targets:
+        filters.append(f'target=~"{alternation(targets)}"')
+    elif incident.scope == "local":
+        # A site's own network: its control targets say why.
+        filters.append('role="control"')
+    if incident.vantages:
+        filters.append(f'vantage=~"{alternation(incident.vantages)}"')
+    window = max(60, round(incident.end - incident.start))
+    at = datetime.fromtimestamp(incident.end, UTC)
+    selector = ",".join(filters)
+    queries = (
+        f'sum by (result) (increase({PROBES_METRIC}{{result!="success",{selector}}}[{window}s]))',
+        f"sum by (result) (sum_over_time({REASON_METRIC}{{{selector}}}[{window}s]))",
+    )
+    for expr in queries:
+        counts = {
+            s.labels.get("result", ""): s.value
+            for s in await prom.query(expr, at=at)
+            if s.value == s.value and s.value > 0
+        }
+        if counts:
+            reason = max(sorted(counts), key=lambda r: counts[r])
+            return reason, counts[reason] / sum(counts.values())
+    return None, None
+
+
+async def also_down(
+    prom: PrometheusClient, *, incident: Incident, services: Sequence[str]
+) -> tuple[str, ...]:
+    """e-Office rows that were down during a central incident (their login needs Parichay)."""
+    apps = [s for s in services if category(s) == "app"]
+    if incident.scope != "central" or not apps:
+        return ()
+    window = max(60, round(incident.end - incident.start))
+    expr = (
+        f"min by (service) (min_over_time({SERVICE_METRIC}"
+        f'{{service=~"{alternation(apps)}"}}[{window}s])) == 0'
+    )
+    found = await prom.query(expr, at=datetime.fromtimestamp(incident.end, UTC))
+    return tuple(s for s in apps if s in {x.labels.get("service") for x in found})

@@ -33,139 +33,28 @@ Example::
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime
 
 from servicekit import phrasebook
 from statuspage import reading
+from statuspage.alertmanager import AlertmanagerAPI
 from statuspage.history import (
     DayAvailability,
     Incident,
     Window,
-    day_end,
-    day_start,
     human_duration,
     ist,
     up_ratio,
 )
 from statuspage.paging import paging_start, read_group_wait
-from statuspage.sources import AlertmanagerAPI, PrometheusClient
-from statuspage.view import Name, service_name, site_name
+from statuspage.periods import Period, ReportError, span
+from statuspage.sources import PrometheusClient
+from statuspage.wording import Name, service_name, site_name
 
-DEFAULT_OBJECTIVE = 0.995
-OBJECTIVE_METRIC = "parichay:slo_availability_objective:ratio"
-PROBES_METRIC = "parichay_probes_total"
-
-MONTHS_EN = (
-    "January", "February", "March", "April", "May", "June", "July", "August", "September",
-    "October", "November", "December",
-)  # fmt: skip
-MONTHS_HI = (
-    "जनवरी", "फ़रवरी", "मार्च", "अप्रैल", "मई", "जून", "जुलाई", "अगस्त", "सितंबर", "अक्टूबर",
-    "नवंबर", "दिसंबर",
-)  # fmt: skip
 SCOPES = phrasebook.SCOPE_LONG
 SCOPES_SHORT = phrasebook.SCOPE
-
-
-class ReportError(Exception):
-    """Bad input or nothing to report: the message names the option and the fix."""
-
-
-@dataclass(frozen=True, slots=True)
-class Period:
-    """IST calendar days first..last (both included); `month` is set for a whole month."""
-
-    first: date
-    last: date
-    month: tuple[int, int] | None = None
-
-    @property
-    def start(self) -> datetime:
-        return day_start(self.first)
-
-    @property
-    def end(self) -> datetime:
-        return day_end(self.last)
-
-    @property
-    def days(self) -> int:
-        return (self.last - self.first).days + 1
-
-    @property
-    def slug(self) -> str:
-        """For file names: `2024-09` or `2024-09-01_2024-09-15`."""
-        if self.month:
-            return f"{self.month[0]:04d}-{self.month[1]:02d}"
-        return f"{self.first.isoformat()}_{self.last.isoformat()}"
-
-    @property
-    def label(self) -> Name:
-        """`September 2024` / `सितंबर 2024`, or `1 Sep 2024 to 15 Sep 2024`."""
-        if self.month:
-            year, month = self.month
-            return Name(f"{MONTHS_EN[month - 1]} {year}", f"{MONTHS_HI[month - 1]} {year}")
-        return Name(
-            f"{_day_en(self.first)} to {_day_en(self.last)}",
-            f"{_day_hi(self.first)} से {_day_hi(self.last)} तक",
-        )
-
-    def previous(self) -> Period:
-        """The period just before: the previous month, or as many days just before."""
-        if self.month:
-            year, month = self.month
-            year, month = (year - 1, 12) if month == 1 else (year, month - 1)
-            return month_period(f"{year:04d}-{month:02d}", today=None)
-        return Period(self.first - timedelta(days=self.days), self.first - timedelta(days=1))
-
-
-def _day_en(day: date) -> str:
-    return f"{day.day} {MONTHS_EN[day.month - 1][:3]} {day.year}"
-
-
-def _day_hi(day: date) -> str:
-    return f"{day.day} {MONTHS_HI[day.month - 1]} {day.year}"
-
-
-def month_period(text: str, *, today: date | None) -> Period:
-    """`2024-09` (or `last`: the month before today's) as a Period; future months are refused."""
-    if text.strip() == "last" and today is not None:
-        before = date(today.year, today.month, 1) - timedelta(days=1)
-        text = f"{before.year:04d}-{before.month:02d}"
-    match = re.fullmatch(r"(\d{4})-(\d{2})", text.strip())
-    if not match or not 1 <= int(match[2]) <= 12:
-        raise ReportError(f"--month: expected a month like 2024-09 or `last`, got {text!r}")
-    year, month = int(match[1]), int(match[2])
-    first = date(year, month, 1)
-    nxt = date(year + 1, 1, 1) if month == 12 else date(year, month + 1, 1)
-    period = Period(first, nxt - timedelta(days=1), (year, month))
-    if today is not None and first > today:
-        raise ReportError(
-            f"--month {text}: that month has not started yet (today is {today.isoformat()} "
-            "IST); give a past or the current month"
-        )
-    return period
-
-
-def day_period(first: str, last: str, *, today: date) -> Period:
-    """`--from`/`--to` IST calendar days (both included) as a Period."""
-    days = []
-    for option, text in (("--from", first), ("--to", last)):
-        try:
-            days.append(date.fromisoformat(text.strip()))
-        except ValueError:
-            raise ReportError(f"{option}: expected a day like 2024-09-01, got {text!r}") from None
-    begin, end = days
-    if end < begin:
-        raise ReportError(f"--to {end.isoformat()}: must not be before --from {begin}")
-    if begin > today:
-        raise ReportError(
-            f"--from {begin.isoformat()}: that day has not started yet (today is "
-            f"{today.isoformat()} IST); give a past day"
-        )
-    return Period(begin, end)
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,96 +181,18 @@ class Report:
 # ---------------------------------------------------------------------------- reading
 
 
-_REGEX_META = re.compile(r"([.^$*+?()\[\]{}|\\])")
-
-
-def _alternatives(values: Sequence[str]) -> str:
-    """A PromQL string holding a regex that matches exactly these label values."""
-    escaped = (_REGEX_META.sub(r"\\\1", v) for v in values)
-    # Then escape for the PromQL string literal itself.
-    return "|".join(e.replace("\\", "\\\\").replace('"', '\\"') for e in escaped)
-
-
-async def read_objective(prom: PrometheusClient, *, at: datetime) -> tuple[float, str]:
-    """The SLO objective from the rules if Prometheus has it at `at`, else 99.5 %."""
-    found = await prom.query(f"max(last_over_time({OBJECTIVE_METRIC}[30d]))", at=at)
-    for sample in found:
-        if 0 < sample.value < 1:
-            return sample.value, "rule"
-    return DEFAULT_OBJECTIVE, "default"
-
-
-async def read_reason(
-    prom: PrometheusClient, *, incident: Incident
-) -> tuple[str | None, float | None]:
-    """The dominant failure reason during an incident and its share of the failed probes.
-
-    Exact counts come from `parichay_probes_total`; where that raw counter is no longer
-    kept, the recording rule's 5-minute increases are summed instead (their ratio is the
-    same, every failure being counted in as many windows as any other).
-    """
-    filters = []
-    targets = [t for t in incident.targets if t]
-    if targets:
-        filters.append(f'target=~"{_alternatives(targets)}"')
-    elif incident.scope == "local":
-        # A site's own network: its control targets say why.
-        filters.append('role="control"')
-    if incident.vantages:
-        filters.append(f'vantage=~"{_alternatives(incident.vantages)}"')
-    window = max(60, round(incident.end - incident.start))
-    at = datetime.fromtimestamp(incident.end, UTC)
-    selector = ",".join(filters)
-    queries = (
-        f'sum by (result) (increase({PROBES_METRIC}{{result!="success",{selector}}}[{window}s]))',
-        f"sum by (result) (sum_over_time({reading.REASON_METRIC}{{{selector}}}[{window}s]))",
-    )
-    for expr in queries:
-        counts = {
-            s.labels.get("result", ""): s.value
-            for s in await prom.query(expr, at=at)
-            if s.value == s.value and s.value > 0
-        }
-        if counts:
-            reason = max(sorted(counts), key=lambda r: counts[r])
-            return reason, counts[reason] / sum(counts.values())
-    return None, None
-
-
 def incident_services(incident: Incident) -> tuple[str, ...]:
-    """The rows an incident took down.
-
-    Sites for `path` / `local`; the e-Office targets of an app alert; none for the
-    monitoring chain's own alerts (no service was down); Parichay otherwise.
-    """
-    if incident.scope in ("path", "local"):
-        return tuple(f"{reading.SITE_PREFIX}{v}" for v in incident.vantages)
-    if incident.scope in ("monitoring", "config"):
-        return ()
-    apps = sorted(
-        {lb["target"] for lb in incident.labels if lb.get("target") and lb.get("role") == "app"}
+    """The rows an incident took down: those of its alerts (`reading.alert_services`: a
+    site for `path` / `local`, the e-Office target of an app alert, none for the monitoring
+    chain's own alerts, Parichay otherwise)."""
+    own = {"alertname": incident.alertname, "scope": incident.scope}
+    labels = incident.labels or tuple(
+        {"vantage": v, "target": t}
+        for v in incident.vantages or ("",)
+        for t in incident.targets or ("",)
     )
-    if not apps and incident.alertname.startswith("EOffice"):
-        apps = list(incident.targets)
-    if apps:
-        return tuple(apps)
-    return (reading.SSO_SERVICE,)
-
-
-async def also_down(
-    prom: PrometheusClient, *, incident: Incident, services: Sequence[str]
-) -> tuple[str, ...]:
-    """e-Office rows that were down during a central incident (their login needs Parichay)."""
-    apps = [s for s in services if reading.category(s) == "app"]
-    if incident.scope != "central" or not apps:
-        return ()
-    window = max(60, round(incident.end - incident.start))
-    expr = (
-        f"min by (service) (min_over_time({reading.SERVICE_METRIC}"
-        f'{{service=~"{_alternatives(apps)}"}}[{window}s])) == 0'
-    )
-    found = await prom.query(expr, at=datetime.fromtimestamp(incident.end, UTC))
-    return tuple(s for s in apps if s in {x.labels.get("service") for x in found})
+    rows = {s for lb in labels for s in reading.alert_services({**own, **lb})}
+    return tuple(sorted(rows, key=lambda s: (reading.category(s) != "sso", s)))
 
 
 def concerns_parichay(incident: ReportIncident) -> bool:
@@ -441,11 +252,13 @@ async def period_figures(
     for inc in sorted(raw_incidents, key=lambda i: i.start):
         affected = incident_services(inc)
         affected += tuple(
-            a for a in await also_down(prom, incident=inc, services=rows) if a not in affected
+            a
+            for a in await reading.also_down(prom, incident=inc, services=rows)
+            if a not in affected
         )
         if only and not set(affected) & set(rows):
             continue
-        reason, share = await read_reason(prom, incident=inc)
+        reason, share = await reading.read_reason(prom, incident=inc)
         pages_at = paging_start(inc, windows, group_wait=group_wait)
         row = ReportIncident(
             alertname=inc.alertname,
@@ -517,7 +330,7 @@ async def build_report(
     )
     if not wanted:
         raise no_data
-    objective, objective_source = await read_objective(prom, at=end)
+    objective, objective_source = await reading.read_objective(prom, at=end)
     group_wait, group_wait_source = await read_group_wait(am)
 
     async def figures_of(p: Period) -> PeriodFigures:
@@ -567,18 +380,6 @@ def percent(value: float | None, *, digits: int = 2) -> str:
 def duration_hi(seconds: float) -> str:
     """`1 घंटा 45 मिनट`, `4 घंटे 02 मिनट`, `12 मिनट` (`servicekit.phrasebook.duration`)."""
     return phrasebook.duration(seconds).hi
-
-
-def span(start: float, end: float) -> Name:
-    """`2 Sep 09:40-13:40 IST` (dates on both ends when it spans midnight)."""
-    a, b = ist(start), ist(end)
-    same = a.date() == b.date()
-    en_b = b.strftime("%H:%M") if same else f"{b.day} {MONTHS_EN[b.month - 1][:3]} {b:%H:%M}"
-    hi_b = b.strftime("%H:%M") if same else f"{b.day} {MONTHS_HI[b.month - 1]} {b:%H:%M}"
-    return Name(
-        f"{a.day} {MONTHS_EN[a.month - 1][:3]} {a:%H:%M}-{en_b} IST",
-        f"{a.day} {MONTHS_HI[a.month - 1]} {a:%H:%M}-{hi_b} IST",
-    )
 
 
 def vantage_names(vantages: Sequence[str], names: Mapping[str, Name] | None) -> Name:

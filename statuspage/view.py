@@ -20,73 +20,22 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from servicekit import phrasebook as words
-from servicekit.phrasebook import Phrase
 from statuspage import reading
+from statuspage.alertmanager import AlertmanagerAPI, AmAlert
 from statuspage.history import IST as IST_TZ
 from statuspage.history import (
     DayAvailability,
     Incident,
-    format_ist,
     human_duration,
     ist_day,
 )
 from statuspage.notices import Notice, list_notices, under_maintenance
 from statuspage.paging import SHIPPED_GROUP_WAIT_S, paging_start, read_group_wait
-from statuspage.sources import AlertmanagerAPI, AmAlert, PrometheusClient, SourceError
+from statuspage.sources import PrometheusClient, SourceError
+from statuspage.wording import Name, incident_title, sentence, service_name
 
 HISTORY_DAYS = 90
 INCIDENT_DAYS = 30
-
-# Hindi names of places the vantages are commonly named after; others show as written.
-PLACES_HI = {
-    "dehradun": "देहरादून",
-    "haridwar": "हरिद्वार",
-    "mumbai": "मुंबई",
-    "delhi": "दिल्ली",
-    "nainital": "नैनीताल",
-    "almora": "अल्मोड़ा",
-    "pauri": "पौड़ी",
-    "tehri": "टिहरी",
-    "udham-singh-nagar": "ऊधम सिंह नगर",
-    "rudraprayag": "रुद्रप्रयाग",
-    "chamoli": "चमोली",
-    "pithoragarh": "पिथौरागढ़",
-    "bageshwar": "बागेश्वर",
-    "champawat": "चंपावत",
-    "uttarkashi": "उत्तरकाशी",
-}
-
-
-# A name or sentence in both languages: the phrasebook's one type.
-Name = Phrase
-
-
-def site_name(vantage: str, names: Mapping[str, Name] | None = None) -> Name:
-    """`district-haridwar` -> the Haridwar district office / हरिद्वार जिला कार्यालय."""
-    if names and vantage in names:
-        return names[vantage]
-    kind, _, place = vantage.partition("-")
-    place_en = place.replace("-", " ").title()
-    place_hi = PLACES_HI.get(place, place_en)
-    if kind == "district" and place:
-        return Name(f"the {place_en} district office", f"{place_hi} जिला कार्यालय")
-    if kind == "secretariat" and place:
-        return Name(f"the secretariat in {place_en}", f"{place_hi} सचिवालय")
-    if kind == "cloud" and place:
-        return Name(f"the {place_en} cloud site", f"{place_hi} क्लाउड साइट")
-    return Name(vantage, vantage)
-
-
-def service_name(service: str, names: Mapping[str, Name] | None = None) -> Name:
-    """Display name of a row."""
-    kind = reading.category(service)
-    if kind == "sso":
-        return Name("Parichay sign-on (NIC, Delhi)", "परिचय साइन-ऑन (NIC, दिल्ली)")
-    if kind == "site":
-        site = site_name(service.removeprefix(reading.SITE_PREFIX), names)
-        return Name(f"Network of {site.en}", f"{site.hi} का नेटवर्क")
-    return Name(f"e-Office ({service})", f"ई-ऑफिस ({service})")
-
 
 @dataclass(frozen=True, slots=True)
 class Headline:
@@ -98,92 +47,6 @@ class Headline:
     alertname: str = ""
     since: float | None = None
     alerted: bool = False
-
-
-def _since(ts: float | None) -> Phrase:
-    if ts is None:
-        return Phrase("", "")
-    return words.SINCE.format(time=format_ist(ts, with_date=False))
-
-
-def _join(names: Sequence[Name]) -> Name:
-    if not names:
-        return Name("some sites", "कुछ कार्यालयों")
-    if len(names) == 1:
-        return names[0]
-    return Name(
-        ", ".join(n.en for n in names[:-1]) + " and " + names[-1].en,
-        ", ".join(n.hi for n in names[:-1]) + " और " + names[-1].hi,
-    )
-
-
-def sentence(
-    labels: Mapping[str, str],
-    *,
-    vantages: Sequence[str],
-    since: float | None,
-    names: Mapping[str, Name] | None = None,
-) -> tuple[str, str, str]:
-    """(level, English, Hindi) for one page alert, worded by its scope (`servicekit.phrasebook`)."""
-    level, said = _sentence(labels, vantages=vantages, since=_since(since), names=names)
-    return level, said.en, said.hi
-
-
-def _sentence(
-    labels: Mapping[str, str],
-    *,
-    vantages: Sequence[str],
-    since: Phrase,
-    names: Mapping[str, Name] | None,
-) -> tuple[str, Phrase]:
-    name = labels.get("alertname", "")
-    scope = labels.get("scope", "")
-    target = labels.get("target", "")
-    is_eoffice = name.startswith("EOffice") or labels.get("role") == "app"
-    if scope == "central":
-        if "Intermittent" in name:
-            return "down", words.CENTRAL_INTERMITTENT.format(since=since)
-        return "down", words.CENTRAL_DOWN.format(since=since)
-    if scope == "app":
-        what = Phrase(f"e-Office ({target})", f"ई-ऑफिस ({target})") if target else words.EOFFICE
-        if "Login" in name:
-            return "down", words.APP_LOGIN_FAILING.format(since=since)
-        if "Intermittent" in name:
-            return "down", words.APP_INTERMITTENT.format(what=what, since=since)
-        return "down", words.APP_DOWN.format(what=what, since=since)
-    sites = _join([site_name(v, names) for v in vantages])
-    if scope == "path":
-        what = words.EOFFICE if is_eoffice else words.PARICHAY
-        return "partial", words.PATH_UNREACHABLE.format(what=what, sites=sites)
-    if scope == "local":
-        if "Resolver" in name:
-            return "local", words.LOCAL_RESOLVER_DOWN.format(sites=sites, since=since)
-        return "local", words.LOCAL_NETWORK_DOWN.format(sites=sites, since=since)
-    return "monitoring", words.MONITORING_BROKEN.format(since=since, what=name)
-
-
-def incident_title(incident: Incident, names: Mapping[str, Name] | None = None) -> Name:
-    """A short plain title of an incident: what failed, and where."""
-    name = incident.alertname
-    eoffice = name.startswith("EOffice")
-    what = (
-        Name("e-Office", "ई-ऑफिस")
-        if eoffice
-        else Name("Parichay (NIC, Delhi)", "परिचय (NIC, दिल्ली)")
-    )
-    if eoffice and incident.targets:
-        listed = ", ".join(incident.targets)
-        what = Name(f"e-Office ({listed})", f"ई-ऑफिस ({listed})")
-    sites = _join([site_name(v, names) for v in incident.vantages])
-    if "Intermittent" in name:
-        return Name(f"{what.en} failing intermittently", f"{what.hi} रुक-रुक कर विफल")
-    if incident.scope in ("central", "app"):
-        return Name(f"{what.en} down", f"{what.hi} बंद")
-    if incident.scope == "path":
-        return Name(f"{what.en} unreachable from {sites.en}", f"{sites.hi} से {what.hi} तक पहुँच नहीं")
-    if incident.scope == "local":
-        return Name(f"Network of {sites.en} down", f"{sites.hi} का नेटवर्क बंद")
-    return Name(name, name)
 
 
 def _own(labels: Mapping[str, str]) -> dict[str, str]:
@@ -341,66 +204,28 @@ async def build_view(
         problems.append(f"{exc} - maintenance notices and whether ITDA was alerted are not shown.")
     firing: list[dict[str, str]] | None = None
     rows: list[Row] = []
-    found: list[Incident] = []
-    planned: list[Incident] = []
+    found: tuple[list[Incident], list[Incident]] = ([], [])
     in_maintenance = under_maintenance(notices, now=now)
     try:
         firing = await reading.firing_alerts(prom, now=now)
         in_maintenance = under_maintenance(
             notices, now=now, sso_dependents=await reading.sso_dependents(prom, now=now)
         )
-        since = now - timedelta(days=incident_days)
-        found = await reading.read_incidents(prom, start=since, end=now)
-        # Samples cannot tell an incident that just ended from one between two evaluations;
-        # what fires now can.
-        now_firing = {(lb.get("alertname"), lb.get("scope")) for lb in firing}
-        found = [
-            replace(i, ongoing=False)
-            if i.ongoing and (i.alertname, i.scope) not in now_firing
-            else i
-            for i in found
-        ]
-        windows = await reading.read_maintenance(prom, start=since, end=now)
-        planned = [i for i in found if paging_start(i, windows, group_wait=group_wait) is None]
-        found = [i for i in found if i not in planned]
-        services = await reading.list_services(prom, now=now, lookback=timedelta(days=history_days))
-        today = ist_day(now)
-        daily = await reading.read_daily(
-            prom,
-            first=today - timedelta(days=history_days - 1),
-            last=today,
-            now=now,
-            services=services,
+        found = await _incidents(
+            prom, now=now, days=incident_days, firing=firing, group_wait=group_wait
         )
-        current = await reading.read_current(prom, now=now, services=services)
-        # A row is down once its state was down for a whole minute, or as soon as a page
-        # alert about it fires (the alert waited for its own `for:`): never "Working"
-        # under a headline that says it is down.
-        alerted = {
-            s for lb in firing if lb.get("severity") == "page" for s in reading.alert_services(lb)
-        }
-        for service in services:
-            state = current[service]
-            up = False if service in alerted else state.up
-            rows.append(
-                Row(
-                    service=service,
-                    name=service_name(service, names),
-                    category=reading.category(service),
-                    up=up,
-                    since=state.since if up == state.up else None,
-                    days=tuple(daily.get(service, ())),
-                    maintenance_now=service in in_maintenance,
-                )
-            )
+        rows = await _rows(
+            prom, now=now, days=history_days, firing=firing, names=names, maintenance=in_maintenance
+        )
     except SourceError as exc:
         problems.append(f"{exc} - current states, history and incidents are not shown.")
+    paged, planned = found
     return StatusView(
         now=now,
         headlines=headlines(
             firing=firing,
             am_alerts=am_alerts,
-            incidents=found,
+            incidents=paged,
             names=names,
             maintenance_ids=frozenset(
                 n.id for n in notices if n.kind == "maintenance" and n.active_at(now)
@@ -408,13 +233,75 @@ async def build_view(
             in_maintenance=in_maintenance,
         ),
         rows=rows,
-        incidents=found,
+        incidents=paged,
         planned=planned,
         active=[n for n in notices if n.active_at(now)],
         upcoming=[n for n in notices if n.upcoming_at(now)],
         problems=problems,
         names=dict(names or {}),
     )
+
+
+async def _incidents(
+    prom: PrometheusClient,
+    *,
+    now: datetime,
+    days: int,
+    firing: Sequence[Mapping[str, str]],
+    group_wait: float,
+) -> tuple[list[Incident], list[Incident]]:
+    """(paged, within maintenance) incidents of the last `days`, newest first."""
+    since = now - timedelta(days=days)
+    found = await reading.read_incidents(prom, start=since, end=now)
+    # Samples cannot tell an incident that just ended from one between two evaluations;
+    # what fires now can.
+    now_firing = {(lb.get("alertname"), lb.get("scope")) for lb in firing}
+    found = [
+        replace(i, ongoing=False) if i.ongoing and (i.alertname, i.scope) not in now_firing else i
+        for i in found
+    ]
+    windows = await reading.read_maintenance(prom, start=since, end=now)
+    planned = [i for i in found if paging_start(i, windows, group_wait=group_wait) is None]
+    return [i for i in found if i not in planned], planned
+
+
+async def _rows(
+    prom: PrometheusClient,
+    *,
+    now: datetime,
+    days: int,
+    firing: Sequence[Mapping[str, str]],
+    names: Mapping[str, Name] | None,
+    maintenance: frozenset[str],
+) -> list[Row]:
+    services = await reading.list_services(prom, now=now, lookback=timedelta(days=days))
+    today = ist_day(now)
+    daily = await reading.read_daily(
+        prom, first=today - timedelta(days=days - 1), last=today, now=now, services=services
+    )
+    current = await reading.read_current(prom, now=now, services=services)
+    # A row is down once its state was down for a whole minute, or as soon as a page alert
+    # about it fires (the alert waited for its own `for:`): never "Working" under a
+    # headline that says it is down.
+    alerted = {
+        s for lb in firing if lb.get("severity") == "page" for s in reading.alert_services(lb)
+    }
+    rows = []
+    for service in services:
+        state = current[service]
+        up = False if service in alerted else state.up
+        rows.append(
+            Row(
+                service=service,
+                name=service_name(service, names),
+                category=reading.category(service),
+                up=up,
+                since=state.since if up == state.up else None,
+                days=tuple(daily.get(service, ())),
+                maintenance_now=service in maintenance,
+            )
+        )
+    return rows
 
 
 def _day_json(d: DayAvailability) -> dict[str, Any]:

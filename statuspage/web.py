@@ -28,19 +28,13 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from statuspage import reading
+from statuspage.alertmanager import AlertmanagerAPI
 from statuspage.history import DayAvailability, format_ist, human_duration
 from statuspage.notices import list_notices, under_maintenance
 from statuspage.runbooks import RunbookLibrary, add_runbook_routes
-from statuspage.sources import AlertmanagerAPI, PrometheusClient, SourceError
-from statuspage.view import (
-    INCIDENT_DAYS,
-    Name,
-    StatusView,
-    build_view,
-    incident_title,
-    service_name,
-    to_json,
-)
+from statuspage.sources import PrometheusClient, SourceError
+from statuspage.view import INCIDENT_DAYS, StatusView, build_view, to_json
+from statuspage.wording import Name, incident_title, service_name
 
 # THE default port of the status page (compose, Prometheus's scrape job and the docs
 # repeat it as a literal).

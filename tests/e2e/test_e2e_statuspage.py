@@ -24,13 +24,9 @@ import pytest_asyncio
 from aiohttp.test_utils import TestServer
 from playwright.async_api import async_playwright
 
+from statuspage.alertmanager import AlertmanagerClient, AlertmanagerCluster, Matcher
 from statuspage.cli import main as status_cli
-from statuspage.sources import (
-    AlertmanagerClient,
-    AlertmanagerCluster,
-    Matcher,
-    PrometheusClient,
-)
+from statuspage.sources import PrometheusClient
 from statuspage.web import StatusService, make_app
 from tests.e2e.conftest import running_stack
 from tests.e2e.test_e2e_outages import PAGE_WITHIN, SETTLE

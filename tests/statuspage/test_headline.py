@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from statuspage.alertmanager import AmAlert
 from statuspage.notices import Notice, under_maintenance
-from statuspage.sources import AmAlert
 from statuspage.view import headlines
 
 T0 = datetime(2024, 9, 2, 4, 12, tzinfo=UTC)  # 09:42 IST
@@ -253,7 +253,9 @@ def test_a_window_of_parichay_puts_the_rows_that_need_it_in_maintenance() -> Non
     of one e-Office target or site covers that row only; expired and future windows none."""
     now = datetime(2024, 9, 2, 4, 0, tzinfo=UTC)
 
-    def window(service: str, *, start: int = -10, end: int = 60, kind: str = "maintenance") -> Notice:
+    def window(
+        service: str, *, start: int = -10, end: int = 60, kind: str = "maintenance"
+    ) -> Notice:
         return Notice(
             id=service, kind=kind, service=service, note_en="", note_hi="",
             start=now + timedelta(minutes=start), end=now + timedelta(minutes=end),
@@ -270,4 +272,7 @@ def test_a_window_of_parichay_puts_the_rows_that_need_it_in_maintenance() -> Non
     }
     assert under_maintenance([window("site:x")], now=now, sso_dependents=deps) == {"site:x"}
     assert under_maintenance([window("parichay", start=5)], now=now, sso_dependents=deps) == set()
-    assert under_maintenance([window("parichay", kind="notice")], now=now, sso_dependents=deps) == set()
+    assert (
+        under_maintenance([window("parichay", kind="notice")], now=now, sso_dependents=deps)
+        == set()
+    )

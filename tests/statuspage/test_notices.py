@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from statuspage.alertmanager import AlertmanagerClient, Matcher
 from statuspage.cli import main
 from statuspage.notices import COMMENT_PREFIX, CREATED_BY
-from statuspage.sources import AlertmanagerClient, Matcher
 from tests.support.net import free_port
 from tests.support.stack import Alertmanager
 
@@ -208,4 +208,3 @@ async def test_a_window_is_added_through_the_member_that_answers(
     new_id = capsys.readouterr().out.strip()
     assert await _cli("notice", "list", *urls) == 0
     assert new_id in capsys.readouterr().out
-

@@ -18,9 +18,10 @@ import pytest_asyncio
 from aiohttp.test_utils import TestServer
 from playwright.async_api import async_playwright
 
+from statuspage.alertmanager import AlertmanagerClient
 from statuspage.cli import main
 from statuspage.history import IST, format_ist
-from statuspage.sources import AlertmanagerClient, PrometheusClient
+from statuspage.sources import PrometheusClient
 from statuspage.web import StatusService, make_app
 from tests.statuspage.conftest import History, now_minute, start_history
 from tests.support.backfill import Outage, Scenario, Topology, standard_history

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from statuspage import reading
-from statuspage.history import IST, day_start, format_ist, ist_day, to_utc
+from statuspage.history import IST, day_start, format_ist, ist_day
 from statuspage.sources import PrometheusClient, SourceError
 from tests.statuspage.conftest import History, now_minute, start_history
 from tests.support.backfill import Gap, Maintenance, Outage, Scenario, Topology
@@ -162,18 +162,10 @@ async def test_the_dominant_reason_of_each_incident_is_read(history: History) ->
             prom, start=history.now - timedelta(days=30), end=history.now
         )
         path, central = found
-        central_reasons = await reading.read_reasons(
-            prom, start=to_utc(central.start), end=to_utc(central.end), targets=central.targets
-        )
-        path_reasons = await reading.read_reasons(
-            prom,
-            start=to_utc(path.start),
-            end=to_utc(path.end),
-            targets=path.targets,
-            vantages=path.vantages,
-        )
-    assert list(central_reasons) == ["http_5xx"]
-    assert list(path_reasons) == ["connect_timeout"]
+        central_reason = await reading.read_reason(prom, incident=central)
+        path_reason = await reading.read_reason(prom, incident=path)
+    assert central_reason[0] == "http_5xx"
+    assert path_reason[0] == "connect_timeout"
 
 
 async def test_markup_and_regex_characters_in_service_names_are_matched_literally(

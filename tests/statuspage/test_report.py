@@ -31,10 +31,13 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import async_playwright
 
+from statuspage.alertmanager import AlertmanagerClient
 from statuspage.history import IST
 from statuspage.report import Comparison, build_report
-from statuspage.report_render import COLOURS, render_html, to_csv, to_json, write_report
-from statuspage.sources import AlertmanagerClient, PrometheusClient
+from statuspage.report_chart import COLOURS
+from statuspage.report_data import to_csv, to_json
+from statuspage.report_render import render_html, write_report
+from statuspage.sources import PrometheusClient
 from tests.statuspage.conftest import History, start_history
 from tests.support.backfill import holding_alertmanager
 from tests.support.net import free_port

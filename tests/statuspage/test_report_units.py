@@ -13,20 +13,13 @@ import respx
 
 from statuspage.history import DayAvailability, Incident, Window
 from statuspage.paging import page_group_wait, paging_start, silenced_by
-from statuspage.report import (
-    DEFAULT_OBJECTIVE,
-    Period,
-    ReportError,
-    ServiceFigures,
-    day_period,
-    incident_services,
-    month_period,
-    read_objective,
-    read_reason,
-)
-from statuspage.report_render import COLOURS, chart_svg, parse_formats
+from statuspage.periods import Period, ReportError, day_period, month_period
+from statuspage.reading import DEFAULT_OBJECTIVE, read_objective, read_reason
+from statuspage.report import ServiceFigures, incident_services
+from statuspage.report_chart import COLOURS, chart_svg
+from statuspage.report_render import parse_formats
 from statuspage.sources import PrometheusClient
-from statuspage.view import Name
+from statuspage.wording import Name
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -24,6 +24,7 @@ import yaml
 from aiohttp.test_utils import TestServer
 from playwright.async_api import async_playwright
 
+from statuspage.alertmanager import AlertmanagerClient
 from statuspage.cli import main
 from statuspage.runbooks import (
     IMAGE_DIR,
@@ -32,7 +33,7 @@ from statuspage.runbooks import (
     find_runbooks,
     render,
 )
-from statuspage.sources import AlertmanagerClient, PrometheusClient
+from statuspage.sources import PrometheusClient
 from statuspage.web import StatusService, make_app
 from tests.support.net import HOST, free_port
 from tests.support.stack import Prometheus, render_prometheus

@@ -11,14 +11,8 @@ import httpx
 import pytest
 import respx
 
-from statuspage.sources import (
-    MAX_POINTS_PER_QUERY,
-    AlertmanagerClient,
-    Auth,
-    Matcher,
-    PrometheusClient,
-    SourceError,
-)
+from statuspage.alertmanager import AlertmanagerClient, Matcher
+from statuspage.sources import MAX_POINTS_PER_QUERY, Auth, PrometheusClient, SourceError
 from tests.statuspage.conftest import History
 from tests.support.stack import Alertmanager
 

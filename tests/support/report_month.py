@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from statuspage.history import IST
-from statuspage.report import Period, month_period
+from statuspage.periods import Period, month_period
 from tests.support.backfill import (
     Blip,
     Event,

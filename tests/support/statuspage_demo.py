@@ -16,8 +16,9 @@ from pathlib import Path
 
 from aiohttp import web
 
+from statuspage.alertmanager import AlertmanagerClient
 from statuspage.notices import add_notice
-from statuspage.sources import AlertmanagerClient, PrometheusClient
+from statuspage.sources import PrometheusClient
 from statuspage.web import DEFAULT_PORT, StatusService, make_app
 from tests.support.backfill import (
     Outage,
