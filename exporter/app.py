@@ -30,7 +30,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from exporter import statuspage
-from exporter.collector import MetricsRenderer, make_registry, make_runtime_registry
+from exporter.collector import MetricsRenderer, make_runtime_registry
 from exporter.config import Config, ConfigError, Target, load_config, read_admin_token_file
 from exporter.probes import ProbeContext, pause_of, recheck_pause, resume
 from exporter.result import ProbeResult
@@ -111,9 +111,7 @@ class Exporter:
             max_concurrency=config.max_concurrency,
             on_result=self._log_transition,
         )
-        # `registry` has every family (for code that reads samples); /metrics writes the
-        # store's families with the fast renderer and adds the small runtime registry.
-        self.registry = make_registry(self.store, scheduler=self.scheduler)
+        # /metrics: the store's families from the renderer, then the small runtime registry.
         self.renderer = MetricsRenderer(self.store)
         self._runtime_registry = make_runtime_registry(scheduler=self.scheduler)
         self._runner: web.AppRunner | None = None
@@ -294,11 +292,17 @@ class Exporter:
         # 1000 targets and the probes' socket events stamped late). Changed targets are
         # re-rendered RENDER_SLICE per loop iteration (~1-2 ms each); the rest is cheap.
         await self._refresh_in_slices()
-        parts = self.renderer.parts()
-        parts.append(generate_latest(self._runtime_registry))
+        parts = self.metrics_parts()
         # Joining megabytes (fresh pages: ~4 ms at 1000 targets) and zlib both run without
         # the GIL, so in a thread they cost the loop nothing.
         return await asyncio.to_thread(_join, parts, gzipped=gzipped)
+
+    def metrics_parts(self) -> list[bytes]:
+        """The /metrics text in pieces, as `render_metrics` serves it (after re-rendering
+        whatever changed in one go; `render_metrics` spreads that over loop iterations)."""
+        parts = self.renderer.parts()
+        parts.append(generate_latest(self._runtime_registry))
+        return parts
 
     async def _refresh_in_slices(self) -> None:
         """Re-render changed targets, RENDER_SLICE per loop iteration (one pass at most:

@@ -19,6 +19,7 @@ from exporter.demo import render_demo_config
 from exporter.login_config import LoginTarget
 from exporter.probes import ProbeContext, pause_of, run_probe
 from simulator import Simulator
+from tests.support.metrics import Metrics, parse
 
 TOKEN = "protect-admin-token-5f2a9c7e1b"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}
@@ -95,8 +96,13 @@ def drop_admin_section(path: Path) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
+def served(exp: Exporter) -> Metrics:
+    """What /metrics serves now."""
+    return parse(b"".join(exp.metrics_parts()))
+
+
 def is_suspended(exp: Exporter) -> float | None:
-    return exp.registry.get_sample_value("parichay_login_suspended", LABELS)
+    return served(exp).value("parichay_login_suspended", LABELS)
 
 
 async def test_reload_and_resume_without_the_token_get_401_and_change_nothing(
@@ -128,10 +134,10 @@ async def test_unchanged_reload_keeps_the_suspension_and_changed_credentials_lif
             assert r.status_code == 200, r.text
             assert f"{TARGET}: still suspended (login_rejected)" in r.text
         assert is_suspended(running) == 1
-        assert running.registry.get_sample_value(
+        assert served(running).value(
             "parichay_login_suspension_info", {**LABELS, "reason": "login_rejected"}
         ) == 1
-        until = running.registry.get_sample_value(
+        until = served(running).value(
             "parichay_login_suspended_until_timestamp_seconds", LABELS
         )
         assert until is not None and until > running.ctx.clock.now() + 3000
@@ -148,7 +154,7 @@ async def test_unchanged_reload_keeps_the_suspension_and_changed_credentials_lif
         assert r.status_code == 200, r.text
         assert f"{TARGET}: credentials changed, login suspension lifted" in r.text
     assert is_suspended(running) == 0
-    assert running.registry.get_sample_value(
+    assert served(running).value(
         "parichay_login_suspension_info", {**LABELS, "reason": "login_rejected"}
     ) is None
 

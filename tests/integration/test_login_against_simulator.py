@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from exporter.collector import make_registry
+from exporter.collector import MetricsRenderer
 from exporter.config import load_config_text
 from exporter.demo import demo_environment, render_demo_config
 from exporter.login_config import LoginTarget
@@ -16,6 +16,7 @@ from exporter.result import Reason
 from exporter.store import Store
 from servicekit.clock import SystemClock
 from simulator import Simulator
+from tests.support.metrics import parse
 
 STEPS = ["open-eoffice", "submit-password", "submit-otp", "open-inbox", "logout"]
 
@@ -73,24 +74,24 @@ async def test_a_full_login_times_every_step(sim: Simulator, login: LoginTarget)
     store = Store(vantage="it")
     store.set_targets((login,))
     store.record(result)
-    reg = make_registry(store)
+    reg = parse(MetricsRenderer(store).render())
     for step in STEPS:
         assert (
-            reg.get_sample_value(
+            reg.value(
                 "parichay_login_step_duration_seconds",
                 {"target": "eoffice-login", "vantage": "it", "step": step},
             )
             > 0
         )
     assert (
-        reg.get_sample_value(
+        reg.value(
             "parichay_probe_success",
             {"target": "eoffice-login", "vantage": "it", "role": "app", "kind": "login"},
         )
         == 1
     )
     assert (
-        reg.get_sample_value(
+        reg.value(
             "parichay_login_suspended", {"target": "eoffice-login", "vantage": "it"}
         )
         == 0
