@@ -32,7 +32,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from exporter import statuspage
 from exporter.collector import MetricsRenderer, make_runtime_registry
 from exporter.config import Config, ConfigError, Target, load_config, read_admin_token_file
-from exporter.probes import ProbeContext, pause_of, recheck_pause, resume
+from exporter.probes import ProbeContext
 from exporter.result import ProbeResult
 from exporter.scheduler import Scheduler
 from exporter.store import Store
@@ -125,10 +125,11 @@ class Exporter:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self, *, listen: str | None = None) -> None:
+        accounts = self.ctx.accounts
         for target in self.config.targets:
             # A pause stored by the previous run shows at once, not after the first slot.
-            pause = await asyncio.to_thread(pause_of, target, self.ctx)
-            self.store.set_suspension(target.name, pause)
+            await accounts.load(target)
+            self.store.set_suspension(target.name, accounts.pause(target))
         self._sched_task = asyncio.create_task(
             self.scheduler.run(self.config.targets), name="scheduler"
         )
@@ -239,11 +240,11 @@ class Exporter:
             self._flag_token = flag_token
             self.store.set_targets(new.targets, vantage=new.vantage)
             notes = []
+            accounts = self.ctx.accounts
             for target in new.targets:
-                # Scrypt digests: off the event loop.
-                if await asyncio.to_thread(recheck_pause, target, self.ctx):
+                if await accounts.recheck(target):  # scrypt, in a thread
                     notes.append(f"{target.name}: credentials changed, login suspension lifted")
-                pause = await asyncio.to_thread(pause_of, target, self.ctx)
+                pause = accounts.pause(target)
                 self.store.set_suspension(target.name, pause)
                 if pause is not None:
                     notes.append(
@@ -260,13 +261,13 @@ class Exporter:
             log.info("config reloaded from %s: %d targets", self.config_path, len(new.targets))
             return []
 
-    def resume_target(self, name: str) -> bool | None:
+    async def resume_target(self, name: str) -> bool | None:
         """Lift `name`'s login suspension; None if there is no such target."""
         target = self.config.target(name)
         if target is None:
             return None
-        lifted = resume(target, self.ctx)
-        self.store.set_suspension(name, pause_of(target, self.ctx))
+        lifted = await self.ctx.accounts.resume(target)
+        self.store.set_suspension(name, self.ctx.accounts.pause(target))
         if lifted:
             log.warning("target=%s login suspension lifted by an operator (resume)", name)
         return lifted
@@ -366,7 +367,7 @@ class Exporter:
         if refused is not None:
             return refused
         name = request.match_info["target"]
-        lifted = self.resume_target(name)
+        lifted = await self.resume_target(name)
         if lifted is None:
             return web.Response(text="no such target in the running config\n", status=404)
         if not lifted:

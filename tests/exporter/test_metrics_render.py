@@ -17,10 +17,10 @@ from prometheus_client import generate_latest
 from prometheus_client.utils import floatToGoString
 
 from exporter import __version__
+from exporter.account import Suspension
 from exporter.collector import MetricsRenderer, float_to_go, make_runtime_registry
 from exporter.config import load_config_text
 from exporter.probes import ProbeContext
-from exporter.probes.login import Suspension
 from exporter.result import PHASES, ProbeResult, Reason, StepResult
 from exporter.scheduler import Scheduler
 from exporter.store import Store

@@ -13,11 +13,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from exporter.account import Suspension
 from exporter.app import Exporter
 from exporter.config import load_config
 from exporter.demo import render_demo_config
 from exporter.login_config import LoginTarget
-from exporter.probes import ProbeContext, pause_of, run_probe
+from exporter.probes import ProbeContext, run_probe
 from simulator import Simulator
 from tests.support.metrics import Metrics, parse
 
@@ -57,6 +58,13 @@ def write_setup(tmp_path: Path, sim: Simulator, ca_file: str) -> Path:
     cfg = tmp_path / "exporter.yml"
     cfg.write_text(text)
     return cfg
+
+
+async def stored_pause(target: LoginTarget) -> Suspension | None:
+    """The pause a new exporter process would start with."""
+    accounts = ProbeContext().accounts
+    await accounts.load(target)
+    return accounts.pause(target)
 
 
 def login_target(cfg: Path) -> LoginTarget:
@@ -196,13 +204,13 @@ async def test_a_restart_keeps_the_pause_unless_the_credentials_changed(
     suspended: Path, tmp_path: Path
 ) -> None:
     """The digest in the state file: same credentials after a restart, still paused; new, lifted."""
-    assert pause_of(login_target(suspended), ProbeContext()) is not None
+    assert await stored_pause(login_target(suspended)) is not None
     state = (tmp_path / "login-state.json").read_text()
     assert "rejected_credentials_digest" in state
     for secret_file in ("user", "pw", "totp"):
         assert (tmp_path / secret_file).read_text().strip() not in state
     (tmp_path / "totp").write_text("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP\n")
-    assert pause_of(login_target(suspended), ProbeContext()) is None
+    assert await stored_pause(login_target(suspended)) is None
 
 
 def _exporter(*args: str) -> subprocess.CompletedProcess[str]:
@@ -242,7 +250,7 @@ async def test_resume_command_lifts_the_pause_in_the_state_file(
     out = await asyncio.to_thread(_exporter, "resume", "--config", str(suspended), TARGET)
     assert out.returncode == 0, out.stderr
     assert "suspension (login_rejected) removed" in out.stdout
-    assert pause_of(login_target(suspended), ProbeContext()) is None
+    assert await stored_pause(login_target(suspended)) is None
     again = await asyncio.to_thread(_exporter, "resume", "--config", str(suspended), TARGET)
     assert "not suspended" in again.stdout
 

@@ -11,7 +11,7 @@ from exporter.collector import MetricsRenderer
 from exporter.config import load_config_text
 from exporter.demo import demo_environment, render_demo_config
 from exporter.login_config import LoginTarget
-from exporter.probes import ProbeContext, paused_until, run_probe
+from exporter.probes import ProbeContext, run_probe, run_safely
 from exporter.result import Reason
 from exporter.store import Store
 from servicekit.clock import SystemClock
@@ -156,8 +156,8 @@ async def test_rejections_suspend_logins_and_nothing_more_reaches_parichay(
     ctx = ProbeContext(clock=VirtualSleepClock())
     ran = 0
     for _ in range(10):
-        if paused_until(login, ctx) is None:  # exactly the scheduler's gate
-            await run_probe(login, ctx)
+        outcome = await run_safely(login, ctx)  # exactly the scheduler's gate
+        if not outcome.refused:
             ran += 1
     assert ran == attempts_allowed
     assert sim.stats()[counter] == attempts_allowed
