@@ -62,7 +62,7 @@ class Outcome:
 
 
 async def run_safely(
-    target: Target, ctx: ProbeContext, *, runner: Runner = run_probe, force: bool = False
+    target: Target, ctx: ProbeContext, *, runner: Runner | None = None, force: bool = False
 ) -> Outcome:
     """Run `target`'s probe unless its logins are paused (`force` runs it anyway: only
     `probe --ignore-suspension`), under a hard deadline, with bugs logged, not raised."""
@@ -72,7 +72,7 @@ async def run_safely(
     pause = accounts.pause(target)
     if pause is not None and not force:
         return Outcome(result=None, pause=pause, refused=True)
-    result = await _guarded(target, ctx, runner)
+    result = await _guarded(target, ctx, runner or run_probe)
     return Outcome(result=result, pause=accounts.pause(target))
 
 
