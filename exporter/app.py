@@ -30,9 +30,9 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from exporter import localpage
-from exporter.collector import MetricsRenderer, make_registry, make_runtime_registry
+from exporter.collector import MetricsRenderer, make_runtime_registry
 from exporter.config import Config, ConfigError, Target, load_config, read_admin_token_file
-from exporter.probes import ProbeContext, pause_of, recheck_pause, resume
+from exporter.probes import ProbeContext
 from exporter.result import ProbeResult
 from exporter.scheduler import Scheduler
 from exporter.store import Store
@@ -111,9 +111,7 @@ class Exporter:
             max_concurrency=config.max_concurrency,
             on_result=self._log_transition,
         )
-        # `registry` has every family (for code that reads samples); /metrics writes the
-        # store's families with the fast renderer and adds the small runtime registry.
-        self.registry = make_registry(self.store, scheduler=self.scheduler)
+        # /metrics: the store's families from the renderer, then the small runtime registry.
         self.renderer = MetricsRenderer(self.store)
         self._runtime_registry = make_runtime_registry(scheduler=self.scheduler)
         self._runner: web.AppRunner | None = None
@@ -127,10 +125,11 @@ class Exporter:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self, *, listen: str | None = None) -> None:
+        accounts = self.ctx.accounts
         for target in self.config.targets:
             # A pause stored by the previous run shows at once, not after the first slot.
-            pause = await asyncio.to_thread(pause_of, target, self.ctx)
-            self.store.set_suspension(target.name, pause)
+            await accounts.load(target)
+            self.store.set_suspension(target.name, accounts.pause(target))
         self._sched_task = asyncio.create_task(
             self.scheduler.run(self.config.targets), name="scheduler"
         )
@@ -241,11 +240,11 @@ class Exporter:
             self._flag_token = flag_token
             self.store.set_targets(new.targets, vantage=new.vantage)
             notes = []
+            accounts = self.ctx.accounts
             for target in new.targets:
-                # Scrypt digests: off the event loop.
-                if await asyncio.to_thread(recheck_pause, target, self.ctx):
+                if await accounts.recheck(target):  # scrypt, in a thread
                     notes.append(f"{target.name}: credentials changed, login suspension lifted")
-                pause = await asyncio.to_thread(pause_of, target, self.ctx)
+                pause = accounts.pause(target)
                 self.store.set_suspension(target.name, pause)
                 if pause is not None:
                     notes.append(
@@ -262,13 +261,13 @@ class Exporter:
             log.info("config reloaded from %s: %d targets", self.config_path, len(new.targets))
             return []
 
-    def resume_target(self, name: str) -> bool | None:
+    async def resume_target(self, name: str) -> bool | None:
         """Lift `name`'s login suspension; None if there is no such target."""
         target = self.config.target(name)
         if target is None:
             return None
-        lifted = resume(target, self.ctx)
-        self.store.set_suspension(name, pause_of(target, self.ctx))
+        lifted = await self.ctx.accounts.resume(target)
+        self.store.set_suspension(name, self.ctx.accounts.pause(target))
         if lifted:
             log.warning("target=%s login suspension lifted by an operator (resume)", name)
         return lifted
@@ -294,11 +293,17 @@ class Exporter:
         # 1000 targets and the probes' socket events stamped late). Changed targets are
         # re-rendered RENDER_SLICE per loop iteration (~1-2 ms each); the rest is cheap.
         await self._refresh_in_slices()
-        parts = self.renderer.parts()
-        parts.append(generate_latest(self._runtime_registry))
+        parts = self.metrics_parts()
         # Joining megabytes (fresh pages: ~4 ms at 1000 targets) and zlib both run without
         # the GIL, so in a thread they cost the loop nothing.
         return await asyncio.to_thread(_join, parts, gzipped=gzipped)
+
+    def metrics_parts(self) -> list[bytes]:
+        """The /metrics text in pieces, as `render_metrics` serves it (after re-rendering
+        whatever changed in one go; `render_metrics` spreads that over loop iterations)."""
+        parts = self.renderer.parts()
+        parts.append(generate_latest(self._runtime_registry))
+        return parts
 
     async def _refresh_in_slices(self) -> None:
         """Re-render changed targets, RENDER_SLICE per loop iteration (one pass at most:
@@ -362,7 +367,7 @@ class Exporter:
         if refused is not None:
             return refused
         name = request.match_info["target"]
-        lifted = self.resume_target(name)
+        lifted = await self.resume_target(name)
         if lifted is None:
             return web.Response(text="no such target in the running config\n", status=404)
         if not lifted:

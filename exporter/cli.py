@@ -12,12 +12,17 @@ import logging
 import sys
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from exporter import __version__
 from exporter.config import Config, ConfigError, Target, load_config, read_admin_token_file
 from exporter.kinds import KINDS, kind_of
 from exporter.result import PHASES, ProbeResult
 from servicekit.logs import setup_logging
+
+if TYPE_CHECKING:
+    from exporter.account import Suspension
+    from exporter.probes import Outcome
 
 
 def _setup_logging(level: str) -> None:
@@ -91,29 +96,44 @@ def _load_target(config: str, name: str) -> tuple[Config, Target] | None:
 
 
 def _cmd_probe(args: argparse.Namespace) -> int:
-    from exporter.probes import ProbeContext, pause_of, run_probe
-
     loaded = _load_target(args.config, args.target)
     if loaded is None:
         return 2
     cfg, target = loaded
+    if kind_of(target).can_pause and not getattr(target, "state_file", None):
+        print(
+            f"note: {target.name} has no state_file, so a suspension or used TOTP code "
+            "of a running exporter is not visible here",
+            file=sys.stderr,
+        )
+    outcome = asyncio.run(_probe_once(target, force=args.ignore_suspension))
+    if outcome.refused:
+        assert outcome.pause is not None
+        print(f"refused: {outcome.pause.describe(target=target.name)}", file=sys.stderr)
+        print(
+            "Probing anyway submits the password again; Parichay asks for a captcha "
+            "after 3 wrong passwords. Only if you are sure: --ignore-suspension",
+            file=sys.stderr,
+        )
+        return EXIT_SUSPENDED
+    result = outcome.result
+    if result is None:
+        print(f"{target.name}: the probe crashed (a bug in the exporter; see the log)",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    print(format_result(result, role=str(target.role), kind=target.kind, vantage=cfg.vantage))
+    return 0 if result.success else 1
+
+
+async def _probe_once(target: Target, *, force: bool) -> Outcome:
+    """One probe through the scheduler's safety net (`run_safely`): refused while paused
+    unless `force`, under the same hard deadline, a crash reported, not raised."""
+    from exporter.probes import ProbeContext, run_safely
+
     ctx = ProbeContext()
-    if kind_of(target).can_pause:
-        if not getattr(target, "state_file", None):
-            print(
-                f"note: {target.name} has no state_file, so a suspension or used TOTP code "
-                "of a running exporter is not visible here",
-                file=sys.stderr,
-            )
-        pause = pause_of(target, ctx)
-        if pause is not None and not args.ignore_suspension:
-            print(f"refused: {pause.describe(target=target.name)}", file=sys.stderr)
-            print(
-                "Probing anyway submits the password again; Parichay asks for a captcha "
-                "after 3 wrong passwords. Only if you are sure: --ignore-suspension",
-                file=sys.stderr,
-            )
-            return EXIT_SUSPENDED
+    if force:
+        await ctx.accounts.load(target)
+        pause = ctx.accounts.pause(target)
         if pause is not None:
             print(
                 f"WARNING: {target.name} is suspended ({pause.reason}); probing anyway as "
@@ -121,9 +141,7 @@ def _cmd_probe(args: argparse.Namespace) -> int:
                 "(3 wrong passwords).",
                 file=sys.stderr,
             )
-    result = asyncio.run(run_probe(target, ctx))
-    print(format_result(result, role=str(target.role), kind=target.kind, vantage=cfg.vantage))
-    return 0 if result.success else 1
+    return await run_safely(target, ctx, force=force)
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
@@ -133,8 +151,6 @@ def _cmd_resume(args: argparse.Namespace) -> int:
     _, target = loaded
     if args.url:
         return _resume_over_http(args, target.name)
-    from exporter.probes import ProbeContext, pause_of, resume
-
     if not kind_of(target).can_pause or not getattr(target, "state_file", None):
         print(
             f"{target.name} has no state_file: only a running exporter holds its suspension; "
@@ -142,9 +158,8 @@ def _cmd_resume(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    ctx = ProbeContext()
-    pause = pause_of(target, ctx)
-    if pause is None or not resume(target, ctx):
+    pause = asyncio.run(_resume_in_file(target))
+    if pause is None:
         print(f"{target.name}: not suspended; nothing to do")
         return 0
     print(
@@ -152,6 +167,16 @@ def _cmd_resume(args: argparse.Namespace) -> int:
         "A running exporter keeps its own copy: resume it with --url, or restart it."
     )
     return 0
+
+
+async def _resume_in_file(target: Target) -> Suspension | None:
+    """Lift the pause stored in `target`'s state file; the pause lifted, or None."""
+    from exporter.probes import ProbeContext
+
+    accounts = ProbeContext().accounts
+    await accounts.load(target)
+    pause = accounts.pause(target)
+    return pause if await accounts.resume(target) else None
 
 
 def _resume_over_http(args: argparse.Namespace, name: str) -> int:

@@ -1,12 +1,13 @@
-"""Prometheus metrics rendered at scrape time from the store (the metric contract).
+"""Prometheus metrics written at scrape time from the store (the metric contract).
 
-One custom collector reads the `Store` on every scrape: nothing here is updated by the
-probes directly, so a target removed by a reload vanishes from the output at once. Known
-label values (every phase, every result) are emitted even when zero, so `rate()` sees a
-counter's first increment. Values come from the last *scheduled* probe: scraping never
-triggers a probe. The exporter's registry also carries prometheus_client's standard
-process and Python collectors (`process_*`, `python_gc_*`, `python_info`), as every
-exporter serves them.
+`MetricsRenderer` writes the store's families as exposition text; `Exporter` serves that
+text on /metrics followed by `make_runtime_registry()`'s (the scheduler's lag, and
+prometheus_client's standard `process_*`, `python_gc_*`, `python_info`, as every
+exporter serves them). There is no other path to these metrics: tests parse the same text.
+Nothing here is updated by the probes directly, so a target removed by a reload vanishes
+from the output at once. Known label values (every phase, every result) are written even
+when zero, so `rate()` sees a counter's first increment. Values come from the last
+*scheduled* probe: scraping never triggers a probe.
 """
 
 from __future__ import annotations
@@ -22,12 +23,7 @@ from prometheus_client import (
     PlatformCollector,
     ProcessCollector,
 )
-from prometheus_client.core import (
-    CounterMetricFamily,
-    GaugeMetricFamily,
-    HistogramMetricFamily,
-    Metric,
-)
+from prometheus_client.core import HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString as _untyped_float_to_go
 
@@ -45,7 +41,8 @@ _float_to_go = typing.cast(typing.Callable[[float], str], _untyped_float_to_go)
 
 PREFIX = "parichay_"
 _LAST = " (from the last scheduled probe)"
-# HELP texts, shared by the collector and the fast renderer (same output, byte for byte).
+# HELP texts, in the order the families are written (the metric contract: names, labels,
+# HELP and TYPE are what dashboards, rules and the status page read).
 HELP = {
     "probe_success": "1 if the probe passed, else 0" + _LAST,
     "probe_duration_seconds": "End-to-end probe duration" + _LAST,
@@ -73,96 +70,6 @@ HELP = {
 }
 
 
-class StoreCollector(Collector):
-    """The store as prometheus_client metric families (for registries and tests; /metrics
-    itself is written by `MetricsRenderer`, which gives the same text much faster)."""
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-
-    def collect(self) -> Iterator[Metric]:
-        s = self._store
-        v = s.vantage
-        tl = ["target", "role", "kind", "vantage"]
-        tv = ["target", "vantage"]
-
-        def gauge(name: str, labels: list[str]) -> GaugeMetricFamily:
-            return GaugeMetricFamily(f"{PREFIX}{name}", HELP[name], labels=labels)
-
-        success = gauge("probe_success", tl)
-        duration = gauge("probe_duration_seconds", tl)
-        phase = gauge("probe_phase_duration_seconds", ["target", "vantage", "phase"])
-        latency = HistogramMetricFamily(
-            f"{PREFIX}probe_latency_seconds",
-            HELP["probe_latency_seconds"],
-            labels=["target", "role", "vantage"],
-        )
-        total = CounterMetricFamily(
-            f"{PREFIX}probes_total",
-            HELP["probes_total"],
-            labels=["target", "role", "vantage", "result"],
-        )
-        status = gauge("http_status_code", tv)
-        cert = gauge("tls_cert_not_after_timestamp_seconds", tv)
-        step = gauge("login_step_duration_seconds", ["target", "vantage", "step"])
-        suspended = gauge("login_suspended", tv)
-        suspension_info = gauge("login_suspension_info", ["target", "vantage", "reason"])
-        suspended_until = gauge("login_suspended_until_timestamp_seconds", tv)
-        last_run = gauge("probe_last_run_timestamp_seconds", tv)
-        for st in s.states():
-            t = st.target
-            role = str(t.role)
-            r = st.latest
-            # Store buckets are already cumulative (each counts durations <= its bound).
-            buckets = [
-                (repr(bound), count)
-                for bound, count in zip(LATENCY_BUCKETS, st.buckets, strict=True)
-            ]
-            buckets.append(("+Inf", st.latency_count))
-            latency.add_metric([t.name, role, v], buckets, st.latency_sum)
-            for result, count in st.counts.items():
-                total.add_metric([t.name, role, v, result], count)
-            kind = kind_of(t)
-            if kind.can_pause:
-                suspended.add_metric([t.name, v], 1.0 if st.suspended else 0.0)
-                if st.suspension is not None:
-                    suspension_info.add_metric([t.name, v, st.suspension.reason], 1.0)
-                    suspended_until.add_metric([t.name, v], st.suspension.until)
-            if r is None:
-                continue
-            success.add_metric([t.name, role, t.kind, v], 1.0 if r.success else 0.0)
-            duration.add_metric([t.name, role, t.kind, v], r.duration)
-            for ph in PHASES:
-                phase.add_metric([t.name, v, ph], r.phases.get(ph, 0.0))
-            if kind.has_http_status:
-                status.add_metric([t.name, v], float(r.http_status))
-            if r.cert_not_after is not None:
-                cert.add_metric([t.name, v], r.cert_not_after)
-            for sr in r.steps:
-                step.add_metric([t.name, v, sr.name], sr.duration)
-            last_run.add_metric([t.name, v], r.started_at)
-        reload_ok = gauge("config_last_reload_successful", ["vantage"])
-        reload_ok.add_metric([v], 1.0 if s.reload_ok else 0.0)
-        build = gauge("exporter_build_info", ["version", "vantage"])
-        build.add_metric([__version__, v], 1.0)
-        yield from (
-            success,
-            duration,
-            phase,
-            latency,
-            total,
-            status,
-            cert,
-            step,
-            suspended,
-            suspension_info,
-            suspended_until,
-            last_run,
-            reload_ok,
-            build,
-        )
-
-
 def _esc(value: str) -> str:
     return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
 
@@ -173,7 +80,7 @@ def _labels(**labels: str) -> str:
 
 
 _TYPES = {"probe_latency_seconds": "histogram", "probes_total": "counter"}
-# The families in the order the collector yields them; all but the last two are per target.
+# The families in the order they are written; all but the last two are per target.
 _FAMILIES = tuple(HELP)
 _PER_TARGET = _FAMILIES[:-2]
 (_SUCCESS, _DURATION, _PHASE, _LATENCY, _TOTAL, _STATUS, _CERT, _STEP, _SUSPENDED, _INFO,
@@ -315,8 +222,9 @@ _HEADERS = {name: _header(name) for name in _FAMILIES}
 
 
 class MetricsRenderer:
-    """Writes the store's metric families as Prometheus text, byte for byte what
-    `generate_latest()` gives for `StoreCollector`, in a fraction of the time.
+    """Writes the store's metric families as Prometheus text: the text that /metrics serves,
+    in prometheus_client's exposition format (labels sorted by name, numbers as Go writes
+    them), without building its metric objects.
 
     Each target's samples are kept rendered, per family, as bytes, and redone only when
     the store's `version` of that target moved (a probe result, a pause, a reload), from
@@ -408,17 +316,6 @@ class SchedulerCollector(Collector):
         buckets.append(("+Inf", sch.lag_count))
         lag.add_metric([], buckets, sch.lag_sum)
         yield lag
-
-
-def make_registry(store: Store, *, scheduler: Scheduler | None = None) -> CollectorRegistry:
-    """A private registry with this store's collector and the standard process and Python
-    collectors (nothing goes on prometheus_client's global registry)."""
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(StoreCollector(store))
-    if scheduler is not None:
-        registry.register(SchedulerCollector(scheduler))
-    register_runtime_collectors(registry)
-    return registry
 
 
 def make_runtime_registry(*, scheduler: Scheduler | None = None) -> CollectorRegistry:

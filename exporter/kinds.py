@@ -33,12 +33,12 @@ class Kind:
 
     name: str
     config: type[TargetBase]
-    # `exporter.probes.<name>`; a pausable kind's module also has `suspension`,
-    # `recheck_credentials` and `lift_suspension`.
+    # `exporter.probes.<name>`.
     module: str
     # Results carry an HTTP status (the `parichay_http_status_code` series).
     has_http_status: bool = False
-    # The probe may pause itself (a login that was refused, to protect the account).
+    # The probe may pause itself (a login that was refused, to protect the account); its
+    # pause and state file live in `exporter.account`.
     can_pause: bool = False
     # Results may carry a TLS certificate expiry.
     has_tls_cert: bool = False

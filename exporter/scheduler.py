@@ -2,10 +2,13 @@
 
 A `Scheduler` owns one TaskGroup with one long-lived task per target. Each task sleeps
 until its next slot (interval plus a little jitter so many exporters do not probe in
-lock-step), takes a place under the global semaphore, runs the probe under a hard deadline
-and hands the result to the store. A target is never probed twice at once, and a slow or
-hanging target only delays itself. `reconcile()` applies a reloaded config by target name:
-unchanged targets keep their task and schedule, changed ones restart, removed ones stop.
+lock-step), skips the slot while the target's logins are paused (a pure read of
+`exporter.account`), takes a place under the global semaphore, runs the probe through
+`run_safely()` (the pause again, a hard deadline, a net for bugs; `parichay-exporter
+probe` uses the same) and hands the result and the pause to the store. A target is never
+probed twice at once, and a slow or hanging target only delays itself. `reconcile()`
+applies a reloaded config by target name: unchanged targets keep their task and schedule,
+changed ones restart, removed ones stop.
 """
 
 from __future__ import annotations
@@ -13,11 +16,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from exporter.config import Target
-from exporter.probes import ProbeContext, pause_of, run_probe
-from exporter.result import PHASES, ProbeResult, Reason
+from exporter.probes import ProbeContext, Runner, run_probe, run_safely
+from exporter.result import ProbeResult
 from exporter.store import Store
 
 log = logging.getLogger("exporter.scheduler")
@@ -25,10 +28,6 @@ log = logging.getLogger("exporter.scheduler")
 # Scheduler lag (a probe's actual start minus its planned start): under a millisecond on a
 # healthy exporter; tens of milliseconds mean the event loop or the CPU is overloaded.
 LAG_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
-
-# Grace beyond the target's own timeout before the scheduler gives up on a probe: probes
-# enforce their timeout themselves; this only catches bugs.
-_HARD_DEADLINE_GRACE = 5.0
 
 
 class Scheduler:
@@ -41,7 +40,7 @@ class Scheduler:
         jitter: float = 0.1,
         rng: random.Random | None = None,
         on_result: Callable[[Target, ProbeResult], None] | None = None,
-        runner: Callable[[Target, ProbeContext], Awaitable[ProbeResult]] = run_probe,
+        runner: Runner = run_probe,
     ) -> None:
         self._store = store
         self._ctx = ctx
@@ -99,15 +98,18 @@ class Scheduler:
             if delay > 0:
                 await clock.sleep(delay)
             result = None
-            if self._update_pause(target) is None:
+            pause = self._ctx.accounts.pause(target)  # pure: no file, no scrypt
+            self._store.set_suspension(target.name, pause)
+            if pause is None:
                 async with self._sem:
                     self._record_lag(clock.monotonic() - next_at)
                     self.running_probes += 1
                     try:
-                        result = await self._run_one(target)
+                        outcome = await run_safely(target, self._ctx, runner=self._runner)
                     finally:
                         self.running_probes -= 1
-                self._update_pause(target)
+                self._store.set_suspension(target.name, outcome.pause)
+                result = outcome.result
             if result is not None:
                 self._store.record(result)
                 if self._on_result is not None:
@@ -126,31 +128,3 @@ class Scheduler:
         for i, bound in enumerate(LAG_BUCKETS):
             if lag <= bound:
                 self.lag_buckets[i] += 1
-
-    def _update_pause(self, target: Target) -> float | None:
-        pause = pause_of(target, self._ctx)
-        self._store.set_suspension(target.name, pause)
-        return None if pause is None else pause.until
-
-    async def _run_one(self, target: Target) -> ProbeResult | None:
-        started = self._ctx.clock.now()
-        try:
-            deadline = target.timeout + target.extra_deadline + _HARD_DEADLINE_GRACE
-            async with asyncio.timeout(deadline):
-                return await self._runner(target, self._ctx)
-        except TimeoutError:
-            log.error("probe %s overran its deadline; recorded as timeout", target.name)
-            return ProbeResult(
-                target=target.name,
-                success=False,
-                reason=Reason.TIMEOUT,
-                duration=target.timeout + _HARD_DEADLINE_GRACE,
-                started_at=started,
-                phases=dict.fromkeys(PHASES, 0.0),
-                detail="the probe did not finish by its deadline",
-            )
-        except Exception:
-            # A bug, not a target failure: log it and leave the last result to go stale, so
-            # ProbesStale tells the operators the monitor itself is broken.
-            log.exception("probe %s crashed (a bug in the exporter)", target.name)
-            return None

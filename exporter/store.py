@@ -17,7 +17,7 @@ from exporter.config import Target
 from exporter.result import SUCCESS, ProbeResult, Reason
 
 if TYPE_CHECKING:
-    from exporter.probes.login import Suspension
+    from exporter.account import Suspension
 
 # Web latency from a few milliseconds (a cached page on the LAN) to 30 s (a login).
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0)
@@ -34,7 +34,9 @@ class TargetState:
     latency_count: int = 0
     # Wall time at which the current up/down state began (for "down since 09:42").
     since: float | None = None
-    # Why and until when logins are paused (None: not paused).
+    # Why and until when logins are paused (None: not paused), as last published by the
+    # scheduler or the app from `exporter.account` (which owns the pause) for /metrics and
+    # the status page.
     suspension: Suspension | None = None
     # Set by the store on every write; never equal for two different contents.
     version: int = 0
@@ -42,10 +44,6 @@ class TargetState:
     @property
     def suspended(self) -> bool:
         return self.suspension is not None
-
-    @property
-    def suspended_until(self) -> float | None:
-        return None if self.suspension is None else self.suspension.until
 
 
 class Store:

@@ -8,36 +8,27 @@ as declared (status, final host, text, a field or token to extract). `always_run
 (logout) run afterwards whatever happened, outside the measured duration and its phases
 (their time is only in their own step gauge), so the phases add up to the duration.
 
-Account protection lives here too: rejections in a row pause the target (the scheduler
-skips it, `parichay_login_suspended` is 1) for `suspend_for`. A pause is lifted earlier
-only when the target's credentials really changed (a salted scrypt digest of the resolved
-secrets taken at the rejection is compared on reload and at start; the secrets themselves
-are never stored) or by an explicit, authenticated resume. A TOTP code is never submitted
-twice (the last used time step is remembered). Both survive restarts in `state_file`
-(mode 0600), with the named persistent cookies (a remembered device). Secrets, extracted
-tokens and OTPs are redacted from every detail string.
+What a run leaves behind goes to the target's `Account` (`exporter/account.py`, which
+owns the pause that protects the monitoring account and the state file): the outcome
+(rejections in a row pause the target), the TOTP time step used (a code is never
+submitted twice) and the named persistent cookies (a remembered device). Secrets,
+extracted tokens and OTPs are redacted from every detail string.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
-import hmac
 import json
 import logging
-import os
-import tempfile
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from html.parser import HTMLParser
-from pathlib import Path
-from secrets import token_hex
 from typing import Any
 
 import httpx
 import pyotp
 
+from exporter.account import Account
 from exporter.login_config import TEMPLATE_RE, Extract, LoginTarget, Step, template_names
 from exporter.probes import ProbeContext
 from exporter.probes.classify import classify_exception, classify_status, describe_exception
@@ -49,7 +40,6 @@ from servicekit.secrets import redact
 log = logging.getLogger("exporter.probes.login")
 
 TOTP_STEP = 30
-_SUSPEND_REASONS = (str(Reason.LOGIN_REJECTED), str(Reason.OTP_REJECTED))
 _CLEANUP_TIMEOUT = 5.0
 _MAX_BODY = 1_048_576
 
@@ -68,48 +58,6 @@ async def read_body(resp: httpx.Response, limit: int) -> bytes:
 
 def decode(resp: httpx.Response, body: bytes) -> str:
     return body.decode(resp.encoding or "utf-8", errors="replace")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Suspension:
-    """Why and until when logins of one target are paused (all wall-clock times)."""
-
-    reason: str  # login_rejected | otp_rejected: a closed set, usable as a label
-    since: float
-    until: float
-    step: str | None = None
-
-    def describe(self, *, target: str) -> str:
-        """A sentence for people: what was rejected, when, until when, how to resume."""
-        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(self.since))
-        until = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(self.until))
-        step = f" at step {self.step}" if self.step else ""
-        return (
-            f"logins of {target} are suspended to protect the monitoring account: "
-            f"{self.reason}{step} at {when}; paused until {until}. To resume, fix the "
-            f"credentials and reload the config (a reload with unchanged credentials keeps "
-            f"the pause), or resume explicitly: POST /-/resume/{target} with the admin "
-            f"token, or `parichay-exporter resume --config FILE {target}`"
-        )
-
-
-@dataclass(slots=True)
-class LoginState:
-    """What must survive between runs of one login target."""
-
-    login_rejections: int = 0
-    otp_rejections: int = 0
-    last_totp_counter: int | None = None
-    suspension: Suspension | None = None
-    # Salted digest of the credentials the server rejected (never the credentials).
-    rejected_digest: str | None = None
-    salt: str | None = None
-    cookies: list[dict[str, Any]] = field(default_factory=list)
-    loaded: bool = False
-
-    @property
-    def suspended_until(self) -> float | None:
-        return None if self.suspension is None else self.suspension.until
 
 
 class MissingValue(Exception):
@@ -197,170 +145,6 @@ def render(value: Any, variables: dict[str, str]) -> Any:
     return value
 
 
-# ---------------------------------------------------------------- persisted state
-
-
-def _load_state(target: LoginTarget, state: LoginState) -> None:
-    if state.loaded or not target.state_file:
-        state.loaded = True
-        return
-    state.loaded = True
-    try:
-        data = json.loads(Path(target.state_file).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return
-    except (OSError, ValueError) as exc:
-        log.warning(
-            "target=%s cannot read state file %s: %s; starting fresh",
-            target.name,
-            target.state_file,
-            exc,
-        )
-        return
-    state.last_totp_counter = data.get("last_totp_counter")
-    state.suspension = _suspension_from(data)
-    state.rejected_digest = data.get("rejected_credentials_digest")
-    state.salt = data.get("digest_salt")
-    state.login_rejections = int(data.get("login_rejections", 0))
-    state.otp_rejections = int(data.get("otp_rejections", 0))
-    state.cookies = [
-        c for c in data.get("cookies", []) if c.get("name") in target.persistent_cookies
-    ]
-
-
-def _suspension_from(data: dict[str, Any]) -> Suspension | None:
-    until = data.get("suspended_until")
-    if not isinstance(until, (int, float)):
-        return None
-    reason = data.get("suspended_reason")
-    since = data.get("suspended_since")
-    step = data.get("suspended_step")
-    return Suspension(
-        # A state file from before reasons were recorded: the pause is kept all the same.
-        reason=reason if reason in _SUSPEND_REASONS else str(Reason.LOGIN_REJECTED),
-        since=float(since) if isinstance(since, (int, float)) else float(until),
-        until=float(until),
-        step=step if isinstance(step, str) else None,
-    )
-
-
-def save_state(target: LoginTarget, state: LoginState) -> None:
-    if not target.state_file:
-        return
-    path = Path(target.state_file)
-    sus = state.suspension
-    data = {
-        "version": 2,
-        "last_totp_counter": state.last_totp_counter,
-        "suspended_until": None if sus is None else sus.until,
-        "suspended_since": None if sus is None else sus.since,
-        "suspended_reason": None if sus is None else sus.reason,
-        "suspended_step": None if sus is None else sus.step,
-        "rejected_credentials_digest": state.rejected_digest,
-        "digest_salt": state.salt,
-        "login_rejections": state.login_rejections,
-        "otp_rejections": state.otp_rejections,
-        "cookies": state.cookies,
-    }
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        # mkstemp creates the file 0600: only the exporter's user can read the device cookie.
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        log.error("target=%s cannot write state file %s: %s", target.name, target.state_file, exc)
-
-
-def credentials_digest(target: LoginTarget, *, salt: str) -> str:
-    """A salted scrypt digest of the target's resolved secrets (user, password, TOTP seed).
-
-    scrypt, not a plain hash: the digest sits in the state file next to its salt, and a
-    fast hash of a password alone could be brute-forced from a copy of that file.
-    """
-    parts = [s.reveal().encode("utf-8") for s in target.secrets()]
-    material = b"".join(len(p).to_bytes(4, "big") + p for p in parts)
-    return hashlib.scrypt(material, salt=bytes.fromhex(salt), n=2**14, r=8, p=1).hex()
-
-
-def _remember_rejected_credentials(target: LoginTarget, state: LoginState) -> None:
-    if state.salt is None:
-        state.salt = token_hex(16)
-    state.rejected_digest = credentials_digest(target, salt=state.salt)
-
-
-def _lift(target: LoginTarget, state: LoginState, *, why: str) -> None:
-    state.suspension = None
-    state.rejected_digest = None
-    state.login_rejections = state.otp_rejections = 0
-    save_state(target, state)
-    log.info("target=%s login suspension lifted: %s", target.name, why)
-
-
-def _credentials_changed(target: LoginTarget, state: LoginState) -> bool:
-    if state.rejected_digest is None or state.salt is None:
-        return False
-    try:
-        digest = credentials_digest(target, salt=state.salt)
-    except ValueError:  # a damaged salt in the state file: keep the pause, be safe
-        return False
-    return not hmac.compare_digest(digest, state.rejected_digest)
-
-
-def login_state(ctx: ProbeContext, target: LoginTarget) -> LoginState:
-    state = ctx.state.get(target.name)
-    if not isinstance(state, LoginState):
-        state = LoginState()
-        ctx.state[target.name] = state
-    if not state.loaded:
-        _load_state(target, state)
-        # Credentials replaced while the exporter was stopped count like a reload with
-        # new credentials.
-        recheck_credentials(ctx, target)
-    return state
-
-
-def suspension(ctx: ProbeContext, target: LoginTarget) -> Suspension | None:
-    """The current pause of `target` (expired pauses are dropped), or None."""
-    state = login_state(ctx, target)
-    if state.suspension is not None and state.suspension.until <= ctx.clock.now():
-        _lift(target, state, why="suspend_for has passed")
-    return state.suspension
-
-
-def suspended_until(ctx: ProbeContext, target: LoginTarget) -> float | None:
-    """Wall time until which logins of `target` are paused, or None."""
-    sus = suspension(ctx, target)
-    return None if sus is None else sus.until
-
-
-def recheck_credentials(ctx: ProbeContext, target: LoginTarget) -> bool:
-    """On reload (and start): lift the pause only if the credentials really changed.
-
-    Returns True when a pause was lifted. Reloading an unchanged file keeps the pause, so
-    a reload loop cannot re-arm a login with rejected credentials.
-    """
-    state = ctx.state.get(target.name)
-    if not isinstance(state, LoginState) or state.suspension is None:
-        return False
-    if _credentials_changed(target, state):
-        _lift(target, state, why="the credentials changed")
-        return True
-    return False
-
-
-def lift_suspension(ctx: ProbeContext, target: LoginTarget) -> bool:
-    """Explicit, authenticated resume by an operator; True if a pause was lifted."""
-    state = login_state(ctx, target)
-    if state.suspension is None:
-        return False
-    _lift(target, state, why="resumed by an operator")
-    return True
-
-
 # ---------------------------------------------------------------- the run
 
 
@@ -371,7 +155,7 @@ def _uses_totp(step: Step) -> bool:
 
 
 async def _wait_for_fresh_totp_window(
-    target: LoginTarget, ctx: ProbeContext, state: LoginState
+    target: LoginTarget, ctx: ProbeContext, state: Account
 ) -> None:
     """Before a run (outside its timeout and timing): never reuse the last time step."""
     if state.last_totp_counter is None or not any(_uses_totp(s) for s in target.steps):
@@ -383,7 +167,7 @@ async def _wait_for_fresh_totp_window(
         await ctx.clock.sleep(wait)
 
 
-async def _totp(target: LoginTarget, ctx: ProbeContext, state: LoginState) -> str:
+async def _totp(target: LoginTarget, ctx: ProbeContext, state: Account) -> str:
     assert target.credentials.totp_secret is not None
     totp = pyotp.TOTP(target.credentials.totp_secret.reveal().replace(" ", "").upper())
     now = ctx.clock.now()
@@ -393,8 +177,7 @@ async def _totp(target: LoginTarget, ctx: ProbeContext, state: LoginState) -> st
         log.info("target=%s waiting %.1fs for a fresh TOTP code", target.name, wait)
         await ctx.clock.sleep(wait)
         now = ctx.clock.now()
-    state.last_totp_counter = int(now // TOTP_STEP)
-    save_state(target, state)
+    await ctx.accounts.use_totp(target, int(now // TOTP_STEP))
     return totp.at(now)
 
 
@@ -402,7 +185,7 @@ async def _totp(target: LoginTarget, ctx: ProbeContext, state: LoginState) -> st
 class _Run:
     target: LoginTarget
     ctx: ProbeContext
-    state: LoginState
+    state: Account
     client: httpx.AsyncClient
     rec: ProbeRecorder
     variables: dict[str, str]
@@ -487,51 +270,14 @@ class _Run:
         return None, ""
 
 
-def _account_protection(
-    target: LoginTarget,
-    ctx: ProbeContext,
-    state: LoginState,
-    reason: Reason | None,
-    *,
-    step: str | None,
-) -> None:
-    if reason is None:
-        state.login_rejections = state.otp_rejections = 0
-        if state.suspension is not None:  # a forced probe proved the account works
-            _lift(target, state, why="a login succeeded")
-    elif reason is Reason.LOGIN_REJECTED:
-        state.login_rejections += 1
-        state.otp_rejections = 0
-    elif reason is Reason.OTP_REJECTED:
-        state.otp_rejections += 1
-    if (
-        state.login_rejections >= target.suspend_after_login_rejected
-        or state.otp_rejections >= target.suspend_after_otp_rejected
-    ):
-        now = ctx.clock.now()
-        state.suspension = Suspension(
-            reason=str(reason), since=now, until=now + target.suspend_for, step=step
-        )
-        _remember_rejected_credentials(target, state)
-        log.warning(
-            "target=%s login suspended for %.0fs after %s to protect the monitoring account; "
-            "fix the credentials and reload the config (or resume it explicitly) to go on",
-            target.name,
-            target.suspend_for,
-            reason,
-        )
-        state.login_rejections = state.otp_rejections = 0
-    save_state(target, state)
-
-
-def _restore_cookies(target: LoginTarget, state: LoginState) -> httpx.Cookies:
+def _restore_cookies(target: LoginTarget, state: Account) -> httpx.Cookies:
     cookies = httpx.Cookies()
     for c in state.cookies:
         cookies.set(c["name"], c["value"], domain=c.get("domain", ""), path=c.get("path", "/"))
     return cookies
 
 
-def _keep_cookies(target: LoginTarget, state: LoginState, cookies: httpx.Cookies) -> None:
+def _keep_cookies(target: LoginTarget, state: Account, cookies: httpx.Cookies) -> None:
     if not target.persistent_cookies:
         return
     kept = [
@@ -544,7 +290,8 @@ def _keep_cookies(target: LoginTarget, state: LoginState, cookies: httpx.Cookies
 
 
 async def probe(target: LoginTarget, ctx: ProbeContext) -> ProbeResult:
-    state = login_state(ctx, target)
+    state = await ctx.accounts.load(target)
+    assert state is not None
     await _wait_for_fresh_totp_window(target, ctx, state)
     started = ctx.clock.now()
     timer = PhaseTimer(now=ctx.clock.monotonic)
@@ -609,7 +356,7 @@ async def probe(target: LoginTarget, ctx: ProbeContext) -> ProbeResult:
                 result = StepResult(name=cleanup.name, duration=_CLEANUP_TIMEOUT, success=False)
             steps.append(dataclasses.replace(result, cleanup=True))
         _keep_cookies(target, state, client.cookies)
-    _account_protection(target, ctx, state, reason, step=failed)
+    await ctx.accounts.record(target, reason, step=failed)
     if failed:
         detail = f"step {failed}: {detail}"
     return ProbeResult.measured(

@@ -14,7 +14,7 @@ import pytest
 
 from exporter.config import load_config_text
 from exporter.login_config import LoginTarget
-from exporter.probes import ProbeContext, paused_until, run_probe
+from exporter.probes import ProbeContext, run_probe
 from exporter.probes.login import form_fields, json_path
 from exporter.result import Reason
 from servicekit.clock import FakeClock
@@ -99,6 +99,11 @@ class FakeSSO:
         return httpx.Response(200, text="bye")
 
 
+def until(target: LoginTarget, ctx: ProbeContext) -> float | None:
+    pause = ctx.accounts.pause(target)
+    return None if pause is None else pause.until
+
+
 def ctx_for(sso: FakeSSO, clock: FakeClock) -> ProbeContext:
     return ProbeContext(clock=clock, transport=httpx.MockTransport(sso))
 
@@ -146,11 +151,11 @@ async def test_a_rejected_password_suspends_logins_until_the_back_off_passes() -
     assert result.reason is Reason.LOGIN_REJECTED
     assert result.failed_step == "password"
     assert PASSWORD not in result.detail
-    assert paused_until(target, ctx) == clock.now() + 1800
+    assert until(target, ctx) == clock.now() + 1800
     await clock.advance(1799)
-    assert paused_until(target, ctx) is not None
+    assert ctx.accounts.pause(target) is not None
     await clock.advance(2)
-    assert paused_until(target, ctx) is None
+    assert ctx.accounts.pause(target) is None
 
 
 async def test_otp_rejections_suspend_after_two_in_a_row_and_success_resets() -> None:
@@ -160,16 +165,16 @@ async def test_otp_rejections_suspend_after_two_in_a_row_and_success_resets() ->
     target, ctx = login_target(), ctx_for(sso, clock)
     sso.reject_otp = True
     assert (await run_probe(target, ctx)).reason is Reason.OTP_REJECTED
-    assert paused_until(target, ctx) is None
+    assert ctx.accounts.pause(target) is None
     await clock.advance(60)
     sso.reject_otp = False
     assert (await run_probe(target, ctx)).success
     sso.reject_otp = True
     for _ in range(2):
         await clock.advance(60)
-        assert paused_until(target, ctx) is None
+        assert ctx.accounts.pause(target) is None
         assert (await run_probe(target, ctx)).reason is Reason.OTP_REJECTED
-    assert paused_until(target, ctx) is not None
+    assert ctx.accounts.pause(target) is not None
 
 
 async def test_persistent_cookies_are_kept_in_a_private_file_and_sent_next_time(
@@ -237,9 +242,7 @@ def test_form_fields_reads_hidden_inputs() -> None:
 async def test_a_reload_lifts_a_pause_only_when_the_credentials_changed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """recheck_pause: same credentials keep the pause (reason, step kept); a new password lifts it."""
-    from exporter.probes import pause_of, recheck_pause
-
+    """recheck: same credentials keep the pause (reason, step kept); a new password lifts it."""
     clock = FakeClock()
     sso = FakeSSO(clock)
     sso.reject_password = True
@@ -247,30 +250,29 @@ async def test_a_reload_lifts_a_pause_only_when_the_credentials_changed(
     target = login_target(f"    state_file: {state}\n")
     ctx = ctx_for(sso, clock)
     await run_probe(target, ctx)
-    pause = pause_of(target, ctx)
+    pause = ctx.accounts.pause(target)
     assert pause is not None and (pause.reason, pause.step) == ("login_rejected", "password")
     assert pause.since == clock.now()
     for _ in range(3):
-        assert recheck_pause(login_target(f"    state_file: {state}\n"), ctx) is False
-        assert pause_of(target, ctx) == pause
+        assert await ctx.accounts.recheck(login_target(f"    state_file: {state}\n")) is False
+        assert ctx.accounts.pause(target) == pause
     saved = state.read_text()
     assert PASSWORD not in saved and SECRET not in saved and "monitor@uk.gov.in" not in saved
     monkeypatch.setenv("T_PW", "A-different-password-1")
-    assert recheck_pause(login_target(f"    state_file: {state}\n"), ctx) is True
-    assert pause_of(target, ctx) is None
+    assert await ctx.accounts.recheck(login_target(f"    state_file: {state}\n")) is True
+    assert ctx.accounts.pause(target) is None
     assert json.loads(state.read_text())["suspended_until"] is None
 
 
 async def test_a_state_file_without_a_digest_keeps_its_pause(tmp_path: Path) -> None:
     """A state file written before digests existed: the pause holds until it expires or a resume."""
-    from exporter.probes import pause_of, recheck_pause, resume
-
     clock = FakeClock()
     state = tmp_path / "old.json"
     state.write_text(json.dumps({"suspended_until": clock.now() + 600, "last_totp_counter": 1}))
     target = login_target(f"    state_file: {state}\n")
     ctx = ctx_for(FakeSSO(clock), clock)
-    pause = pause_of(target, ctx)
+    await ctx.accounts.load(target)
+    pause = ctx.accounts.pause(target)
     assert pause is not None and pause.reason == "login_rejected"
-    assert recheck_pause(target, ctx) is False and pause_of(target, ctx) is not None
-    assert resume(target, ctx) is True and pause_of(target, ctx) is None
+    assert await ctx.accounts.recheck(target) is False and ctx.accounts.pause(target) is not None
+    assert await ctx.accounts.resume(target) is True and ctx.accounts.pause(target) is None

@@ -156,7 +156,7 @@ async def test_a_probe_past_its_hard_deadline_is_recorded_as_timeout(
     store = Store(vantage="v")
     store.set_targets(targets)
     sched = Scheduler(store=store, ctx=ProbeContext(), max_concurrency=1, runner=never)
-    monkeypatch.setattr("exporter.scheduler._HARD_DEADLINE_GRACE", 0.05)
+    monkeypatch.setattr("exporter.probes._HARD_DEADLINE_GRACE", 0.05)
     task = asyncio.create_task(sched.run(targets))
     for _ in range(100):
         await asyncio.sleep(0.02)

@@ -249,11 +249,12 @@ def test_dashboards_use_only_existing_recording_rules() -> None:
 
 def test_dashboards_use_only_metrics_the_exporter_exposes() -> None:
     """Raw `parichay_*` names in queries are the exporter's metric contract."""
-    from exporter.collector import StoreCollector
+    from exporter.collector import MetricsRenderer
     from exporter.store import Store
+    from tests.support.metrics import parse
 
     exposed = set()
-    for family in StoreCollector(Store(vantage="v")).collect():
+    for family in parse(MetricsRenderer(Store(vantage="v")).render()).families.values():
         exposed.add(family.name)
         if family.type == "histogram":
             exposed.update(family.name + s for s in ("_bucket", "_sum", "_count"))

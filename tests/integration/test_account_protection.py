@@ -13,12 +13,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from exporter.account import Suspension
 from exporter.app import Exporter
 from exporter.config import load_config
 from exporter.demo import render_demo_config
 from exporter.login_config import LoginTarget
-from exporter.probes import ProbeContext, pause_of, run_probe
+from exporter.probes import ProbeContext, run_probe
 from simulator import Simulator
+from tests.support.metrics import Metrics, parse
 
 TOKEN = "protect-admin-token-5f2a9c7e1b"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}
@@ -58,6 +60,13 @@ def write_setup(tmp_path: Path, sim: Simulator, ca_file: str) -> Path:
     return cfg
 
 
+async def stored_pause(target: LoginTarget) -> Suspension | None:
+    """The pause a new exporter process would start with."""
+    accounts = ProbeContext().accounts
+    await accounts.load(target)
+    return accounts.pause(target)
+
+
 def login_target(cfg: Path) -> LoginTarget:
     target = load_config(cfg).target(TARGET)
     assert isinstance(target, LoginTarget)
@@ -95,8 +104,13 @@ def drop_admin_section(path: Path) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
+def served(exp: Exporter) -> Metrics:
+    """What /metrics serves now."""
+    return parse(b"".join(exp.metrics_parts()))
+
+
 def is_suspended(exp: Exporter) -> float | None:
-    return exp.registry.get_sample_value("parichay_login_suspended", LABELS)
+    return served(exp).value("parichay_login_suspended", LABELS)
 
 
 async def test_reload_and_resume_without_the_token_get_401_and_change_nothing(
@@ -128,10 +142,10 @@ async def test_unchanged_reload_keeps_the_suspension_and_changed_credentials_lif
             assert r.status_code == 200, r.text
             assert f"{TARGET}: still suspended (login_rejected)" in r.text
         assert is_suspended(running) == 1
-        assert running.registry.get_sample_value(
+        assert served(running).value(
             "parichay_login_suspension_info", {**LABELS, "reason": "login_rejected"}
         ) == 1
-        until = running.registry.get_sample_value(
+        until = served(running).value(
             "parichay_login_suspended_until_timestamp_seconds", LABELS
         )
         assert until is not None and until > running.ctx.clock.now() + 3000
@@ -148,7 +162,7 @@ async def test_unchanged_reload_keeps_the_suspension_and_changed_credentials_lif
         assert r.status_code == 200, r.text
         assert f"{TARGET}: credentials changed, login suspension lifted" in r.text
     assert is_suspended(running) == 0
-    assert running.registry.get_sample_value(
+    assert served(running).value(
         "parichay_login_suspension_info", {**LABELS, "reason": "login_rejected"}
     ) is None
 
@@ -190,13 +204,13 @@ async def test_a_restart_keeps_the_pause_unless_the_credentials_changed(
     suspended: Path, tmp_path: Path
 ) -> None:
     """The digest in the state file: same credentials after a restart, still paused; new, lifted."""
-    assert pause_of(login_target(suspended), ProbeContext()) is not None
+    assert await stored_pause(login_target(suspended)) is not None
     state = (tmp_path / "login-state.json").read_text()
     assert "rejected_credentials_digest" in state
     for secret_file in ("user", "pw", "totp"):
         assert (tmp_path / secret_file).read_text().strip() not in state
     (tmp_path / "totp").write_text("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP\n")
-    assert pause_of(login_target(suspended), ProbeContext()) is None
+    assert await stored_pause(login_target(suspended)) is None
 
 
 def _exporter(*args: str) -> subprocess.CompletedProcess[str]:
@@ -236,7 +250,7 @@ async def test_resume_command_lifts_the_pause_in_the_state_file(
     out = await asyncio.to_thread(_exporter, "resume", "--config", str(suspended), TARGET)
     assert out.returncode == 0, out.stderr
     assert "suspension (login_rejected) removed" in out.stdout
-    assert pause_of(login_target(suspended), ProbeContext()) is None
+    assert await stored_pause(login_target(suspended)) is None
     again = await asyncio.to_thread(_exporter, "resume", "--config", str(suspended), TARGET)
     assert "not suspended" in again.stdout
 

@@ -9,13 +9,14 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from exporter.collector import make_registry
+from exporter.collector import MetricsRenderer
 from exporter.config import DnsTarget, load_config_text
 from exporter.probes import ProbeContext, run_probe
 from exporter.result import PHASES, ProbeResult, Reason
 from exporter.scheduler import Scheduler
 from exporter.store import Store
 from tests.support.dns_server import Behaviour, LoopbackDnsServer, SeenQuery
+from tests.support.metrics import parse
 
 NAME = "parichay.nic.in"
 
@@ -230,7 +231,7 @@ targets:
 """)
         store = Store(vantage=cfg.vantage)
         store.set_targets(cfg.targets)
-        registry = make_registry(store)
+        renderer = MetricsRenderer(store)
         done: dict[str, ProbeResult] = {}
         finished = asyncio.Event()
 
@@ -248,8 +249,10 @@ targets:
                 await finished.wait()
             scheduler.stop()
 
+    metrics = parse(renderer.render())
+
     def sample(name: str, **labels: str) -> float | None:
-        return registry.get_sample_value(name, {"vantage": "district-haridwar", **labels})
+        return metrics.value(name, {"vantage": "district-haridwar", **labels})
 
     site_l = {"target": "site-resolver", "role": "control"}
     public_l = {"target": "public-resolver", "role": "control"}

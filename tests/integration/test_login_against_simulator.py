@@ -7,15 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from exporter.collector import make_registry
+from exporter.collector import MetricsRenderer
 from exporter.config import load_config_text
 from exporter.demo import demo_environment, render_demo_config
 from exporter.login_config import LoginTarget
-from exporter.probes import ProbeContext, paused_until, run_probe
+from exporter.probes import ProbeContext, run_probe, run_safely
 from exporter.result import Reason
 from exporter.store import Store
 from servicekit.clock import SystemClock
 from simulator import Simulator
+from tests.support.metrics import parse
 
 STEPS = ["open-eoffice", "submit-password", "submit-otp", "open-inbox", "logout"]
 
@@ -73,24 +74,24 @@ async def test_a_full_login_times_every_step(sim: Simulator, login: LoginTarget)
     store = Store(vantage="it")
     store.set_targets((login,))
     store.record(result)
-    reg = make_registry(store)
+    reg = parse(MetricsRenderer(store).render())
     for step in STEPS:
         assert (
-            reg.get_sample_value(
+            reg.value(
                 "parichay_login_step_duration_seconds",
                 {"target": "eoffice-login", "vantage": "it", "step": step},
             )
             > 0
         )
     assert (
-        reg.get_sample_value(
+        reg.value(
             "parichay_probe_success",
             {"target": "eoffice-login", "vantage": "it", "role": "app", "kind": "login"},
         )
         == 1
     )
     assert (
-        reg.get_sample_value(
+        reg.value(
             "parichay_login_suspended", {"target": "eoffice-login", "vantage": "it"}
         )
         == 0
@@ -155,8 +156,8 @@ async def test_rejections_suspend_logins_and_nothing_more_reaches_parichay(
     ctx = ProbeContext(clock=VirtualSleepClock())
     ran = 0
     for _ in range(10):
-        if paused_until(login, ctx) is None:  # exactly the scheduler's gate
-            await run_probe(login, ctx)
+        outcome = await run_safely(login, ctx)  # exactly the scheduler's gate
+        if not outcome.refused:
             ran += 1
     assert ran == attempts_allowed
     assert sim.stats()[counter] == attempts_allowed

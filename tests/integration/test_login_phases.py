@@ -9,12 +9,13 @@ import pytest
 from aiohttp import web
 
 from exporter.cli import format_result
-from exporter.collector import make_registry
+from exporter.collector import MetricsRenderer
 from exporter.config import load_config_text
 from exporter.login_config import LoginTarget
 from exporter.probes import ProbeContext, run_probe
 from exporter.result import PHASES
 from exporter.store import Store
+from tests.support.metrics import parse
 from tests.support.net import serve_app
 
 LOGOUT_DELAY = 0.4
@@ -91,18 +92,18 @@ async def test_phases_add_up_to_the_duration_and_the_logout_is_reported_apart(
     store = Store(vantage="it")
     store.set_targets((target,))
     store.record(result)
-    reg = make_registry(store)
+    reg = parse(MetricsRenderer(store).render())
     labels = {"target": "slow-logout", "vantage": "it"}
-    duration = reg.get_sample_value(
+    duration = reg.value(
         "parichay_probe_duration_seconds", {**labels, "role": "app", "kind": "login"}
     )
     phases = [
-        reg.get_sample_value("parichay_probe_phase_duration_seconds", {**labels, "phase": p})
+        reg.value("parichay_probe_phase_duration_seconds", {**labels, "phase": p})
         for p in PHASES
     ]
     assert duration is not None and all(p is not None for p in phases)
     assert abs(sum(p for p in phases if p is not None) - duration) < 0.001
-    logout = reg.get_sample_value(
+    logout = reg.value(
         "parichay_login_step_duration_seconds", {**labels, "step": "logout"}
     )
     assert logout is not None and logout >= LOGOUT_DELAY

@@ -44,6 +44,7 @@ from tests.support.layout import (
     SSO_TARGET,
     VANTAGES,
 )
+from tests.support.metrics import Metrics, parse
 from tests.support.net import HOST, LoopbackService, serve_app
 from tests.support.sinks import GatewayStandIn, Mail, Sms, SmtpSink
 from tests.support.stack import BridgePlan, bridge_plan, substitute
@@ -392,6 +393,10 @@ class World(LoopbackService):
         exp = self.exporters[vantage]
         return [(t.name, str(t.role), t.kind) for t in exp.config.targets]
 
+    def metrics(self, vantage: str) -> Metrics:
+        """What `vantage`'s exporter serves on /metrics now (the handler's own text)."""
+        return parse(b"".join(self.exporters[vantage].metrics_parts()))
+
     def probe_value(
         self, vantage: str, target: str, metric: str = "parichay_probe_success", **labels: str
     ) -> float | None:
@@ -403,25 +408,13 @@ class World(LoopbackService):
         if metric == "parichay_probe_success":
             base.update(role=str(t.role), kind=t.kind)
         base.update(labels)
-        return exp.registry.get_sample_value(metric, base)
+        return self.metrics(vantage).value(metric, base)
 
     def failures(self, vantage: str, target: str) -> float:
         """Failed probes of `target` from `vantage` so far (all reasons)."""
-        exp = self.exporters[vantage]
-        t = exp.config.target(target)
-        assert t is not None
-        total = 0.0
-        for metric in exp.registry.collect():
-            if metric.name != "parichay_probes":
-                continue
-            for s in metric.samples:
-                if (
-                    s.name == "parichay_probes_total"
-                    and s.labels.get("target") == target
-                    and s.labels.get("result") != "success"
-                ):
-                    total += s.value
-        return total
+        assert self.exporters[vantage].config.target(target) is not None
+        samples = self.metrics(vantage).matching("parichay_probes_total", target=target)
+        return sum(s.value for s in samples if s.labels.get("result") != "success")
 
     def unhealthy(self) -> list[str]:
         """Every (vantage, target) whose last probe did not pass (empty = all healthy)."""
@@ -433,8 +426,7 @@ class World(LoopbackService):
         return bad
 
     def login_successes(self) -> float:
-        exp = self.exporters[LOGIN_VANTAGE]
-        value = exp.registry.get_sample_value(
+        value = self.metrics(LOGIN_VANTAGE).value(
             "parichay_probes_total",
             {"target": LOGIN_TARGET, "role": "app", "vantage": LOGIN_VANTAGE, "result": "success"},
         )
