@@ -19,9 +19,6 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import (
     CollectorRegistry,
-    GCCollector,
-    PlatformCollector,
-    ProcessCollector,
 )
 from prometheus_client.core import HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -32,6 +29,7 @@ from exporter.config import Target
 from exporter.kinds import kind_of
 from exporter.result import PHASES
 from exporter.store import LATENCY_BUCKETS, RESULTS, Store, TargetState
+from servicekit.metrics import register_runtime_collectors
 
 if TYPE_CHECKING:
     from exporter.scheduler import Scheduler
@@ -325,11 +323,3 @@ def make_runtime_registry(*, scheduler: Scheduler | None = None) -> CollectorReg
         registry.register(SchedulerCollector(scheduler))
     register_runtime_collectors(registry)
     return registry
-
-
-def register_runtime_collectors(registry: CollectorRegistry) -> None:
-    """Add `process_*` (CPU, memory, open files, start time), `python_info` and
-    `python_gc_*` to `registry`; the SMS bridge does the same (smsbridge/metrics.py)."""
-    ProcessCollector(registry=registry)
-    PlatformCollector(registry=registry)
-    GCCollector(registry=registry)

@@ -177,6 +177,47 @@ EMAIL_FIELDS: Final = {
 }
 
 
+# -- the monthly report's summary --------------------------------------------------------
+
+REPORT_UNAVAILABLE: Final = Phrase(
+    "{who} was unavailable for {down} in {period}{to_date}: availability {availability} "
+    "against an objective of {objective}.",
+    "{period}{to_date} में {who} कुल {down} उपलब्ध नहीं रहा: उपलब्धता {availability}, लक्ष्य {objective}।",
+)
+TO_DATE: Final = Phrase(" (to date)", " (अब तक)")
+INCIDENT_ONE: Final = Phrase("incident", "घटना")
+INCIDENT_MANY: Final = Phrase("incidents", "घटनाओं")
+ALL_OF: Final = Phrase("all ", "सभी ")
+REPORT_PAGED: Final = Phrase(
+    "ITDA was paged for {count} {incidents} ({kinds}); the longest, {scope}, {when} ({duration}).",
+    "ITDA को {count} {incidents} की सूचना मिली ({kinds}); सबसे लंबी घटना {when} ({duration})।",
+)
+REPORT_NOT_PAGED: Final = Phrase(
+    "No outage was long enough to page ITDA.",
+    "कोई रुकावट इतनी लंबी नहीं थी कि ITDA को सूचना भेजी जाती।",
+)
+REPORT_MAINTENANCE: Final = Phrase(
+    "Planned maintenance, left out of availability: {duration}.",
+    "नियोजित रखरखाव (उपलब्धता में नहीं गिना गया): {duration}।",
+)
+REPORT_QUIET_ONE: Final = Phrase(
+    "1 outage during planned maintenance paged nobody and is listed apart, not counted "
+    "among the incidents.",
+    "नियोजित रखरखाव के दौरान 1 रुकावट हुई; ITDA को सूचना नहीं भेजी गई, वह घटनाओं में नहीं "
+    "गिनी गई और अलग सूचीबद्ध है।",
+)
+REPORT_QUIET_MANY: Final = Phrase(
+    "{count} outages during planned maintenance paged nobody and are listed apart, not "
+    "counted among the incidents.",
+    "नियोजित रखरखाव के दौरान {count} रुकावटें हुईं; ITDA को सूचना नहीं भेजी गई, वे घटनाओं में "
+    "नहीं गिनी गईं और अलग सूचीबद्ध हैं।",
+)
+REPORT_GAPS: Final = Phrase(
+    "Monitoring data is missing for {duration}; that time is counted neither as up nor as down.",
+    "{duration} का निगरानी डेटा उपलब्ध नहीं है; वह समय न उपलब्ध गिना गया, न अनुपलब्ध।",
+)
+
+
 # -- durations ---------------------------------------------------------------------------
 
 

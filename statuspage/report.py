@@ -44,7 +44,6 @@ from statuspage.history import (
     DayAvailability,
     Incident,
     Window,
-    human_duration,
     ist,
     up_ratio,
 )
@@ -392,86 +391,70 @@ def _with_summary(report: Report, *, names: Mapping[str, Name] | None) -> Report
 
 
 def summary(report: Report, *, names: Mapping[str, Name] | None = None) -> Name:
-    """The one-paragraph summary, in English and Hindi, led by Parichay when it is reported."""
-    label = report.period.label
+    """The one-paragraph summary, in English and Hindi, led by Parichay when it is reported
+    (every sentence from `servicekit.phrasebook`)."""
     sso = next((s for s in report.services if s.service == reading.SSO_SERVICE), None)
     lead = sso or report.services[0]
     incidents = (
         [i for i in report.incidents if concerns_parichay(i)] if sso else list(lead.incidents)
     )
-    who = Name("Parichay", "परिचय") if sso else lead.name
-    to_date = "" if report.complete else " (to date)"
-    to_date_hi = "" if report.complete else " (अब तक)"
-    en = [
-        f"{who.en} was unavailable for {human_duration(lead.down * 60)} in {label.en}"
-        f"{to_date}: availability {percent(lead.availability)} against an objective of "
-        f"{percent(lead.objective, digits=1)}."
-    ]
-    hi = [
-        f"{label.hi}{to_date_hi} में {who.hi} कुल {duration_hi(lead.down * 60)} उपलब्ध नहीं रहा: "
-        f"उपलब्धता {percent(lead.availability)}, लक्ष्य {percent(lead.objective, digits=1)}।"
-    ]
-    if incidents:
-        by_scope: dict[str, int] = {}
-        for i in incidents:
-            by_scope[i.scope] = by_scope.get(i.scope, 0) + 1
-        longest = max(incidents, key=lambda i: i.duration)
-        when = span(longest.start, longest.end)
-        plural = "incident" if len(incidents) == 1 else "incidents"
-        if len(by_scope) == 1:
-            scope = next(iter(by_scope))
-            short = SCOPES_SHORT.get(scope, Name(scope, scope))
-            kinds_en = f"{'all ' if len(incidents) > 1 else ''}{short.en}"
-            kinds_hi = f"{'सभी ' if len(incidents) > 1 else ''}{short.hi}"
-        else:
-            kinds_en = ", ".join(
-                f"{n} {SCOPES_SHORT.get(s, Name(s, s)).en}" for s, n in sorted(by_scope.items())
-            )
-            kinds_hi = ", ".join(
-                f"{n} {SCOPES_SHORT.get(s, Name(s, s)).hi}" for s, n in sorted(by_scope.items())
-            )
-        en.append(
-            f"ITDA was paged for {len(incidents)} {plural} ({kinds_en}); the longest, "
-            f"{SCOPES_SHORT.get(longest.scope, Name(longest.scope, '')).en}, "
-            f"{when.en} ({human_duration(longest.duration)})."
-        )
-        hi.append(
-            f"ITDA को {len(incidents)} {'घटना' if len(incidents) == 1 else 'घटनाओं'} की सूचना "
-            f"मिली ({kinds_hi}); सबसे लंबी घटना "
-            f"{when.hi} ({duration_hi(longest.duration)})।"
-        )
-    else:
-        en.append("No outage was long enough to page ITDA.")
-        hi.append("कोई रुकावट इतनी लंबी नहीं थी कि ITDA को सूचना भेजी जाती।")
-    if lead.maintenance:
-        en.append(
-            f"Planned maintenance, left out of availability: "
-            f"{human_duration(lead.maintenance * 60)}."
-        )
-        hi.append(f"नियोजित रखरखाव (उपलब्धता में नहीं गिना गया): {duration_hi(lead.maintenance * 60)}।")
     quiet = (
         [i for i in report.maintenance_incidents if concerns_parichay(i)]
         if sso
         else list(lead.maintenance_incidents)
     )
+    said = [
+        phrasebook.REPORT_UNAVAILABLE.format(
+            who=phrasebook.PARICHAY if sso else lead.name,
+            down=phrasebook.duration(lead.down * 60),
+            period=report.period.label,
+            to_date=Name("", "") if report.complete else phrasebook.TO_DATE,
+            availability=percent(lead.availability),
+            objective=percent(lead.objective, digits=1),
+        ),
+        _paged_sentence(incidents) if incidents else phrasebook.REPORT_NOT_PAGED,
+    ]
+    if lead.maintenance:
+        said.append(
+            phrasebook.REPORT_MAINTENANCE.format(
+                duration=phrasebook.duration(lead.maintenance * 60)
+            )
+        )
     if quiet:
-        n = len(quiet)
-        noun, verb = ("outage", "is") if n == 1 else ("outages", "are")
-        en.append(
-            f"{n} {noun} during planned maintenance paged nobody and {verb} listed apart, "
-            "not counted among the incidents."
-        )
-        hi.append(
-            f"नियोजित रखरखाव के दौरान {n} {'रुकावट हुई' if n == 1 else 'रुकावटें हुईं'}; ITDA को सूचना "
-            "नहीं भेजी गई, वे घटनाओं में नहीं गिनी गईं और अलग सूचीबद्ध हैं।"
-        )
+        many = phrasebook.REPORT_QUIET_MANY.format(count=len(quiet))
+        said.append(phrasebook.REPORT_QUIET_ONE if len(quiet) == 1 else many)
     gap_s = sum(g.duration for g in report.gaps)
     if gap_s:
-        en.append(
-            f"Monitoring data is missing for {human_duration(gap_s)}; that time is "
-            "counted neither as up nor as down."
+        said.append(phrasebook.REPORT_GAPS.format(duration=phrasebook.duration(gap_s)))
+    return Name(" ".join(p.en for p in said), " ".join(p.hi for p in said))
+
+
+def _paged_sentence(incidents: Sequence[ReportIncident]) -> Name:
+    """ "ITDA was paged for 3 incidents (2 central, 1 network path); the longest, ..."."""
+    by_scope: dict[str, int] = {}
+    for i in incidents:
+        by_scope[i.scope] = by_scope.get(i.scope, 0) + 1
+
+    def scope_word(scope: str) -> Name:
+        return SCOPES_SHORT.get(scope, Name(scope, scope))
+
+    if len(by_scope) == 1:
+        kinds = scope_word(next(iter(by_scope)))
+        if len(incidents) > 1:
+            kinds = phrasebook.ALL_OF + kinds
+    else:
+        parts = [scope_word(s).format() for s in sorted(by_scope)]
+        counts = sorted(by_scope.items())
+        kinds = Name(
+            ", ".join(f"{n} {p.en}" for (_, n), p in zip(counts, parts, strict=True)),
+            ", ".join(f"{n} {p.hi}" for (_, n), p in zip(counts, parts, strict=True)),
         )
-        hi.append(
-            f"{duration_hi(gap_s)} का निगरानी डेटा उपलब्ध नहीं है; वह समय न उपलब्ध गिना गया, न अनुपलब्ध।"
-        )
-    return Name(" ".join(en), " ".join(hi))
+    longest = max(incidents, key=lambda i: i.duration)
+    return phrasebook.REPORT_PAGED.format(
+        count=len(incidents),
+        incidents=phrasebook.INCIDENT_ONE if len(incidents) == 1 else phrasebook.INCIDENT_MANY,
+        kinds=kinds,
+        scope=scope_word(longest.scope),
+        when=span(longest.start, longest.end),
+        duration=phrasebook.duration(longest.duration),
+    )
