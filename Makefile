@@ -1,5 +1,6 @@
 # Quick start: `make demo` runs the exporter against the built-in simulator,
-# `make test` runs every test. Both create .venv on first use (versions from
+# `make test` runs every test, `make check` the fast tier (unit tests, promtool and amtool
+# tests, lint; docs/e2e.md "Test tiers"). They create .venv on first use (versions from
 # constraints.txt); `make test` also installs the pinned Prometheus and Alertmanager
 # into .tools/ (tools/fetch-binaries, a no-op once they are there).
 PY ?= python3
@@ -7,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo statuspage-demo test binaries lint dashboards bench clean constraints
+.PHONY: demo statuspage-demo test check binaries lint dashboards bench clean constraints
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
@@ -28,6 +29,13 @@ binaries:
 
 test: $(STAMP) binaries
 	$(BIN)/pytest
+
+# The fast tier: no Prometheus or Alertmanager server, no chromium, no e2e chain, no ruff or
+# mypy run as tests (lint runs them once); promtool and amtool tests are in (`fast_binaries`).
+CHECK_MARKERS := (not binaries and not browser and not e2e and not lint) or fast_binaries
+check: $(STAMP) binaries
+	$(BIN)/pytest -q -m "$(CHECK_MARKERS)"
+	$(MAKE) --no-print-directory lint
 
 lint: $(STAMP)
 	$(BIN)/ruff check exporter simulator smsbridge servicekit statuspage grafana deploy bench tests tools

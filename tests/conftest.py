@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import types
 from collections.abc import Callable, Generator
@@ -86,8 +87,9 @@ def _install_usage_probes() -> None:
     original_binary = binaries.binary
 
     def binary(name: str) -> str:
+        path = original_binary(name)  # a lookup that fails (BinaryNotFound) ran nothing
         _record(f"binaries:{name}")
-        return original_binary(name)
+        return path
 
     binary._records_use = True  # type: ignore[attr-defined]
     binaries.binary = binary
@@ -144,6 +146,11 @@ def _uses_of(item: pytest.Item) -> set[str]:
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
     uses = _uses_of(item)
     marks = {m.name for m in item.iter_markers()}
+    if report := os.environ.get("PARICHAY_TEST_USES"):
+        # One line per test: what it used, and its tier markers (to audit the markers).
+        tiers = sorted(marks & {"binaries", "fast_binaries", "browser", "e2e", "lint"})
+        with open(report, "a", encoding="utf-8") as out:
+            out.write(f"{item.nodeid}\t{','.join(sorted(uses))}\t{','.join(tiers)}\n")
     missing = []
     names = sorted(u.split(":", 1)[1] for u in uses if u.startswith("binaries:"))
     if names and "binaries" not in marks:
