@@ -205,12 +205,6 @@ async def test_central_outage_history_headline_and_markup_without_a_page(
     assert body["incidents"][0]["ongoing"] is True
 
 
-async def _wait_cache() -> None:
-    from statuspage import web
-
-    await asyncio.sleep(web.CACHE_S + 0.5)
-
-
 @pytest.mark.binaries
 @pytest.mark.browser
 async def test_maintenance_window_banner_metric_and_markup_in_the_note(
