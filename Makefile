@@ -1,5 +1,6 @@
 # Quick start: `make demo` runs the exporter against the built-in simulator,
-# `make test` runs every test. Both create .venv on first use (versions from
+# `make test` runs every test, `make check` the fast tier (unit tests, promtool and amtool
+# tests, lint; docs/e2e.md "Test tiers"). They create .venv on first use (versions from
 # constraints.txt); `make test` also installs the pinned Prometheus and Alertmanager
 # into .tools/ (tools/fetch-binaries, a no-op once they are there).
 PY ?= python3
@@ -7,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo statuspage-demo test binaries lint dashboards bench clean constraints
+.PHONY: demo statuspage-demo test check check-1 check-2 check-3 binaries lint dashboards bench clean constraints
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
@@ -28,6 +29,23 @@ binaries:
 
 test: $(STAMP) binaries
 	$(BIN)/pytest
+
+# The fast tier (docs/e2e.md, "Test tiers"): no Prometheus or Alertmanager server, no
+# chromium, no e2e chain, no ruff or mypy run as tests (lint runs them once); promtool and
+# amtool tests are in (`fast_binaries`). Three pytest shards and lint run side by side: most
+# of these tests wait on sockets and processes rather than compute, so 2 cores do more than
+# one pytest can. The last shard takes every directory the first two do not name.
+CHECK_MARKERS := (not binaries and not browser and not e2e and not lint) or fast_binaries
+CHECK_SHARD_1 := tests/rules
+CHECK_SHARD_2 := tests/smsbridge tests/integration
+CHECK_SHARD_3 := tests $(foreach d,$(CHECK_SHARD_1) $(CHECK_SHARD_2),--ignore=$(d))
+CHECK_PYTEST := $(BIN)/pytest -q -p no:cacheprovider -m "$(CHECK_MARKERS)"
+
+check: $(STAMP) binaries
+	$(MAKE) --no-print-directory --output-sync=target -j4 check-1 check-2 check-3 lint
+
+check-1 check-2 check-3: check-%: $(STAMP)
+	$(CHECK_PYTEST) $(CHECK_SHARD_$*)
 
 lint: $(STAMP)
 	$(BIN)/ruff check exporter simulator smsbridge servicekit statuspage grafana deploy bench tests tools

@@ -6,8 +6,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+
+# `make check` runs `make lint` instead of these (docs/e2e.md, "Test tiers").
+pytestmark = pytest.mark.lint
 
 
 def _run(*cmd: str) -> subprocess.CompletedProcess[str]:

@@ -29,7 +29,7 @@ from tests.support.stack import (
 )
 from tests.support.timing import E2E, wait_until
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.binaries]
 
 # Hide whatever the system has under /usr/share/prometheus, prove it is gone, then run the
 # command. A user namespace when not root, so the test runs for any user.

@@ -66,6 +66,7 @@ def test_compose_pins_exactly_the_tested_version(repository: str, key: str) -> N
     assert image_tag(repository) == {"v" + binaries.pinned_versions()[key]}
 
 
+@pytest.mark.binaries
 @pytest.mark.parametrize("name", list(binaries.BINARIES))
 def test_the_binaries_the_tests_run_are_the_pinned_versions(name: str) -> None:
     """The binary found by the lookup reports the pinned upstream version."""
@@ -110,6 +111,8 @@ def test_missing_binary_error_says_how_to_install_it(
     assert "tools/fetch-binaries" in message and "PARICHAY_PROMTOOL_BIN" in message
 
 
+@pytest.mark.binaries
+@pytest.mark.fast_binaries
 def test_environment_override_names_the_binary(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -19,7 +19,11 @@ from tests.support.stack import AlertingStack, AlertmanagerNode
 from tests.support.timing import E2E, sleep_until
 from tests.support.world import World, exactly_once_problems, unexpected, wait_for_page
 
-pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.binaries,
+    pytest.mark.asyncio(loop_scope="session"),
+]
 
 T = E2E
 PAGE_WITHIN = T.page_for_s + T.lag() + 15

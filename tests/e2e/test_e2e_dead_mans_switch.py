@@ -24,7 +24,11 @@ from tests.support.stack import AlertingStack
 from tests.support.timing import E2E, sleep_until
 from tests.support.world import World, unexpected
 
-pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.binaries,
+    pytest.mark.asyncio(loop_scope="session"),
+]
 
 T = E2E
 # As the NIC gateway receives them: country code, no plus.

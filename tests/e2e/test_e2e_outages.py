@@ -38,7 +38,11 @@ from tests.support.world import (
     wait_for_page,
 )
 
-pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.binaries,
+    pytest.mark.asyncio(loop_scope="session"),
+]
 
 T = E2E
 # Generous deadlines for what must arrive (2 slow CI cores); settle times are exact.

@@ -37,7 +37,11 @@ from tests.support.timing import E2E as T
 from tests.support.timing import sleep_until, wait_until
 from tests.support.world import World, page_of, wait_for_page
 
-pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.binaries,
+    pytest.mark.asyncio(loop_scope="session"),
+]
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
 

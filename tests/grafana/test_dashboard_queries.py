@@ -50,7 +50,7 @@ BUILTINS = {"${__range}": "1h", "$__range": "1h", "$__rate_interval": "1m", "$__
 # unless a panel really has no way to show a value.
 MAY_BE_EMPTY: dict[tuple[str, int], str] = {}
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.binaries]
 
 
 def healthy_demo_config(

@@ -28,6 +28,8 @@ ROUTE_CASES = yaml.safe_load((ALERTMANAGER_DIR / "tests" / "routes.yml").read_te
 DEVANAGARI_TEXT = "परिचय"
 
 
+@pytest.mark.binaries
+@pytest.mark.fast_binaries
 def test_amtool_check_config_accepts_the_config_and_its_templates() -> None:
     """The config parses strictly and the template files load."""
     result = run([binary("amtool"), "check-config", str(CONFIG)])
@@ -35,6 +37,8 @@ def test_amtool_check_config_accepts_the_config_and_its_templates() -> None:
     assert "1 templates" in result.stdout
 
 
+@pytest.mark.binaries
+@pytest.mark.fast_binaries
 @pytest.mark.parametrize("case", ROUTE_CASES, ids=lambda c: c["name"])
 def test_alert_is_routed_to_exactly_the_expected_receivers(case: dict[str, Any]) -> None:
     """page -> SMS and email, ticket -> email only (amtool config routes test)."""
@@ -103,6 +107,8 @@ FIRING = ALERTMANAGER_DIR / "tests" / "parichay_down_firing.json"
 RESOLVED = ALERTMANAGER_DIR / "tests" / "parichay_down_resolved.json"
 
 
+@pytest.mark.binaries
+@pytest.mark.fast_binaries
 def test_email_subject_names_status_severity_alert_scope_and_target_in_both_languages() -> None:
     """The subject alone tells the reader what is down and where."""
     subject = _render("parichay.email.subject", FIRING)
@@ -134,6 +140,8 @@ def _catalogue() -> list[tuple[str, str, str]]:
     ]
 
 
+@pytest.mark.binaries
+@pytest.mark.fast_binaries
 @pytest.mark.parametrize("status", ["firing", "resolved"])
 def test_every_alert_subject_fits_one_smtp_line_once_encoded(status: str, tmp_path: Path) -> None:
     """A relay that enforces RFC 5321's 998-octet line limit rejects the mail ('500 Line too
@@ -171,6 +179,8 @@ def test_every_alert_subject_fits_one_smtp_line_once_encoded(status: str, tmp_pa
         assert octets <= SMTP_MAX_LINE, f"{alertname}: subject line is {octets} octets: {subject}"
 
 
+@pytest.mark.binaries
+@pytest.mark.fast_binaries
 def test_email_body_gives_vantages_since_when_in_ist_and_the_runbook() -> None:
     """Body: both summaries, the vantages with reasons, start time in IST and UTC, runbook."""
     body = _render("parichay.email.text", FIRING)
@@ -183,6 +193,8 @@ def test_email_body_gives_vantages_since_when_in_ist_and_the_runbook() -> None:
     assert "Resolved" not in body
 
 
+@pytest.mark.binaries
+@pytest.mark.fast_binaries
 def test_resolved_email_says_so_in_both_languages_with_the_end_time() -> None:
     """The resolved notification is distinct and tells when it ended."""
     subject = _render("parichay.email.subject", RESOLVED)
@@ -193,6 +205,8 @@ def test_resolved_email_says_so_in_both_languages_with_the_end_time() -> None:
     assert "Resolved / समाप्त:      25 Nov 2026 13:52 IST (08:22 UTC)" in body
 
 
+@pytest.mark.binaries
+@pytest.mark.fast_binaries
 def test_a_group_of_per_vantage_alerts_counts_them_and_names_each_vantage() -> None:
     """Two vantages' ParichaySlow tickets make one email listing both; 18:40 UTC is past
     midnight in India, so the IST date rolls over."""
@@ -208,6 +222,8 @@ def test_a_group_of_per_vantage_alerts_counts_them_and_names_each_vantage() -> N
 PARTIAL = ALERTMANAGER_DIR / "tests" / "parichay_partial_two_vantages.json"
 
 
+@pytest.mark.binaries
+@pytest.mark.fast_binaries
 def test_partial_reachability_email_names_every_failing_site_and_says_the_service_is_up() -> None:
     """Scope path: one email for two failing vantages; its head names both sites, in English
     and Hindi, and says the service itself is up; each alert names its vantage."""
@@ -226,12 +242,16 @@ def test_partial_reachability_email_names_every_failing_site_and_says_the_servic
     assert '<span lang="hi">इन स्थानों से नहीं पहुँच रहा' in html
 
 
+@pytest.mark.binaries
+@pytest.mark.fast_binaries
 def test_other_scopes_get_no_partial_reachability_head() -> None:
     """The path head is for scope path only."""
     assert "Unreachable from" not in _render("parichay.email.text", FIRING)
     assert "Unreachable from" not in _render("parichay.email.html", FIRING, kind="html")
 
 
+@pytest.mark.binaries
+@pytest.mark.fast_binaries
 def test_html_email_carries_the_same_facts() -> None:
     """The HTML part is bilingual and links the runbook."""
     html = _render("parichay.email.html", FIRING, kind="html")
@@ -488,6 +508,7 @@ INHIBITION_CASES += [
 ]
 
 
+@pytest.mark.binaries
 @pytest.mark.parametrize(("alerts", "expected"), INHIBITION_CASES)
 def test_inhibition(
     alertmanager: httpx.Client, alerts: list[dict[str, str]], expected: dict[str, str]

@@ -19,6 +19,8 @@ def test_there_are_rule_files_and_promtool_test_files() -> None:
     assert TEST_FILES, f"no promtool tests in {PROMTOOL_TESTS_DIR}"
 
 
+@pytest.mark.binaries
+@pytest.mark.fast_binaries
 @pytest.mark.parametrize("rule_file", RULE_FILES, ids=lambda p: p.name)
 def test_promtool_check_rules_accepts_rule_file(rule_file: Path) -> None:
     """Each rules file parses, every expression is valid PromQL and every template compiles."""
@@ -32,6 +34,8 @@ def test_every_rules_file_has_a_promtool_test_file_beside_it(rule_file: Path) ->
     assert (PROMTOOL_TESTS_DIR / f"{rule_file.stem}_test.yml").is_file()
 
 
+@pytest.mark.binaries
+@pytest.mark.fast_binaries
 @pytest.mark.parametrize("test_file", TEST_FILES, ids=lambda p: p.name)
 def test_promtool_unit_tests_pass(test_file: Path) -> None:
     """Firing and not-firing cases of every alert, and the key recording rules, hold."""
@@ -40,6 +44,8 @@ def test_promtool_unit_tests_pass(test_file: Path) -> None:
     assert "SUCCESS" in result.stdout
 
 
+@pytest.mark.binaries
+@pytest.mark.fast_binaries
 def test_promtool_check_config_accepts_prometheus_yml(tmp_path: Path) -> None:
     """prometheus.yml is valid and loads every rule file (checked on a copy, as deployed)."""
     shutil.copy(PROMETHEUS_DIR / "prometheus.yml", tmp_path / "prometheus.yml")

@@ -18,7 +18,7 @@ from smsbridge.app import BridgeService
 from smsbridge.config import parse_config
 from tests.support.stack import Alertmanager
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.binaries]
 
 def alertmanager_with(tmp_path: Path, config: dict[str, Any]) -> Alertmanager:
     """The pinned Alertmanager, alone on a loopback port, with this config (not started)."""

@@ -14,7 +14,7 @@ from statuspage.notices import COMMENT_PREFIX, CREATED_BY
 from tests.support.net import free_port
 from tests.support.stack import Alertmanager
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = [pytest.mark.binaries, pytest.mark.asyncio(loop_scope="module")]
 
 
 async def _cli(*args: str) -> int:

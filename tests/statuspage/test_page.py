@@ -142,6 +142,8 @@ async def browse(url: str, shot: Path) -> Browsed:
     return Browsed(text, int(width), errors)
 
 
+@pytest.mark.binaries
+@pytest.mark.browser
 async def test_healthy_page_shows_history_incidents_and_the_all_clear(
     healthy_site: Site, tmp_path: Path
 ) -> None:
@@ -160,6 +162,7 @@ async def test_healthy_page_shows_history_incidents_and_the_all_clear(
     assert "ParichayPartiallyUnreachable" in b.text and "district-haridwar" in b.text
 
 
+@pytest.mark.binaries
 async def test_bar_tooltips_mark_the_outage_day_and_the_maintenance_day(healthy_site: Site) -> None:
     """The day of the outage says 241 min down; the maintenance day says 180 min maintenance."""
     html = (await _get(healthy_site.url)).text
@@ -177,6 +180,8 @@ async def test_bar_tooltips_mark_the_outage_day_and_the_maintenance_day(healthy_
     assert "http://" not in html.split("<body>")[1].replace('href="status.json"', "")
 
 
+@pytest.mark.binaries
+@pytest.mark.browser
 async def test_central_outage_history_headline_and_markup_without_a_page(
     outage_site: Site, tmp_path: Path
 ) -> None:
@@ -201,12 +206,8 @@ async def test_central_outage_history_headline_and_markup_without_a_page(
     assert body["incidents"][0]["ongoing"] is True
 
 
-async def _wait_cache() -> None:
-    from statuspage import web
-
-    await asyncio.sleep(web.CACHE_S + 0.5)
-
-
+@pytest.mark.binaries
+@pytest.mark.browser
 async def test_maintenance_window_banner_metric_and_markup_in_the_note(
     live_site: Site, tmp_path: Path
 ) -> None:
@@ -243,6 +244,7 @@ async def test_maintenance_window_banner_metric_and_markup_in_the_note(
     assert badge.status_code == 200 and "maintenance" in badge.text
 
 
+@pytest.mark.binaries
 async def test_page_renders_and_names_the_source_it_cannot_read(
     history: History, tmp_path: Path
 ) -> None:
@@ -283,6 +285,8 @@ async def partial(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[His
         await h.prometheus.stop()
 
 
+@pytest.mark.binaries
+@pytest.mark.browser
 async def test_partial_reachability_names_the_site_and_marks_its_row_down(
     partial: History, alertmanager: Alertmanager, tmp_path: Path
 ) -> None:
@@ -314,6 +318,7 @@ async def test_partial_reachability_names_the_site_and_marks_its_row_down(
     assert badge_missing.status_code == 404
 
 
+@pytest.mark.binaries
 async def test_an_upcoming_window_is_announced_in_both_languages(live_site: Site) -> None:
     """A window two days ahead shows as planned maintenance with its IST times; nothing is in maintenance yet."""
     start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=2)
@@ -350,6 +355,7 @@ async def test_an_upcoming_window_is_announced_in_both_languages(live_site: Site
     assert "Maintenance now" not in html
 
 
+@pytest.mark.binaries
 async def test_check_reads_both_sources(
     history: History, alertmanager: Alertmanager, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -363,6 +369,7 @@ async def test_check_reads_both_sources(
     assert f"Alertmanager at {alertmanager.url}: ok, 0 alerts, 0 silences" in out
 
 
+@pytest.mark.browser
 async def test_with_both_sources_down_the_page_says_so_and_claims_nothing(tmp_path: Path) -> None:
     """No source: the page renders, names both, and neither says all is well nor that ITDA was alerted."""
     p_url, a_url = f"http://127.0.0.1:{free_port()}", f"http://127.0.0.1:{free_port()}"

@@ -21,6 +21,7 @@ def _central(h: History) -> Outage:
     return next(o for o in h.scenario.outages() if o.scope == "central" and o.pages)
 
 
+@pytest.mark.binaries
 async def test_services_are_listed_parichay_first_then_eoffice_then_sites(history: History) -> None:
     """Every row of the backfilled topology is found, in page order."""
     async with PrometheusClient(url=history.url) as prom:
@@ -35,6 +36,7 @@ async def test_services_are_listed_parichay_first_then_eoffice_then_sites(histor
     ]
 
 
+@pytest.mark.binaries
 async def test_the_monday_outage_is_240_minutes_plus_a_one_minute_blip_on_its_day(
     history: History,
 ) -> None:
@@ -57,6 +59,7 @@ async def test_the_monday_outage_is_240_minutes_plus_a_one_minute_blip_on_its_da
     assert daily["site:district-haridwar"][1].down == 0
 
 
+@pytest.mark.binaries
 async def test_maintenance_is_marked_and_left_out_of_availability(history: History) -> None:
     """The 3-hour window counts as maintenance, not down, and not in the denominator."""
     window = next(e for e in history.scenario.events if isinstance(e, Maintenance))
@@ -77,6 +80,7 @@ async def test_maintenance_is_marked_and_left_out_of_availability(history: Histo
     ]
 
 
+@pytest.mark.binaries
 async def test_incidents_are_the_outage_and_the_partial_hour_never_the_blips(
     history: History,
 ) -> None:
@@ -103,6 +107,7 @@ async def test_incidents_are_the_outage_and_the_partial_hour_never_the_blips(
     assert not central.ongoing and not path.ongoing
 
 
+@pytest.mark.binaries
 async def test_current_state_is_up_everywhere_at_the_end_of_the_healthy_history(
     history: History,
 ) -> None:
@@ -124,6 +129,7 @@ async def test_an_unreachable_prometheus_is_one_clear_error() -> None:
     assert str(err.value) == f"could not reach Prometheus at {url}: connection refused"
 
 
+@pytest.mark.binaries
 async def test_a_gap_is_reported_as_a_gap_and_never_counted_as_up(tmp_path: Path) -> None:
     """Two hours without data: 120 uncovered minutes that day, one gap window, availability over the rest."""
     now = now_minute()
@@ -155,6 +161,7 @@ async def test_a_gap_is_reported_as_a_gap_and_never_counted_as_up(tmp_path: Path
     ]
 
 
+@pytest.mark.binaries
 async def test_the_dominant_reason_of_each_incident_is_read(history: History) -> None:
     """http_5xx for the central outage (every site), connect_timeout for Haridwar's partial hour."""
     async with PrometheusClient(url=history.url) as prom:
@@ -168,6 +175,7 @@ async def test_the_dominant_reason_of_each_incident_is_read(history: History) ->
     assert path_reason[0] == "connect_timeout"
 
 
+@pytest.mark.binaries
 async def test_markup_and_regex_characters_in_service_names_are_matched_literally(
     tmp_path: Path,
 ) -> None:
@@ -204,6 +212,7 @@ async def test_markup_and_regex_characters_in_service_names_are_matched_literall
     assert sum(d.covered for d in daily[odd]) > 0
 
 
+@pytest.mark.binaries
 @pytest.mark.parametrize(
     ("failing_for", "up"),
     [

@@ -66,7 +66,7 @@ async def month_history(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterat
         await h.prometheus.stop()
 
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = [pytest.mark.binaries, pytest.mark.asyncio(loop_scope="module")]
 
 
 async def _report(setup: Setup, **kw: object):  # type: ignore[no-untyped-def]
@@ -272,6 +272,7 @@ def _words(text: str) -> str:
     return re.sub(r"\s+", " ", text)
 
 
+@pytest.mark.browser
 async def test_cli_writes_every_format_and_the_pdf_has_the_hindi(
     month_history: Setup, tmp_path: Path
 ) -> None:
@@ -399,6 +400,7 @@ async def _run(*args: str) -> subprocess.CompletedProcess[str]:
     return await asyncio.to_thread(_cli, *args)
 
 
+@pytest.mark.browser
 async def test_html_escapes_and_carries_the_chart(month_history: Setup, tmp_path: Path) -> None:
     """The HTML is self-contained (inline SVG per service, no external asset), marks Hindi
     with lang=hi, and reads on a 360 px phone without sideways scrolling."""

@@ -214,6 +214,7 @@ async def test_the_shipped_base_and_rules_give_urls_that_the_page_serves(site: s
         assert f"<h1>{rule['alert']}</h1>" in r.text
 
 
+@pytest.mark.binaries
 async def test_runbook_url_of_a_real_prometheus_alert_opens_its_page(
     site: str, tmp_path: Path
 ) -> None:
@@ -251,6 +252,7 @@ async def test_runbook_url_of_a_real_prometheus_alert_opens_its_page(
         assert f"<h1>{name}</h1>" in r.text
 
 
+@pytest.mark.browser
 async def test_a_runbook_reads_on_a_phone_in_chromium(site: str, tmp_path: Path) -> None:
     """Debian's chromium at 360 px: the runbook's heading is visible, its sections too, the
     Hindi text is marked lang=hi; no console error, failed request or sideways scrolling."""

@@ -111,6 +111,7 @@ async def test_bad_urls_are_refused_at_construction(url: str) -> None:
         PrometheusClient(url=url)
 
 
+@pytest.mark.binaries
 async def test_long_range_queries_are_split_under_the_point_limit(history: History) -> None:
     """90 days at one-minute steps (129,600 points) come back whole from one call."""
     start = history.now - timedelta(days=90) + timedelta(minutes=1)
@@ -127,6 +128,7 @@ async def test_long_range_queries_are_split_under_the_point_limit(history: Histo
     assert all(b - a == 60 for a, b in pairwise(times))
 
 
+@pytest.mark.binaries
 async def test_silences_round_trip_through_a_real_alertmanager(
     alertmanager: Alertmanager,
 ) -> None:

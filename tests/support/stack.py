@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from tests.support import reaper
 from tests.support.binaries import binary_path
 from tests.support.layout import (
     ALERTMANAGER_DIR,
@@ -75,7 +76,8 @@ class Proc:
         """Start the process (no waiting); its output is appended to `log`."""
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log, "ab") as out:
-            self.process = subprocess.Popen(
+            # Dies with the run: the parent-death signal, and `reaper.kill_all` at exit.
+            self.process = reaper.popen(
                 self.args,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
