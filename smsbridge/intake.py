@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 from servicekit.clock import Clock
 
 from .config import Config, Route
+from .config_sections import RateLimitConfig
 from .metrics import BridgeMetrics
 from .outbox import AcceptResult, NewMessage, Outbox, Transaction
 from .payload import Alert, WebhookMessage
@@ -215,45 +216,14 @@ class Acceptor:
                 tally["stale_firing"] += 1
                 return
             tx.mark_ended(message.group_key, resolved_ids)
-            for route, email in emails:
-                if route.resolved == "always" or tx.route_fired(
-                    route=route.name, group_key=message.group_key
-                ):
-                    tx.add(email)
-                    tally["email"] += 1
+            self._queue_emails(tx, message, emails, tally)
             for d in deliveries:
-                if message.status == "resolved":
-                    if d.route.resolved == "never" or (
-                        d.route.resolved == "if_fired"
-                        and not tx.was_fired(
-                            route=d.route.name, group_key=message.group_key, number=d.number
-                        )
-                    ):
-                        tally["resolved_policy"] += 1
-                        continue
-                if limit is not None:
-                    since = tx.now - limit.per
-                    if tx.count_alerts_since(d.number, since) >= limit.max_messages:
-                        tally["rate_limited"] += 1
-                        if not tx.summary_since(d.number, since):
-                            summary = self._summary_message(d.number, message.group_key, tx.now)
-                            if summary is not None:
-                                tx.add(summary)
-                                tally["summary"] += 1
-                        continue
-                tx.add(
-                    NewMessage(
-                        kind="alert",
-                        number=d.number,
-                        route=d.route.name,
-                        template=d.template,
-                        dlt_template_id=d.dlt_template_id,
-                        body=d.text,
-                        parts=d.parts,
-                        group_key=message.group_key,
-                        status=message.status,
-                    )
-                )
+                if self._suppressed_by_policy(tx, message, d):
+                    tally["resolved_policy"] += 1
+                    continue
+                if limit is not None and self._rate_limited(tx, limit, d, message, tally):
+                    continue
+                tx.add(_alert_message(d, message))
                 tally["alert"] += 1
 
         result = await asyncio.to_thread(
@@ -263,13 +233,63 @@ class Acceptor:
             dedup_window=self.config.dedup_window,
             plan=plan,
         )
+        self._record(message, result, tally)
+        return result
+
+    @staticmethod
+    def _queue_emails(
+        tx: Transaction,
+        message: WebhookMessage,
+        emails: list[tuple[Route, NewMessage]],
+        tally: Tally[str],
+    ) -> None:
+        """Queue each route's RESOLVED email if its policy allows (always, or it fired)."""
+        for route, email in emails:
+            if route.resolved == "always" or tx.route_fired(
+                route=route.name, group_key=message.group_key
+            ):
+                tx.add(email)
+                tally["email"] += 1
+
+    @staticmethod
+    def _suppressed_by_policy(tx: Transaction, message: WebhookMessage, d: Delivery) -> bool:
+        """A RESOLVED this route does not send (never, or if_fired and it did not fire)."""
+        if message.status != "resolved":
+            return False
+        return d.route.resolved == "never" or (
+            d.route.resolved == "if_fired"
+            and not tx.was_fired(route=d.route.name, group_key=message.group_key, number=d.number)
+        )
+
+    def _rate_limited(
+        self,
+        tx: Transaction,
+        limit: RateLimitConfig,
+        d: Delivery,
+        message: WebhookMessage,
+        tally: Tally[str],
+    ) -> bool:
+        """Whether `d.number` is over its limit; if so, queue its one summary per window."""
+        since = tx.now - limit.per
+        if tx.count_alerts_since(d.number, since) < limit.max_messages:
+            return False
+        tally["rate_limited"] += 1
+        if not tx.summary_since(d.number, since):
+            summary = self._summary_message(d.number, message.group_key, tx.now)
+            if summary is not None:
+                tx.add(summary)
+                tally["summary"] += 1
+        return True
+
+    def _record(self, message: WebhookMessage, result: AcceptResult, tally: Tally[str]) -> None:
+        """Metrics and the log line for one accepted (or duplicate) webhook."""
         if result.duplicate:
             self.metrics.dupes.inc()
             log.info(
                 "duplicate webhook dropped",
                 extra={"group_key": message.group_key, "status": message.status},
             )
-            return result
+            return
         for kind in ("alert", "summary", "email"):
             if tally[kind]:
                 self.metrics.queued.labels(kind).inc(tally[kind])
@@ -288,4 +308,18 @@ class Acceptor:
                 "stale_firing": tally["stale_firing"],
             },
         )
-        return result
+
+
+def _alert_message(d: Delivery, message: WebhookMessage) -> NewMessage:
+    """The outbox row for one planned alert SMS."""
+    return NewMessage(
+        kind="alert",
+        number=d.number,
+        route=d.route.name,
+        template=d.template,
+        dlt_template_id=d.dlt_template_id,
+        body=d.text,
+        parts=d.parts,
+        group_key=message.group_key,
+        status=message.status,
+    )

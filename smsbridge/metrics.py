@@ -35,111 +35,155 @@ DEAD_REASONS: Final = ("expired", "max_age")
 SUPPRESSED_REASONS: Final = ("rate_limited", "resolved_policy", "stale_firing")
 EMAIL_FAILURES: Final = ("connect_error", "timeout", "tls_error", "auth", "rejected", "no_relay")
 
+QUEUED_KINDS: Final = ("alert", "summary", "heartbeat", "email")
+FORWARD_RESULTS: Final = ("ok", "failed")
+
+# (attribute, kind, name after PREFIX, help, label names, label values created at zero),
+# in registration order.
+_Spec = tuple[str, type[Counter | Gauge], str, str, tuple[str, ...], tuple[str, ...]]
+_METRICS: Final[tuple[_Spec, ...]] = (
+    ("webhooks", Counter, "webhooks", "Webhook requests by result.", ("result",), WEBHOOK_RESULTS),
+    (
+        "queued",
+        Counter,
+        "messages_queued",
+        "SMS written to the outbox, by kind.",
+        ("kind",),
+        QUEUED_KINDS,
+    ),
+    ("sent", Counter, "sent", "SMS accepted by a gateway.", ("provider",), ()),
+    ("parts", Counter, "sent_parts", "SMS parts (billing segments) accepted by a gateway.", (), ()),
+    (
+        "failed",
+        Counter,
+        "send_failures",
+        "Failed delivery attempts by provider and reason.",
+        ("provider", "reason"),
+        (),
+    ),
+    ("retries", Counter, "retries", "Deliveries rescheduled after a failed attempt.", (), ()),
+    (
+        "dead",
+        Counter,
+        "dead",
+        "SMS given up on: max_age reached while failing, or expired before the first attempt.",
+        ("reason",),
+        DEAD_REASONS,
+    ),
+    (
+        "dupes",
+        Counter,
+        "duplicates_dropped",
+        "Webhooks dropped as duplicates (AM retries, HA peers).",
+        (),
+        (),
+    ),
+    (
+        "suppressed",
+        Counter,
+        "suppressed",
+        "Messages not queued, by reason.",
+        ("reason",),
+        SUPPRESSED_REASONS,
+    ),
+    ("config_info", Gauge, "build_info", "Always 1; the bridge version.", ("version",), ()),
+    (
+        "reload_ok",
+        Gauge,
+        "config_last_reload_successful",
+        "1 if the last configuration (re)load succeeded; 0 while a rejected one is ignored.",
+        (),
+        (),
+    ),
+    (
+        "reload_time",
+        Gauge,
+        "config_last_reload_success_timestamp_seconds",
+        "When the running configuration was loaded.",
+        (),
+        (),
+    ),
+    (
+        "heartbeats",
+        Counter,
+        "heartbeats",
+        "Authorised, well-formed heartbeats received on /heartbeat.",
+        (),
+        (),
+    ),
+    (
+        "last_heartbeat",
+        Gauge,
+        "last_heartbeat_timestamp_seconds",
+        "When the last heartbeat arrived (0 before any); survives restarts.",
+        (),
+        (),
+    ),
+    (
+        "heartbeat_missing",
+        Gauge,
+        "heartbeat_missing",
+        "1 while the monitoring chain is considered broken (no heartbeat for the silence).",
+        (),
+        (),
+    ),
+    (
+        "heartbeat_silence",
+        Gauge,
+        "heartbeat_silence_seconds",
+        "Heartbeat silence that counts as a broken chain (0 when the switch is off).",
+        (),
+        (),
+    ),
+    (
+        "forwarded",
+        Counter,
+        "heartbeat_forwards",
+        "Heartbeats forwarded to the outside checker (heartbeat.forward_url), by result.",
+        ("result",),
+        FORWARD_RESULTS,
+    ),
+    ("emails_sent", Counter, "emails_sent", "Emails accepted by the SMTP relay.", (), ()),
+    (
+        "email_failures",
+        Counter,
+        "email_failures",
+        "Failed email attempts by reason.",
+        ("reason",),
+        EMAIL_FAILURES,
+    ),
+)
+
 
 class BridgeMetrics:
-    """All counters in one place, registered on `registry`."""
+    """All counters in one place (the `_METRICS` table), registered on `registry`."""
+
+    webhooks: Counter
+    queued: Counter
+    sent: Counter
+    parts: Counter
+    failed: Counter
+    retries: Counter
+    dead: Counter
+    dupes: Counter
+    suppressed: Counter
+    config_info: Gauge
+    reload_ok: Gauge
+    reload_time: Gauge
+    heartbeats: Counter
+    last_heartbeat: Gauge
+    heartbeat_missing: Gauge
+    heartbeat_silence: Gauge
+    forwarded: Counter
+    emails_sent: Counter
+    email_failures: Counter
 
     def __init__(self, registry: CollectorRegistry, *, providers: Iterable[str] = ()) -> None:
-        self.webhooks = Counter(
-            PREFIX + "webhooks", "Webhook requests by result.", ["result"], registry=registry
-        )
-        self.queued = Counter(
-            PREFIX + "messages_queued",
-            "SMS written to the outbox, by kind.",
-            ["kind"],
-            registry=registry,
-        )
-        self.sent = Counter(
-            PREFIX + "sent", "SMS accepted by a gateway.", ["provider"], registry=registry
-        )
-        self.parts = Counter(
-            PREFIX + "sent_parts",
-            "SMS parts (billing segments) accepted by a gateway.",
-            registry=registry,
-        )
-        self.failed = Counter(
-            PREFIX + "send_failures",
-            "Failed delivery attempts by provider and reason.",
-            ["provider", "reason"],
-            registry=registry,
-        )
-        self.retries = Counter(
-            PREFIX + "retries", "Deliveries rescheduled after a failed attempt.", registry=registry
-        )
-        self.dead = Counter(
-            PREFIX + "dead",
-            "SMS given up on: max_age reached while failing, or expired before the first attempt.",
-            ["reason"],
-            registry=registry,
-        )
-        self.dupes = Counter(
-            PREFIX + "duplicates_dropped",
-            "Webhooks dropped as duplicates (AM retries, HA peers).",
-            registry=registry,
-        )
-        self.suppressed = Counter(
-            PREFIX + "suppressed", "Messages not queued, by reason.", ["reason"], registry=registry
-        )
-        self.config_info = Gauge(
-            PREFIX + "build_info", "Always 1; the bridge version.", ["version"], registry=registry
-        )
-        for result in WEBHOOK_RESULTS:
-            self.webhooks.labels(result)
-        for kind in ("alert", "summary", "heartbeat", "email"):
-            self.queued.labels(kind)
-        for reason in DEAD_REASONS:
-            self.dead.labels(reason)
-        for reason in SUPPRESSED_REASONS:
-            self.suppressed.labels(reason)
-        self.reload_ok = Gauge(
-            PREFIX + "config_last_reload_successful",
-            "1 if the last configuration (re)load succeeded; 0 while a rejected one is ignored.",
-            registry=registry,
-        )
-        self.reload_time = Gauge(
-            PREFIX + "config_last_reload_success_timestamp_seconds",
-            "When the running configuration was loaded.",
-            registry=registry,
-        )
-        self.heartbeats = Counter(
-            PREFIX + "heartbeats",
-            "Authorised, well-formed heartbeats received on /heartbeat.",
-            registry=registry,
-        )
-        self.last_heartbeat = Gauge(
-            PREFIX + "last_heartbeat_timestamp_seconds",
-            "When the last heartbeat arrived (0 before any); survives restarts.",
-            registry=registry,
-        )
-        self.heartbeat_missing = Gauge(
-            PREFIX + "heartbeat_missing",
-            "1 while the monitoring chain is considered broken (no heartbeat for the silence).",
-            registry=registry,
-        )
-        self.heartbeat_silence = Gauge(
-            PREFIX + "heartbeat_silence_seconds",
-            "Heartbeat silence that counts as a broken chain (0 when the switch is off).",
-            registry=registry,
-        )
-        self.forwarded = Counter(
-            PREFIX + "heartbeat_forwards",
-            "Heartbeats forwarded to the outside checker (heartbeat.forward_url), by result.",
-            ["result"],
-            registry=registry,
-        )
-        self.emails_sent = Counter(
-            PREFIX + "emails_sent", "Emails accepted by the SMTP relay.", registry=registry
-        )
-        self.email_failures = Counter(
-            PREFIX + "email_failures",
-            "Failed email attempts by reason.",
-            ["reason"],
-            registry=registry,
-        )
-        for result in ("ok", "failed"):
-            self.forwarded.labels(result)
-        for reason in EMAIL_FAILURES:
-            self.email_failures.labels(reason)
+        for attr, kind, name, documentation, labels, zero in _METRICS:
+            metric = kind(PREFIX + name, documentation, labels, registry=registry)
+            for value in zero:
+                metric.labels(value)
+            setattr(self, attr, metric)
         self.add_providers(providers)
 
     def add_providers(self, providers: Iterable[str]) -> None:

@@ -131,58 +131,76 @@ class Sender:
         max_age = self.config.outbox.max_age
         now = self.clock.now()
         if now - row.created_at > max_age:
-            await asyncio.to_thread(
-                self.outbox.mark_dead,
-                row.id,
-                now=now,
-                error="expired before sending",
-                attempted=False,
-            )
-            self.metrics.dead.labels("expired").inc()
-            log.error(
-                "sms expired before it could be sent",
-                extra={"message_id": row.id, "age_seconds": round(now - row.created_at)},
-            )
+            await self._expire(row, now)
             return
-        if row.kind == "email":
-            result, provider_name = await self._send_email(row), "smtp"
-        else:
-            sms = OutgoingSms(
-                message_id=row.id,
-                number=row.number,
-                text=row.body,
-                dlt_template_id=row.dlt_template_id,
-                unicode=encoding_of(row.body) is Encoding.UCS2,
-            )
-            result, provider_name = await self._try_providers(sms)
+        result, provider_name = await self._attempt(row)
         now = self.clock.now()
         if result.ok:
-            await asyncio.to_thread(
-                self.outbox.mark_sent, row.id, now=now, gateway_ref=result.gateway_ref
-            )
-            if row.kind == "email":
-                self.metrics.emails_sent.inc()
-                log.info(
-                    "email sent",
-                    extra={"message_id": row.id, "attempt": row.attempts + 1, "route": row.route},
-                )
-                return
-            self.metrics.sent.labels(provider_name).inc()
-            self.metrics.parts.inc(row.parts)
+            await self._record_sent(row, result, provider_name, now)
+        else:
+            await self._record_failure(row, result, now, max_age)
+
+    async def _expire(self, row: PendingMessage, now: float) -> None:
+        """Give up on a row that outlived `outbox.max_age` before its first attempt."""
+        await asyncio.to_thread(
+            self.outbox.mark_dead,
+            row.id,
+            now=now,
+            error="expired before sending",
+            attempted=False,
+        )
+        self.metrics.dead.labels("expired").inc()
+        log.error(
+            "sms expired before it could be sent",
+            extra={"message_id": row.id, "age_seconds": round(now - row.created_at)},
+        )
+
+    async def _attempt(self, row: PendingMessage) -> tuple[SendResult, str]:
+        """One attempt at a row: an email through SMTP, an SMS through the providers."""
+        if row.kind == "email":
+            return await self._send_email(row), "smtp"
+        sms = OutgoingSms(
+            message_id=row.id,
+            number=row.number,
+            text=row.body,
+            dlt_template_id=row.dlt_template_id,
+            unicode=encoding_of(row.body) is Encoding.UCS2,
+        )
+        return await self._try_providers(sms)
+
+    async def _record_sent(
+        self, row: PendingMessage, result: SendResult, provider_name: str, now: float
+    ) -> None:
+        await asyncio.to_thread(
+            self.outbox.mark_sent, row.id, now=now, gateway_ref=result.gateway_ref
+        )
+        if row.kind == "email":
+            self.metrics.emails_sent.inc()
             log.info(
-                "sms sent",
-                extra={
-                    "message_id": row.id,
-                    "provider": provider_name,
-                    "gateway": result.gateway,
-                    "request_id": result.gateway_ref,
-                    "attempt": row.attempts + 1,
-                    "parts": row.parts,
-                    "route": row.route,
-                    "template": row.template,
-                },
+                "email sent",
+                extra={"message_id": row.id, "attempt": row.attempts + 1, "route": row.route},
             )
             return
+        self.metrics.sent.labels(provider_name).inc()
+        self.metrics.parts.inc(row.parts)
+        log.info(
+            "sms sent",
+            extra={
+                "message_id": row.id,
+                "provider": provider_name,
+                "gateway": result.gateway,
+                "request_id": result.gateway_ref,
+                "attempt": row.attempts + 1,
+                "parts": row.parts,
+                "route": row.route,
+                "template": row.template,
+            },
+        )
+
+    async def _record_failure(
+        self, row: PendingMessage, result: SendResult, now: float, max_age: float
+    ) -> None:
+        """Schedule a retry with back-off, or give up once the retry would pass `max_age`."""
         attempt = row.attempts + 1
         what = "email" if row.kind == "email" else "sms"
         cfg = self.config.sender
