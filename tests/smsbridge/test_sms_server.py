@@ -139,7 +139,12 @@ async def test_nic_delivery_with_hindi_as_utf16_hex(gateway: Any, bridge: Bridge
         assert response.status_code == 200
         assert response.json() == {"status": "accepted", "queued": 2}
         await gateway.wait_for(2)
-        await sms.poll(lambda: service.outbox.stats().depth == 0)
+        # The sender counts a message once the outbox has it as sent (in a thread): wait for
+        # the count, not only for the empty queue, or a busy machine reads it too early.
+        await sms.poll(
+            lambda: service.outbox.stats().depth == 0
+            and _metric(service, "sent_total", provider="nic") == 2
+        )
         by_number = {r.form["mnumber"]: r.form for r in gateway.requests}
         assert set(by_number) == {"919876543210", "919812345678"}
         english, hindi = by_number["919876543210"], by_number["919812345678"]
