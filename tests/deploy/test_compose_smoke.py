@@ -23,6 +23,7 @@ from smsbridge.config import load_config as load_bridge_config
 from smsbridge.intake import plan_deliveries
 from smsbridge.payload import parse_webhook
 from smsbridge.render import resolved_email
+from tests.support import reaper
 from tests.support.demo import BRIDGE_DEMO, bridge_config_for, run_demo_init
 from tests.support.net import HOST, free_port
 from tools import compose_smoke
@@ -49,7 +50,7 @@ def test_mailpit_standin_catches_mail_and_lists_it_as_mailpit_does(tmp_path: Pat
     assert _readyz(api).returncode == 1
     log = tmp_path / "standin.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen(
+        proc = reaper.popen(
             [sys.executable, str(STANDIN), "--smtp", f"{HOST}:{smtp_port}", "--listen", api],
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -27,6 +27,7 @@ from exporter.config import load_config
 from smsbridge import providers
 from smsbridge.config import load_config as load_bridge_config
 from smsbridge.providers.base import OutgoingSms
+from tests.support import reaper
 from tests.support.demo import BRIDGE_DEMO, bridge_config_for, run_demo_init
 from tests.support.net import free_port
 
@@ -142,7 +143,7 @@ async def test_compose_demo_probes_are_healthy_without_docker(tmp_path: Path) ->
     sso, app, control = free_port(), free_port(), free_port()
     log = tmp_path / "simulator.log"
     with log.open("wb") as out:
-        sim = subprocess.Popen(
+        sim = reaper.popen(
             [
                 sys.executable,
                 str(DEPLOY / "simulator_demo.py"),
@@ -262,7 +263,7 @@ async def test_stand_in_gateway_accepts_what_the_demo_bridge_sends(tmp_path: Pat
     port = free_port()
     log = tmp_path / "gateway.log"
     with log.open("wb") as out:
-        gateway = subprocess.Popen(
+        gateway = reaper.popen(
             [sys.executable, str(DEPLOY / "sms_gateway_standin.py"), str(port)],
             stdout=out,
             stderr=subprocess.STDOUT,

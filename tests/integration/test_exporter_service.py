@@ -21,6 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from exporter.app import Exporter
 from exporter.config import load_config
 from simulator import Simulator
+from tests.support import reaper
 from tests.support.net import free_port
 
 ADMIN_TOKEN = "admin-token-for-tests-0123456789"
@@ -270,7 +271,7 @@ async def test_sighup_reload_and_no_secret_anywhere(
     env = {**os.environ, "PARICHAY_TEST_SECRET": secret}
     log = tmp_path / "exporter.log"
     with log.open("wb") as logf:
-        proc = subprocess.Popen(
+        proc = reaper.popen(
             _exporter_cmd(
                 "--log-level", "debug", "run", "--config", str(cfg), "--listen", f"127.0.0.1:{port}"
             ),
@@ -328,7 +329,7 @@ def test_demo_serves_metrics_for_the_simulator_within_ten_seconds() -> None:
     reload command that works (bearer token from a file; the token itself is never printed)."""
     port = free_port()
     banner, token = "", "token not read"
-    proc = subprocess.Popen(
+    proc = reaper.popen(
         _exporter_cmd("demo", "--listen", f"127.0.0.1:{port}"),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

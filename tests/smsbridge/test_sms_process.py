@@ -15,6 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support import reaper
+
 SCRIPT = Path(sys.executable).parent / "parichay-sms-bridge"
 
 
@@ -30,7 +32,7 @@ class BridgeProcess:
         # A restart appends to the same log; only lines after this point count.
         self._skip = len(log.read_text(encoding="utf-8").splitlines()) if log.exists() else 0
         self._log_file = log.open("ab")
-        self.proc = subprocess.Popen(
+        self.proc = reaper.popen(
             [str(SCRIPT), "run", "--config", str(config), "--listen", "127.0.0.1:0"],
             stdout=self._log_file,
             stderr=self._log_file,

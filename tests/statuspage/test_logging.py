@@ -15,6 +15,7 @@ import pytest
 
 from servicekit.logs import setup_logging
 from statuspage.cli import _secrets, parser
+from tests.support import reaper
 from tests.support.net import HOST, free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -65,7 +66,7 @@ def test_serve_writes_json_lines_to_stderr(tmp_path: Path) -> None:
     """The start-up line is a JSON record of logger statuspage.cli; a missing token file is
     no start-up error (the first request says why)."""
     port = free_port()
-    proc = subprocess.Popen(
+    proc = reaper.popen(
         [
             sys.executable, "-m", "statuspage.cli", "serve",
             "--listen", f"{HOST}:{port}",
