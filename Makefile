@@ -27,8 +27,11 @@ statuspage-demo: $(STAMP) binaries
 binaries:
 	tools/fetch-binaries
 
+# Everything, on four pytest-xdist workers: a module's tests stay on one worker and the
+# end-to-end tests share one (tests/conftest.py), so their timings are not measured while
+# another alerting chain competes for the cores.
 test: $(STAMP) binaries
-	$(BIN)/pytest
+	$(BIN)/pytest -n 4 --dist loadgroup
 
 # The fast tier (docs/e2e.md, "Test tiers"): no Prometheus or Alertmanager server, no
 # chromium, no e2e chain, no ruff or mypy run as tests (lint runs them once); promtool and

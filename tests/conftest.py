@@ -18,6 +18,7 @@ import os
 import signal
 import types
 from collections.abc import Callable, Generator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -173,3 +174,17 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
                 "promtool and amtool belong in `make check`",
                 pytrace=False,
             )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`--dist loadgroup`, as `make test` runs): a module's tests stay on
+    one worker, so a module-scoped fixture (a backfilled Prometheus) starts once; every
+    end-to-end test shares one group, so one worker runs them one after another and no two
+    alerting chains compete for the cores while their timings are measured."""
+    root = Path(str(config.rootpath))
+    for item in items:
+        if item.get_closest_marker("xdist_group") is not None:
+            continue
+        path = Path(str(item.path)).resolve()
+        group = "e2e" if item.get_closest_marker("e2e") else str(path.relative_to(root))
+        item.add_marker(pytest.mark.xdist_group(group))

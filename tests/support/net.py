@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import itertools
+import os
 import socket
 import ssl
+from collections.abc import Iterator
 from types import TracebackType
 from typing import Self
 
@@ -13,15 +16,32 @@ from aiohttp import web
 HOST = "127.0.0.1"
 
 
+# Under pytest-xdist each worker takes ports from its own block, below Linux's ephemeral
+# range (32768-60999, where port-0 binds land), so two workers never pick the same port.
+_BLOCK_BASE, _BLOCK_SIZE = 20000, 1500
+_next = itertools.count()
+
+
 def free_port() -> int:
     """A TCP port free right now on 127.0.0.1, for a process that needs it in its config.
 
     The port is released before it is returned, so another process could take it first;
-    servers that can report the port they bound (port 0) should do that instead.
+    servers that can report the port they bound (port 0) should do that instead. Under
+    pytest-xdist (`PYTEST_XDIST_WORKER=gwN`) the port comes from worker N's own block.
     """
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    candidates: Iterator[int] = iter([0])
+    if worker.startswith("gw") and worker[2:].isdigit():
+        base = _BLOCK_BASE + _BLOCK_SIZE * (int(worker[2:]) % 8)
+        candidates = (base + next(_next) % _BLOCK_SIZE for _ in range(_BLOCK_SIZE))
+    for port in candidates:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((HOST, port))
+            except OSError:
+                continue
+            return int(s.getsockname()[1])
+    raise OSError(f"no free port left in this worker's block ({worker})")
 
 
 async def serve_app(
