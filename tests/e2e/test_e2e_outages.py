@@ -142,7 +142,7 @@ async def test_one_vantage_losing_its_network_pages_for_that_vantage_only(
         assert sms.text.startswith(
             (
                 f"ITDA ALERT FIRING: network of {CUTTABLE_VANTAGE} - VantageNetworkDown (local scope)",
-                f"ITDA चेतावनी चालू: {CUTTABLE_VANTAGE} नेटवर्क - VantageNetworkDown (स्थानीय)",
+                f"ITDA चेतावनी चालू: {CUTTABLE_VANTAGE} का नेटवर्क - VantageNetworkDown (स्थानीय)",
             )
         ), sms.text
     mail = page.mails[0]

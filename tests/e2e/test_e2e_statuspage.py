@@ -40,6 +40,7 @@ from tests.support.world import World, page_of, wait_for_page
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.binaries,
+    pytest.mark.browser,
     pytest.mark.asyncio(loop_scope="session"),
 ]
 
