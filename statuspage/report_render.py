@@ -25,8 +25,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
 from statuspage.history import human_duration, ist
 from statuspage.periods import ReportError, span
 from statuspage.report import (
@@ -39,16 +37,12 @@ from statuspage.report import (
 )
 from statuspage.report_chart import COLOURS, chart_svg
 from statuspage.report_data import to_csv, to_json
+from statuspage.templating import TEMPLATES
 from statuspage.wording import Name
 
 FORMATS = ("html", "pdf", "csv", "json")
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
 
-_env = jinja2.Environment(
-    loader=jinja2.PackageLoader("statuspage", "templates"),
-    autoescape=jinja2.select_autoescape(["html"]),
-    undefined=jinja2.StrictUndefined,
-)
 
 
 # ---------------------------------------------------------------------------- HTML
@@ -122,7 +116,7 @@ def render_html(report: Report, *, names: Any = None) -> str:
                 "change": _change(s.availability, prev.availability if prev else None),
             }
         )
-    template = _env.get_template("report.html")
+    template = TEMPLATES.get_template("report.html")
     return template.render(
         r=report,
         services=services,

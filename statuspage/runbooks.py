@@ -28,11 +28,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
-from jinja2 import Environment, PackageLoader, select_autoescape
 from markdown_it import MarkdownIt
 from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
 from markupsafe import Markup
+
+from statuspage.templating import TEMPLATES
 
 ENV_VAR = "PARICHAY_RUNBOOKS"
 SOURCE_DIR = Path(__file__).resolve().parents[1] / "docs" / "runbooks"
@@ -250,13 +251,9 @@ class RunbookPages:
 
     def __init__(self, library: RunbookLibrary) -> None:
         self.library = library
-        self.env = Environment(
-            loader=PackageLoader("statuspage", "templates"),
-            autoescape=select_autoescape(["html", "xml"], default=True),
-        )
 
     def _html(self, template: str, *, status: int = 200, **context: object) -> web.Response:
-        text = self.env.get_template(template).render(**context)
+        text = TEMPLATES.get_template(template).render(**context)
         return web.Response(
             text=text,
             status=status,

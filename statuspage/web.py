@@ -22,7 +22,6 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from aiohttp import web
-from jinja2 import Environment, PackageLoader, select_autoescape
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -33,6 +32,7 @@ from statuspage.history import DayAvailability, format_ist, human_duration
 from statuspage.notices import list_notices, under_maintenance
 from statuspage.runbooks import RunbookLibrary, add_runbook_routes
 from statuspage.sources import PrometheusClient, SourceError
+from statuspage.templating import TEMPLATES
 from statuspage.view import INCIDENT_DAYS, StatusView, build_view, to_json
 from statuspage.wording import Name, incident_title, service_name
 
@@ -86,10 +86,6 @@ class StatusService:
         self.names = dict(names or {})
         self._cached: tuple[float, StatusView] | None = None
         self._lock = asyncio.Lock()
-        self.env = Environment(
-            loader=PackageLoader("statuspage", "templates"),
-            autoescape=select_autoescape(["html", "xml"], default=True),
-        )
 
     async def view(self) -> StatusView:
         async with self._lock:
@@ -100,7 +96,7 @@ class StatusService:
             return view
 
     def render(self, view: StatusView) -> str:
-        template = self.env.get_template("page.html")
+        template = TEMPLATES.get_template("page.html")
         return template.render(
             view=view,
             refresh=REFRESH_S,
