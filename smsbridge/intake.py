@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter as Tally
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -57,9 +58,13 @@ def _common(alerts: tuple[Alert, ...], attr: str) -> dict[str, str]:
     return {k: v for k, v in first.items() if all(m.get(k) == v for m in maps[1:])}
 
 
-def route_subset(message: WebhookMessage, route: Route) -> WebhookMessage | None:
-    """The part of the group a route cares about, with common labels recomputed."""
-    alerts = tuple(a for a in message.alerts if route.matches(a.labels))
+def _subset(
+    message: WebhookMessage, keep: Callable[[Alert], bool], *, route: bool
+) -> WebhookMessage | None:
+    """The alerts of a group that `keep` accepts, with common labels and annotations
+    recomputed (None if none is left). A route's part also drops the count of alerts
+    Alertmanager left out, which belong to no route in particular."""
+    alerts = tuple(a for a in message.alerts if keep(a))
     if not alerts:
         return None
     if len(alerts) == len(message.alerts):
@@ -69,8 +74,13 @@ def route_subset(message: WebhookMessage, route: Route) -> WebhookMessage | None
         alerts=alerts,
         common_labels=MappingProxyType(_common(alerts, "labels")),
         common_annotations=MappingProxyType(_common(alerts, "annotations")),
-        truncated_alerts=0,
+        truncated_alerts=0 if route else message.truncated_alerts,
     )
+
+
+def route_subset(message: WebhookMessage, route: Route) -> WebhookMessage | None:
+    """The part of the group a route cares about, with common labels recomputed."""
+    return _subset(message, lambda a: route.matches(a.labels), route=True)
 
 
 def without_heartbeats(message: WebhookMessage) -> WebhookMessage | None:
@@ -79,16 +89,8 @@ def without_heartbeats(message: WebhookMessage) -> WebhookMessage | None:
     The always-firing Watchdog belongs on /heartbeat; if a route sends it to
     /alertmanager by mistake it must never be texted (it would page every repeat).
     """
-    alerts = tuple(a for a in message.alerts if a.labels.get("alertname") not in HEARTBEAT_ALERTS)
-    if not alerts:
-        return None
-    if len(alerts) == len(message.alerts):
-        return message
-    return replace(
-        message,
-        alerts=alerts,
-        common_labels=MappingProxyType(_common(alerts, "labels")),
-        common_annotations=MappingProxyType(_common(alerts, "annotations")),
+    return _subset(
+        message, lambda a: a.labels.get("alertname") not in HEARTBEAT_ALERTS, route=False
     )
 
 
