@@ -339,34 +339,28 @@ class Outbox:
         return self._run(action, write=False)
 
     def mark_sent(self, message_id: int, *, now: float, gateway_ref: str) -> None:
-        self._run(
-            lambda c: c.execute(
-                "UPDATE outbox SET state = 'sent', attempts = attempts + 1, done_at = ?,"
-                " gateway_ref = ?, last_error = '' WHERE id = ?",
-                (now, gateway_ref, message_id),
-            ),
-            write=True,
+        self._update(
+            "state = 'sent', attempts = attempts + 1, done_at = ?, gateway_ref = ?,"
+            " last_error = ''",
+            (now, gateway_ref, message_id),
         )
 
     def mark_retry(self, message_id: int, *, next_attempt_at: float, error: str) -> None:
-        self._run(
-            lambda c: c.execute(
-                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?"
-                " WHERE id = ?",
-                (next_attempt_at, error, message_id),
-            ),
-            write=True,
+        self._update(
+            "attempts = attempts + 1, next_attempt_at = ?, last_error = ?",
+            (next_attempt_at, error, message_id),
         )
 
     def mark_dead(self, message_id: int, *, now: float, error: str, attempted: bool) -> None:
-        self._run(
-            lambda c: c.execute(
-                "UPDATE outbox SET state = 'dead', attempts = attempts + ?, done_at = ?,"
-                " last_error = ? WHERE id = ?",
-                (1 if attempted else 0, now, error, message_id),
-            ),
-            write=True,
+        self._update(
+            "state = 'dead', attempts = attempts + ?, done_at = ?, last_error = ?",
+            (1 if attempted else 0, now, error, message_id),
         )
+
+    def _update(self, assignments: str, params: tuple[object, ...]) -> None:
+        """`UPDATE outbox SET <assignments> WHERE id = ?`; the id is the last parameter."""
+        sql = f"UPDATE outbox SET {assignments} WHERE id = ?"
+        self._run(lambda c: c.execute(sql, params), write=True)
 
     def stats(self) -> QueueStats:
         def action(conn: sqlite3.Connection) -> QueueStats:
