@@ -1,12 +1,13 @@
 """The `login` probe: the real path a user takes, e-Office -> Parichay -> e-Office inbox.
 
-One run = one httpx client and one cookie jar, the declared steps in order, each timed
-(`StepResult`), with values extracted into variables for later steps. The first failing
-step decides the reason: its network reason, `http_5xx`, a matching `reject` rule
-(`login_rejected` / `otp_rejected`), or `login_flow_broken` for anything else that is not
-as declared (status, final host, text, a field or token to extract). `always_run` steps
-(logout) run afterwards whatever happened, outside the measured duration and its phases
-(their time is only in their own step gauge), so the phases add up to the duration.
+One run = one HTTP client (`exporter/probes/client.py`) with one cookie jar, the declared
+steps in order, each timed (`StepResult`), with values extracted into variables for later
+steps. The first failing step decides the reason: its network reason, `http_5xx`, a
+matching `reject` rule (`login_rejected` / `otp_rejected`), or `login_flow_broken` for
+anything else that is not as declared (status, final host, text, a field or token to
+extract). `always_run` steps (logout) run afterwards whatever happened, outside the
+measured duration and its phases (their time is only in their own step gauge), so the
+phases add up to the duration.
 
 Account protection lives here too: rejections in a row pause the target (the scheduler
 skips it, `parichay_login_suspended` is 1) for `suspend_for`. A pause is lifted earlier
@@ -31,6 +32,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
+from http.cookiejar import CookieJar
 from pathlib import Path
 from secrets import token_hex
 from typing import Any
@@ -41,8 +43,9 @@ import pyotp
 from exporter.login_config import TEMPLATE_RE, Extract, LoginTarget, Step, template_names
 from exporter.probes import ProbeContext
 from exporter.probes.classify import classify_exception, classify_status, describe_exception
+from exporter.probes.client import Answer, Client, form_body, json_body, set_cookie, with_headers
 from exporter.probes.http import host_matches, safe_url
-from exporter.probes.net import ProbeRecorder, make_client, trace_hook
+from exporter.probes.net import ProbeRecorder, make_ssl_context
 from exporter.result import PhaseTimer, ProbeResult, Reason, StepResult
 from servicekit.secrets import redact
 
@@ -52,22 +55,6 @@ TOTP_STEP = 30
 _SUSPEND_REASONS = (str(Reason.LOGIN_REJECTED), str(Reason.OTP_REJECTED))
 _CLEANUP_TIMEOUT = 5.0
 _MAX_BODY = 1_048_576
-
-
-async def read_body(resp: httpx.Response, limit: int) -> bytes:
-    """At most `limit` bytes of the decoded body."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in resp.aiter_bytes():
-        chunks.append(chunk)
-        size += len(chunk)
-        if size >= limit:
-            break
-    return b"".join(chunks)[:limit]
-
-
-def decode(resp: httpx.Response, body: bytes) -> str:
-    return body.decode(resp.encoding or "utf-8", errors="replace")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -154,14 +141,13 @@ def json_path(data: Any, path: str) -> Any:
     return cur
 
 
-def extract(ex: Extract, resp: httpx.Response, text: str, cookies: httpx.Cookies) -> str | None:
+def extract(ex: Extract, resp: Answer, text: str, cookies: CookieJar | None) -> str | None:
     if ex.source == "final_url":
         return str(resp.url)
     if ex.source == "header":
-        header: str | None = resp.headers.get(ex.arg)
-        return header
+        return resp.header(ex.arg)
     if ex.source == "cookie":
-        for cookie in cookies.jar:
+        for cookie in cookies or ():
             if cookie.name == ex.arg and cookie.value is not None:
                 return cookie.value
         return None
@@ -403,7 +389,7 @@ class _Run:
     target: LoginTarget
     ctx: ProbeContext
     state: LoginState
-    client: httpx.AsyncClient
+    client: Client
     rec: ProbeRecorder
     variables: dict[str, str]
     secrets: list[str]
@@ -436,26 +422,30 @@ class _Run:
             code = await _totp(self.target, self.ctx, self.state)
             self.variables["totp"] = code
             self.secrets.append(code)
-        url = render(step.url, self.variables)
-        headers = render(dict(step.headers), self.variables)
-        kwargs: dict[str, Any] = {"headers": headers, "extensions": {"trace": trace_hook(self.rec)}}
+        url = httpx.URL(render(step.url, self.variables))
+        headers = with_headers(render(dict(step.headers), self.variables).items())
+        body = None
         if step.form is not None:
-            kwargs["data"] = render(dict(step.form), self.variables)
+            body, ctype = form_body(render(dict(step.form), self.variables))
         elif step.json is not None:
-            kwargs["json"] = render(step.json, self.variables)
-        request = self.client.build_request(step.method, url, **kwargs)
-        resp = await self.client.send(request, follow_redirects=step.follow_redirects, stream=True)
-        try:
-            body = await read_body(resp, _MAX_BODY)
-        finally:
-            await resp.aclose()
+            body, ctype = json_body(render(step.json, self.variables))
+        if body is not None and not any(k.lower() == "content-type" for k, _ in headers):
+            headers.append(("Content-Type", ctype))
+        resp = await self.client.request(
+            step.method,
+            url,
+            headers,
+            body=body,
+            follow_redirects=step.follow_redirects,
+            max_body=_MAX_BODY,
+        )
         self.rec.timer.mark("transfer")
-        self.last_status, self.final_url = resp.status_code, safe_url(str(resp.url))
-        text = decode(resp, body)
-        return (*self._judge(step, resp, text), resp.status_code)
+        self.last_status, self.final_url = resp.status, safe_url(str(resp.url))
+        text = resp.text()
+        return (*self._judge(step, resp, text), resp.status)
 
-    def _judge(self, step: Step, resp: httpx.Response, text: str) -> tuple[Reason | None, str]:
-        status = resp.status_code
+    def _judge(self, step: Step, resp: Answer, text: str) -> tuple[Reason | None, str]:
+        status = resp.status
         for rule in step.reject:
             if rule.matches(status, text):
                 return rule.reason, f"the server refused the monitoring account (HTTP {status})"
@@ -524,19 +514,21 @@ def _account_protection(
     save_state(target, state)
 
 
-def _restore_cookies(target: LoginTarget, state: LoginState) -> httpx.Cookies:
-    cookies = httpx.Cookies()
+def _restore_cookies(target: LoginTarget, state: LoginState) -> CookieJar:
+    cookies = CookieJar()
     for c in state.cookies:
-        cookies.set(c["name"], c["value"], domain=c.get("domain", ""), path=c.get("path", "/"))
+        set_cookie(
+            cookies, c["name"], c["value"], domain=c.get("domain", ""), path=c.get("path", "/")
+        )
     return cookies
 
 
-def _keep_cookies(target: LoginTarget, state: LoginState, cookies: httpx.Cookies) -> None:
-    if not target.persistent_cookies:
+def _keep_cookies(target: LoginTarget, state: LoginState, cookies: CookieJar | None) -> None:
+    if not target.persistent_cookies or cookies is None:
         return
     kept = [
         {"name": c.name, "value": c.value, "domain": c.domain, "path": c.path}
-        for c in cookies.jar
+        for c in cookies
         if c.name in target.persistent_cookies and c.value is not None
     ]
     if kept:
@@ -559,12 +551,11 @@ async def probe(target: LoginTarget, ctx: ProbeContext) -> ProbeResult:
     steps: list[StepResult] = []
     reason: Reason | None = None
     detail, failed = "", None
-    async with make_client(
-        timeout=target.timeout,
-        tls=target.tls,
-        recorder=rec,
-        transport=ctx.transport,
+    async with Client(
+        rec,
+        ssl_context=make_ssl_context(target.tls),
         cookies=_restore_cookies(target, state),
+        mock=ctx.transport,
     ) as client:
         run = _Run(
             target=target,

@@ -1,4 +1,4 @@
-"""Network plumbing shared by the probes: timed DNS, a phase-recording httpx transport, TLS.
+"""Network plumbing shared by the probes: timed DNS, timed connections, TLS.
 
 Phase boundaries are stamped where the event happens, not when our task resumes after an
 await (that would add the event loop's own latency, milliseconds under load):
@@ -10,20 +10,16 @@ await (that would add the event loop's own latency, milliseconds under load):
 - *tls*: when `loop.start_tls()` completes the handshake.
 - *processing* ends at the first response byte and *transfer* at the last: stamped in the
   protocol's `data_received()`, run in the loop iteration the socket became readable.
-  httpcore's trace events fire later (after h11 parsed the bytes, one or more task
-  switches on); they only say *which* stamp closes the phase.
+  The HTTP client's parser events (later, after h11 parsed the bytes) only say *which*
+  stamp closes the phase.
 
-httpx's trace events alone cannot give these boundaries, and its default transport takes no
-network backend, so `TimedTransport` drives httpcore's public connection pool over our own
-asyncio-protocol backend (no AnyIO layer, no private httpx attribute). Every HTTP client the
-exporter uses comes from `make_client()`: TLS verification on unless the
-target says otherwise, explicit timeouts, no environment proxies, bounded redirects.
+Every connection a probe opens comes from `open_timed()`; the HTTP client on top of it is
+`exporter/probes/client.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import errno
 import functools
 import ipaddress
@@ -31,25 +27,16 @@ import os
 import socket
 import ssl
 import typing
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
-
-import httpcore
-import httpx
 
 from exporter.config import TLSConfig
 from exporter.result import PhaseTimer
 
-USER_AGENT = "parichay-exporter/0.1 (+ITDA monitoring)"
-
 
 class DNSTimeoutError(OSError):
     """The resolver did not answer in time."""
-
-
-class RedirectError(httpx.HTTPError):
-    """A redirect the probe cannot follow: a Location that is not an http(s) URL."""
 
 
 @functools.lru_cache(maxsize=4096)
@@ -174,7 +161,7 @@ class ProbeRecorder:
         self.cert_not_after: float | None = None
         self.connected_to: str | None = None
         # The connection of the request in flight (a redirect opens a new one).
-        self.stream: _TimedStream | None = None
+        self.stream: TimedStream | None = None
         # Time stamp of the last byte of the latest complete response, None while a response
         # is being read (or when the body was not read to its end).
         self.done_at: float | None = None
@@ -279,51 +266,28 @@ class _Protocol(asyncio.Protocol):
 _READ_HIGH_WATER = 256 * 1024
 
 
-class _TimedStream(httpcore.AsyncNetworkStream):
-    """httpcore's view of one connection: our asyncio transport and protocol."""
+class TimedStream:
+    """One timed connection: the asyncio transport and the protocol that stamps arrivals."""
 
-    def __init__(
-        self,
-        transport: asyncio.Transport,
-        proto: _Protocol,
-        rec: ProbeRecorder,
-        sock: socket.socket,
-    ) -> None:
+    def __init__(self, transport: asyncio.Transport, proto: _Protocol) -> None:
         self.transport = transport
         self.proto = proto
-        self._rec = rec
-        self._sock = sock
 
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+    @property
+    def idle(self) -> bool:
+        """Open, with nothing unread and no EOF waiting: it can carry another request."""
         p = self.proto
-        if not p.buffer and not p.eof:
-            try:
-                async with asyncio.timeout(timeout):
-                    await p.wait_readable()
-            except TimeoutError as exc:
-                raise httpcore.ReadTimeout("no data within the read timeout") from exc
-        if p.buffer:
-            return p.take(max_bytes)
-        if p.error is not None:
-            raise httpcore.ReadError(str(p.error) or type(p.error).__name__) from p.error
-        return b""
+        return not p.buffer and not p.eof and not self.transport.is_closing()
 
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        if not buffer:
-            return
-        p = self.proto
-        if self.transport.is_closing():
-            raise httpcore.WriteError("the connection is closed") from p.error
-        # A new request: its answer's first byte is the next to arrive.
-        p.first_at = p.last_at = None
-        self._rec.done_at = None
-        self.transport.write(buffer)
-        if p._drain is not None:
-            try:
-                async with asyncio.timeout(timeout):
-                    await p._drain
-            except TimeoutError as exc:
-                raise httpcore.WriteTimeout("the request could not be sent in time") from exc
+    def write(self, data: bytes) -> None:
+        """Send a new request: its answer's first byte is the next to arrive."""
+        self.proto.first_at = self.proto.last_at = None
+        self.transport.write(data)
+
+    async def drain(self) -> None:
+        """Wait while the kernel's send buffer is full (never, for a probe's request)."""
+        if self.proto._drain is not None:
+            await self.proto._drain
 
     async def aclose(self) -> None:
         if self.transport.get_extra_info("ssl_object") is not None:
@@ -333,46 +297,6 @@ class _TimedStream(httpcore.AsyncNetworkStream):
             self.transport.abort()
         else:
             self.transport.close()
-
-    async def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        rec = self._rec
-        rec.timer.expect_tls(True)
-        loop = asyncio.get_running_loop()
-        try:
-            async with asyncio.timeout(timeout):
-                transport = await loop.start_tls(
-                    self.transport, self.proto, ssl_context, server_hostname=server_hostname
-                )
-        except TimeoutError as exc:
-            self.transport.close()
-            raise httpcore.ConnectTimeout("TLS handshake timed out") from exc
-        except (OSError, ssl.SSLError) as exc:
-            self.transport.close()
-            raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
-        assert transport is not None
-        rec.timer.mark("tls")
-        rec.cert_not_after = cert_not_after(transport.get_extra_info("ssl_object"))
-        self.proto.transport = transport
-        stream = _TimedStream(transport, self.proto, rec, self._sock)
-        rec.stream = stream
-        return stream
-
-    def get_extra_info(self, info: str) -> Any:
-        if info == "is_readable":
-            # httpcore asks before reusing an idle connection: data or EOF means "don't".
-            return bool(self.proto.buffer) or self.proto.eof
-        if info == "socket":
-            return self._sock
-        if info == "client_addr":
-            return self.transport.get_extra_info("sockname")
-        if info == "server_addr":
-            return self.transport.get_extra_info("peername")
-        return self.transport.get_extra_info(info)
 
 
 async def _connect(
@@ -429,7 +353,7 @@ async def open_timed(
     local_address: str | None = None,
     socket_options: typing.Iterable[Any] = (),
     first_write: bytes | None = None,
-) -> _TimedStream:
+) -> TimedStream:
     """Resolve, connect and (with `ssl_context`) shake hands, stamping each boundary;
     `first_write` (a request) is sent as soon as the connection is usable.
 
@@ -486,180 +410,8 @@ async def open_timed(
                 )
             timer.mark_at("tls", proto.made_at if proto.made_at is not None else timer.now())
             rec.cert_not_after = cert_not_after(transport.get_extra_info("ssl_object"))
-        stream = _TimedStream(transport, proto, rec, sock)
+        stream = TimedStream(transport, proto)
         rec.stream = stream
         return stream
     assert last is not None
     raise last
-
-
-class _TimedBackend(httpcore.AsyncNetworkBackend):
-    """httpcore's network backend over `open_timed` (the login probe's client)."""
-
-    def __init__(self, rec: ProbeRecorder) -> None:
-        self._rec = rec
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: typing.Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        try:
-            return await open_timed(
-                self._rec,
-                host,
-                port,
-                timeout=timeout,
-                local_address=local_address,
-                socket_options=socket_options or (),
-            )
-        except DNSTimeoutError as exc:
-            raise httpcore.ConnectError(str(exc)) from exc
-        except socket.gaierror as exc:
-            raise httpcore.ConnectError(f"DNS lookup of {host} failed: {exc}") from exc
-        except TimeoutError as exc:
-            raise httpcore.ConnectTimeout(f"connect to {host}:{port} timed out") from exc
-        except OSError as exc:
-            raise httpcore.ConnectError(str(exc)) from exc
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: typing.Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:  # pragma: no cover - unix sockets are not probed
-        raise httpcore.ConnectError("unix sockets are not supported")
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
-
-
-# httpcore's exceptions as httpx's (what httpx's own transport does; most specific first).
-_EXCEPTIONS: tuple[tuple[type[Exception], type[httpx.HTTPError]], ...] = (
-    (httpcore.ConnectTimeout, httpx.ConnectTimeout),
-    (httpcore.ReadTimeout, httpx.ReadTimeout),
-    (httpcore.WriteTimeout, httpx.WriteTimeout),
-    (httpcore.PoolTimeout, httpx.PoolTimeout),
-    (httpcore.TimeoutException, httpx.TimeoutException),
-    (httpcore.ConnectError, httpx.ConnectError),
-    (httpcore.ReadError, httpx.ReadError),
-    (httpcore.WriteError, httpx.WriteError),
-    (httpcore.NetworkError, httpx.NetworkError),
-    (httpcore.ProxyError, httpx.ProxyError),
-    (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
-    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
-    (httpcore.LocalProtocolError, httpx.LocalProtocolError),
-    (httpcore.ProtocolError, httpx.ProtocolError),
-)
-
-
-@contextlib.contextmanager
-def _httpx_errors() -> Iterator[None]:
-    try:
-        yield
-    except Exception as exc:
-        for core, mapped in _EXCEPTIONS:
-            if isinstance(exc, core):
-                raise mapped(str(exc)) from exc
-        raise
-
-
-class _ResponseStream(httpx.AsyncByteStream):
-    def __init__(self, inner: typing.AsyncIterable[bytes]) -> None:
-        self._inner = inner
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        with _httpx_errors():
-            async for part in self._inner:
-                yield part
-
-    async def aclose(self) -> None:
-        closer = getattr(self._inner, "aclose", None)
-        if closer is not None:
-            with _httpx_errors():
-                await closer()
-
-
-class TimedTransport(httpx.AsyncBaseTransport):
-    """An httpx transport on httpcore's public connection pool and our timed backend."""
-
-    def __init__(self, *, ssl_context: ssl.SSLContext, rec: ProbeRecorder) -> None:
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl_context,
-            max_connections=4,
-            max_keepalive_connections=4,
-            keepalive_expiry=5.0,
-            http1=True,
-            http2=False,
-            network_backend=_TimedBackend(rec),
-        )
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        assert isinstance(request.stream, httpx.AsyncByteStream)
-        url = request.url
-        req = httpcore.Request(
-            method=request.method,
-            url=httpcore.URL(
-                scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path
-            ),
-            headers=request.headers.raw,
-            content=request.stream,
-            extensions=request.extensions,
-        )
-        with _httpx_errors():
-            resp = await self._pool.handle_async_request(req)
-        assert isinstance(resp.stream, typing.AsyncIterable)
-        return httpx.Response(
-            status_code=resp.status,
-            headers=resp.headers,
-            stream=_ResponseStream(resp.stream),
-            extensions=resp.extensions,
-        )
-
-    async def aclose(self) -> None:
-        await self._pool.aclose()
-
-
-def make_client(
-    *,
-    timeout: float,
-    tls: TLSConfig | None,
-    recorder: ProbeRecorder | None = None,
-    follow_redirects: bool = False,
-    max_redirects: int = 5,
-    transport: httpx.AsyncBaseTransport | None = None,
-    cookies: httpx.Cookies | None = None,
-) -> httpx.AsyncClient:
-    """The one place HTTP clients are made.
-
-    Pass `recorder` to time phases; pass `transport` (e.g. httpx.MockTransport) in unit tests.
-    """
-    ctx = make_ssl_context(tls)
-    if transport is None:
-        transport = TimedTransport(ssl_context=ctx, rec=recorder or ProbeRecorder(PhaseTimer()))
-    return httpx.AsyncClient(
-        transport=transport,
-        timeout=httpx.Timeout(timeout),
-        follow_redirects=follow_redirects,
-        max_redirects=max_redirects,
-        trust_env=False,
-        cookies=cookies,
-        headers={"User-Agent": USER_AGENT},
-    )
-
-
-def trace_hook(
-    rec: ProbeRecorder,
-) -> typing.Callable[[str, dict[str, Any]], typing.Awaitable[None]]:
-    """httpcore trace callback that closes `processing` and `transfer` for every hop."""
-
-    async def trace(event: str, info: dict[str, Any]) -> None:
-        if event.endswith(".receive_response_headers.complete"):
-            rec.first_byte()
-        elif event.endswith(".receive_response_body.complete"):
-            rec.last_byte()
-
-    return trace

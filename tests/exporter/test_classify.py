@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 import ssl
 
-import httpcore
 import httpx
 import pytest
 
@@ -15,7 +14,7 @@ from exporter.result import Reason
 
 
 def _wrapped(outer: BaseException, *causes: BaseException) -> BaseException:
-    """Chain exceptions the way httpx -> httpcore -> OS errors are chained."""
+    """Chain exceptions the way the HTTP client chains httpx -> OS errors."""
     cur = outer
     for cause in causes:
         cur.__cause__ = cause
@@ -36,7 +35,6 @@ def _cert_error(code: int) -> ssl.SSLCertVerificationError:
         pytest.param(
             _wrapped(
                 httpx.ConnectError("x"),
-                httpcore.ConnectError("y"),
                 socket.gaierror(-2, "Name or service not known"),
             ),
             "resolve",
