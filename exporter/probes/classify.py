@@ -17,7 +17,6 @@ from collections.abc import Iterator
 import httpx
 
 from exporter.probes.client import RedirectError
-from exporter.probes.net import DNSTimeoutError
 from exporter.result import Reason
 
 # OpenSSL's X509_V_ERR_CERT_HAS_EXPIRED.
@@ -52,7 +51,7 @@ def classify_exception(exc: BaseException, *, pending_phase: str = "processing")
             return Reason.TLS_ERROR
         if isinstance(e, ssl.SSLError):
             return Reason.TLS_ERROR
-        if isinstance(e, (socket.gaierror, DNSTimeoutError)):
+        if isinstance(e, socket.gaierror):
             return Reason.DNS_ERROR
     if isinstance(exc, httpx.ConnectTimeout):
         return Reason.CONNECT_TIMEOUT

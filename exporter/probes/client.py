@@ -41,7 +41,7 @@ from urllib.parse import urlencode
 import h11
 import httpx
 
-from exporter.probes.net import DNSTimeoutError, ProbeRecorder, TimedStream, open_timed
+from exporter.probes.transport import ProbeRecorder, TimedStream, open_timed
 
 USER_AGENT = "parichay-exporter/0.1 (+ITDA monitoring)"
 # What every request carries unless the caller overrides it (what httpx's client sent).
@@ -423,7 +423,7 @@ class Client:
             )
         except socket.gaierror as exc:
             raise httpx.ConnectError(f"DNS lookup of {host} failed: {exc}") from exc
-        except (DNSTimeoutError, TimeoutError):
+        except TimeoutError:  # the caller's deadline (an OSError too): as is
             raise
         except OSError as exc:  # refused, unreachable, or the TLS handshake failed
             raise httpx.ConnectError(str(exc) or type(exc).__name__) from exc

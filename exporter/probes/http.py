@@ -19,7 +19,8 @@ from exporter.config import HttpTarget
 from exporter.probes import ProbeContext
 from exporter.probes.classify import classify_exception, classify_status, describe_exception
 from exporter.probes.client import Answer, Client, parse_url, with_headers
-from exporter.probes.net import ProbeRecorder, make_ssl_context
+from exporter.probes.tls import make_ssl_context
+from exporter.probes.transport import ProbeRecorder
 from exporter.result import PhaseTimer, ProbeResult, Reason
 from servicekit.secrets import Secret, redact
 

@@ -45,7 +45,8 @@ from exporter.probes import ProbeContext
 from exporter.probes.classify import classify_exception, classify_status, describe_exception
 from exporter.probes.client import Answer, Client, form_body, json_body, set_cookie, with_headers
 from exporter.probes.http import host_matches, safe_url
-from exporter.probes.net import ProbeRecorder, make_ssl_context
+from exporter.probes.tls import make_ssl_context
+from exporter.probes.transport import ProbeRecorder
 from exporter.result import PhaseTimer, ProbeResult, Reason, StepResult
 from servicekit.secrets import redact
 

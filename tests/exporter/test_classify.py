@@ -9,7 +9,6 @@ import httpx
 import pytest
 
 from exporter.probes.classify import classify_exception, classify_status
-from exporter.probes.net import DNSTimeoutError
 from exporter.result import Reason
 
 
@@ -40,12 +39,6 @@ def _cert_error(code: int) -> ssl.SSLCertVerificationError:
             "resolve",
             Reason.DNS_ERROR,
             id="nxdomain",
-        ),
-        pytest.param(
-            _wrapped(httpx.ConnectError("x"), DNSTimeoutError("slow")),
-            "resolve",
-            Reason.DNS_ERROR,
-            id="dns-timeout",
         ),
         pytest.param(
             _wrapped(httpx.ConnectError("x"), ConnectionRefusedError(111, "refused")),

@@ -1,20 +1,24 @@
-"""Network plumbing shared by the probes: timed DNS, timed connections, TLS.
+"""The timed transport: connections whose every phase boundary is stamped at the socket.
+
+`open_timed()` resolves (`exporter/probes/resolver.py`), connects and, with an SSL context
+(`exporter/probes/tls.py`), shakes hands; it returns a `TimedStream`, whose
+`TimedProtocol` stamps the arrival of the first and last byte of each answer.
+`ProbeRecorder` collects what one probe run's connections saw (phase marks, the server's
+certificate expiry, the address connected to). The tcp probe uses `open_timed()` alone; the
+HTTP client (`exporter/probes/client.py`) speaks HTTP/1.1 over it.
 
 Phase boundaries are stamped where the event happens, not when our task resumes after an
 await (that would add the event loop's own latency, milliseconds under load):
 
-- *resolve*: an IP literal is used as is (no getaddrinfo, no thread hop); a name goes
-  through the system resolver, a blocking call that asyncio runs in a thread.
+- *resolve*: when the resolver answers (at once for an IP literal).
 - *connect*: a non-blocking `connect()`; stamped at once when loopback connects
   synchronously, else in the writer callback the loop runs when the kernel reports it done.
-- *tls*: when `loop.start_tls()` completes the handshake.
+- *tls*: in `connection_made()`, which the loop's TLS layer calls the moment the handshake
+  completes; the request (`first_write`) is written in that same callback.
 - *processing* ends at the first response byte and *transfer* at the last: stamped in the
-  protocol's `data_received()`, run in the loop iteration the socket became readable.
-  The HTTP client's parser events (later, after h11 parsed the bytes) only say *which*
-  stamp closes the phase.
-
-Every connection a probe opens comes from `open_timed()`; the HTTP client on top of it is
-`exporter/probes/client.py`.
+  protocol's `data_received()`, run in the loop iteration the socket became readable. The
+  HTTP client's parser events (later, after h11 parsed the bytes) only say *which* stamp
+  closes the phase.
 """
 
 from __future__ import annotations
@@ -22,130 +26,16 @@ from __future__ import annotations
 import asyncio
 import errno
 import functools
-import ipaddress
 import os
 import socket
 import ssl
 import typing
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
-from exporter.config import TLSConfig
+from exporter.probes.resolver import resolve
+from exporter.probes.tls import cert_not_after
 from exporter.result import PhaseTimer
-
-
-class DNSTimeoutError(OSError):
-    """The resolver did not answer in time."""
-
-
-@functools.lru_cache(maxsize=4096)
-def ip_literal(host: str) -> bool:
-    """True for '127.0.0.1', '::1' and the like: nothing to resolve."""
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return True
-
-
-async def resolve(host: str, port: int, *, family: int = socket.AF_UNSPEC) -> list[str]:
-    """Resolve `host` to unique addresses in resolver order; raises socket.gaierror.
-
-    An IP literal comes back as is, with no resolver round trip (and no thread hop)."""
-    if ip_literal(host):
-        return [host.strip("[]")]
-    loop = asyncio.get_running_loop()
-    infos = await loop.getaddrinfo(host, port, family=family, type=socket.SOCK_STREAM)
-    seen: dict[str, None] = {}
-    for info in infos:
-        seen.setdefault(str(info[4][0]), None)
-    return list(seen)
-
-
-def cert_not_after(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> float | None:
-    """Leaf certificate expiry (epoch seconds), also when verification was skipped."""
-    if ssl_object is None:
-        return None
-    der = ssl_object.getpeercert(binary_form=True)
-    if not der:
-        return None
-    try:
-        return der_not_after(der)
-    except (IndexError, ValueError, UnicodeDecodeError):
-        return None
-
-
-def _der(data: bytes, pos: int) -> tuple[int, int, int]:
-    """The DER element at `pos`: (tag, where its content starts, where it ends)."""
-    tag, length = data[pos], data[pos + 1]
-    pos += 2
-    if length & 0x80:
-        n = length & 0x7F
-        length = int.from_bytes(data[pos : pos + n], "big")
-        pos += n
-    if pos + length > len(data):
-        raise ValueError("truncated DER")
-    return tag, pos, pos + length
-
-
-@functools.lru_cache(maxsize=1024)  # targets present the same certificate probe after probe
-def der_not_after(der: bytes) -> float:
-    """`notAfter` of a DER certificate (RFC 5280 4.1), in epoch seconds.
-
-    Read by hand: the `cryptography` package would add 6 MiB to the running exporter for
-    this one field."""
-    _, tbs, _ = _der(der, 0)  # Certificate ::= SEQUENCE { tbsCertificate, ... }
-    _, pos, _ = _der(der, tbs)  # into tbsCertificate
-    tag, _, end = _der(der, pos)
-    if tag == 0xA0:  # [0] EXPLICIT version
-        pos = end
-    for _ in range(3):  # serialNumber, signature, issuer
-        _, _, pos = _der(der, pos)
-    _, validity, _ = _der(der, pos)  # Validity ::= SEQUENCE { notBefore, notAfter }
-    _, _, pos = _der(der, validity)
-    tag, start, end = _der(der, pos)
-    text = der[start:end].decode("ascii")
-    if tag == 0x17:  # UTCTime YYMMDDHHMMSSZ: 50-99 are 1950-1999
-        year, rest = int(text[:2]), text[2:]
-        year += 1900 if year >= 50 else 2000
-    elif tag == 0x18:  # GeneralizedTime YYYYMMDDHHMMSSZ
-        year, rest = int(text[:4]), text[4:]
-    else:
-        raise ValueError(f"not a time (tag {tag:#x})")
-    if len(rest) != 11 or rest[-1] != "Z":
-        raise ValueError(f"unexpected time format {text!r}")
-    month, day, hour, minute, second = (int(rest[i : i + 2]) for i in range(0, 10, 2))
-    return datetime(year, month, day, hour, minute, second, tzinfo=UTC).timestamp()
-
-
-def make_ssl_context(tls: TLSConfig | None) -> ssl.SSLContext:
-    """A verifying context (or an explicitly insecure one), shared between probes.
-
-    Loading a CA bundle costs tens of milliseconds of CPU, so contexts are cached; the CA
-    file's modification time is part of the key, so a rotated CA takes effect at once.
-    """
-    tls = tls or TLSConfig()
-    mtime = 0.0
-    if tls.ca_file:
-        try:
-            mtime = os.stat(tls.ca_file).st_mtime
-        except OSError:
-            mtime = -1.0
-    return _ssl_context(tls.ca_file, mtime, tls.insecure_skip_verify)
-
-
-@functools.lru_cache(maxsize=64)
-def _ssl_context(ca_file: str | None, mtime: float, insecure: bool) -> ssl.SSLContext:
-    if insecure:
-        # No trust store at all: OpenSSL still walks the chain against a loaded store when
-        # told not to verify (to report the result), which costs a third of the handshake's
-        # CPU (0.24 of 0.76 ms with the system CAs, measured). Same protocol defaults.
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-        return ctx
-    return ssl.create_default_context(cafile=ca_file)
 
 
 class ProbeRecorder:
@@ -160,7 +50,7 @@ class ProbeRecorder:
         self.restart_on_connect = restart_on_connect
         self.cert_not_after: float | None = None
         self.connected_to: str | None = None
-        # The connection of the request in flight (a redirect opens a new one).
+        # The connection of the request in flight (the HTTP client sets it per request).
         self.stream: TimedStream | None = None
         # Time stamp of the last byte of the latest complete response, None while a response
         # is being read (or when the body was not read to its end).
@@ -183,7 +73,7 @@ class ProbeRecorder:
         self.done_at = at
 
 
-class _Protocol(asyncio.Protocol):
+class TimedProtocol(asyncio.Protocol):
     """Buffers what arrives and stamps the arrival of the first and last byte."""
 
     def __init__(self, now: Callable[[], float], *, first_write: bytes | None = None) -> None:
@@ -199,7 +89,7 @@ class _Protocol(asyncio.Protocol):
         # When the connection became usable (over TLS: the handshake's completion).
         self.made_at: float | None = None
         self._waiter: asyncio.Future[None] | None = None
-        self._drain: asyncio.Future[None] | None = None
+        self.drain_waiter: asyncio.Future[None] | None = None
         self._paused_reading = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -231,16 +121,16 @@ class _Protocol(asyncio.Protocol):
         self.eof = True
         self.error = exc
         self._wake()
-        if self._drain is not None and not self._drain.done():
-            self._drain.set_result(None)
+        if self.drain_waiter is not None and not self.drain_waiter.done():
+            self.drain_waiter.set_result(None)
 
     def pause_writing(self) -> None:
-        self._drain = asyncio.get_running_loop().create_future()
+        self.drain_waiter = asyncio.get_running_loop().create_future()
 
     def resume_writing(self) -> None:
-        if self._drain is not None and not self._drain.done():
-            self._drain.set_result(None)
-        self._drain = None
+        if self.drain_waiter is not None and not self.drain_waiter.done():
+            self.drain_waiter.set_result(None)
+        self.drain_waiter = None
 
     def _wake(self) -> None:
         if self._waiter is not None and not self._waiter.done():
@@ -269,7 +159,7 @@ _READ_HIGH_WATER = 256 * 1024
 class TimedStream:
     """One timed connection: the asyncio transport and the protocol that stamps arrivals."""
 
-    def __init__(self, transport: asyncio.Transport, proto: _Protocol) -> None:
+    def __init__(self, transport: asyncio.Transport, proto: TimedProtocol) -> None:
         self.transport = transport
         self.proto = proto
 
@@ -286,8 +176,8 @@ class TimedStream:
 
     async def drain(self) -> None:
         """Wait while the kernel's send buffer is full (never, for a probe's request)."""
-        if self.proto._drain is not None:
-            await self.proto._drain
+        if self.proto.drain_waiter is not None:
+            await self.proto.drain_waiter
 
     async def aclose(self) -> None:
         if self.transport.get_extra_info("ssl_object") is not None:
@@ -338,7 +228,7 @@ async def _connect(
     return t
 
 
-def _same(proto: _Protocol) -> _Protocol:
+def _same(proto: TimedProtocol) -> TimedProtocol:
     return proto
 
 
@@ -349,27 +239,20 @@ async def open_timed(
     *,
     ssl_context: ssl.SSLContext | None = None,
     server_hostname: str | None = None,
-    timeout: float | None = None,
-    local_address: str | None = None,
-    socket_options: typing.Iterable[Any] = (),
     first_write: bytes | None = None,
 ) -> TimedStream:
     """Resolve, connect and (with `ssl_context`) shake hands, stamping each boundary;
     `first_write` (a request) is sent as soon as the connection is usable.
 
-    Raises what went wrong as is: `socket.gaierror` or `DNSTimeoutError` (name),
-    `OSError` (connect), `ssl.SSLError` (handshake), `TimeoutError` (connect or handshake
-    beyond `timeout`; None leaves the deadline to the caller).
+    Raises what went wrong as is: `socket.gaierror` (name), `OSError` (connect),
+    `ssl.SSLError` (handshake). The deadline is the caller's (`asyncio.timeout` around the
+    probe): its pending phase then says which step hung.
     """
     timer = rec.timer
     if rec.restart_on_connect and rec._connects == 0:
         timer.restart()
     rec._connects += 1
-    try:
-        async with asyncio.timeout(timeout):
-            addresses = await resolve(host, port)
-    except TimeoutError as exc:
-        raise DNSTimeoutError(f"DNS lookup of {host} timed out") from exc
+    addresses = await resolve(host, port)
     timer.mark("resolve")
     loop = asyncio.get_running_loop()
     last: OSError | None = None
@@ -379,12 +262,7 @@ async def open_timed(
         try:
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            for opt in socket_options:
-                sock.setsockopt(*opt)
-            if local_address:
-                sock.bind((local_address, 0))
-            async with asyncio.timeout(timeout):
-                connected_at = await _connect(sock, (address, port), timer.now)
+            connected_at = await _connect(sock, (address, port), timer.now)
         except OSError as exc:
             sock.close()
             last = exc
@@ -394,20 +272,19 @@ async def open_timed(
             raise
         timer.mark_at("connect", connected_at)
         rec.connected_to = address
-        proto = _Protocol(timer.now, first_write=first_write)
+        proto = TimedProtocol(timer.now, first_write=first_write)
         if ssl_context is None:
             transport, _ = await loop.create_connection(functools.partial(_same, proto), sock=sock)
         else:
             # The handshake runs in the loop's TLS layer, which calls connection_made() the
-            # moment it completes: that call stamps `tls` (see _Protocol.made_at).
+            # moment it completes: that call stamps `tls` (see TimedProtocol.made_at).
             timer.expect_tls(True)
-            async with asyncio.timeout(timeout):
-                transport, _ = await loop.create_connection(
-                    functools.partial(_same, proto),
-                    sock=sock,
-                    ssl=ssl_context,
-                    server_hostname=server_hostname or host,
-                )
+            transport, _ = await loop.create_connection(
+                functools.partial(_same, proto),
+                sock=sock,
+                ssl=ssl_context,
+                server_hostname=server_hostname or host,
+            )
             timer.mark_at("tls", proto.made_at if proto.made_at is not None else timer.now())
             rec.cert_not_after = cert_not_after(transport.get_extra_info("ssl_object"))
         stream = TimedStream(transport, proto)
