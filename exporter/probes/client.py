@@ -15,11 +15,13 @@ and this client closes `processing` at the first and `transfer` at the last byte
 answer (`ProbeRecorder`).
 
 Failures come out as the exceptions `classify_exception` reads: `httpx.ConnectError` for a
-refused or unreachable address or a failed handshake, `httpx.RemoteProtocolError` for a
-malformed or cut-off answer, `httpx.ReadError` for a reset, `httpx.TooManyRedirects` and
-`RedirectError`, `httpx.DecodingError`, and the resolver's errors and TimeoutError as is.
+name that does not resolve (its cause the `socket.gaierror`), a refused or unreachable
+address or a failed handshake (the `ssl` error as its cause), `httpx.RemoteProtocolError`
+for a malformed or cut-off answer, `httpx.ReadError` for a reset, `httpx.TooManyRedirects`,
+`RedirectError` and `httpx.DecodingError`; the caller's deadline (TimeoutError) as is.
 Unit tests may pass an `httpx.AsyncBaseTransport` (e.g. `httpx.MockTransport`) as `mock`:
-the request then goes to it instead of a socket, and everything above the wire is the same.
+requests then go to it instead of a socket, with the same headers, cookies and redirects
+(its answers arrive already decoded).
 """
 
 from __future__ import annotations
