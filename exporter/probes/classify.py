@@ -1,9 +1,10 @@
 """Map what went wrong to exactly one `Reason`.
 
-`classify_exception()` walks an exception and its causes (httpx wraps httpcore, which wraps
-the OS or ssl error) and picks the reason an operator needs: a refused port and a timed-out
-connect mean different things. `classify_status()` does the same for HTTP answers. Both are
-table-tested in tests/exporter/test_classify.py; extend the tables when adding a case.
+`classify_exception()` walks an exception and its causes (the HTTP client's httpx
+exceptions wrap the OS or ssl error) and picks the reason an operator needs: a refused port
+and a timed-out connect mean different things. `classify_status()` does the same for HTTP
+answers. Both are table-tested in tests/exporter/test_classify.py; extend the tables when
+adding a case.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Iterator
 
 import httpx
 
-from exporter.probes.net import DNSTimeoutError, RedirectError
+from exporter.probes.client import RedirectError
 from exporter.result import Reason
 
 # OpenSSL's X509_V_ERR_CERT_HAS_EXPIRED.
@@ -28,7 +29,7 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
     while cur is not None and id(cur) not in seen:
         seen.add(id(cur))
         yield cur
-        # httpcore sometimes re-raises with the cause only in __context__; a cancellation,
+        # Some errors carry their cause only in __context__; a cancellation,
         # though, says nothing about the target, so the walk stops there.
         if isinstance(cur, asyncio.CancelledError):
             return
@@ -50,7 +51,7 @@ def classify_exception(exc: BaseException, *, pending_phase: str = "processing")
             return Reason.TLS_ERROR
         if isinstance(e, ssl.SSLError):
             return Reason.TLS_ERROR
-        if isinstance(e, (socket.gaierror, DNSTimeoutError)):
+        if isinstance(e, socket.gaierror):
             return Reason.DNS_ERROR
     if isinstance(exc, httpx.ConnectTimeout):
         return Reason.CONNECT_TIMEOUT

@@ -31,7 +31,7 @@ import dns.rdatatype
 
 from exporter.config import DnsServer, DnsTarget
 from exporter.probes import ProbeContext
-from exporter.probes.net import resolve
+from exporter.probes.resolver import resolve
 from exporter.result import PhaseTimer, ProbeResult, Reason
 
 _FAMILIES = {"any": socket.AF_UNSPEC, "ipv4": socket.AF_INET, "ipv6": socket.AF_INET6}

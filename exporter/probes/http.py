@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import functools
 from urllib.parse import urlsplit
 
 import httpx
@@ -19,8 +18,9 @@ import httpx
 from exporter.config import HttpTarget
 from exporter.probes import ProbeContext
 from exporter.probes.classify import classify_exception, classify_status, describe_exception
-from exporter.probes.net import USER_AGENT, ProbeRecorder, RedirectError, make_ssl_context
-from exporter.probes.wire import Answer, Client
+from exporter.probes.client import Answer, Client, parse_url, with_headers
+from exporter.probes.tls import make_ssl_context
+from exporter.probes.transport import ProbeRecorder
 from exporter.result import PhaseTimer, ProbeResult, Reason
 from servicekit.secrets import Secret, redact
 
@@ -71,65 +71,13 @@ def check_response(target: HttpTarget, resp: Answer) -> tuple[Reason | None, str
     return None, ""
 
 
-# What httpx's client would send by default (the login probe's client still does).
-_BASE_HEADERS = (
-    ("Accept", "*/*"),
-    ("Accept-Encoding", "gzip, deflate"),
-    ("User-Agent", USER_AGENT),
-)
-
-
-@functools.lru_cache(maxsize=4096)
-def _parsed(url: str) -> httpx.URL:
-    """Parsing a URL costs more than a loopback probe's Python work; targets repeat them."""
-    return httpx.URL(url)
-
-
-def _redirect_target(base: httpx.URL, location: str) -> httpx.URL:
-    """Where a Location header points, or RedirectError if the probe cannot go there."""
-    try:
-        url = base.join(location)
-    except httpx.InvalidURL as exc:
-        raise RedirectError(f"invalid Location header: {exc}") from exc
-    if url.scheme not in ("http", "https") or not url.host:
-        raise RedirectError(f"redirected to a {url.scheme or 'relative'}: URL, not http(s)")
-    return url
-
-
-async def _exchange(client: Client, target: HttpTarget, headers: list[tuple[str, str]]) -> Answer:
-    """One request, and the redirects `target` allows, with httpx's redirect rules."""
-    method, url = target.method, _parsed(target.url)
-    first_host = url.host
-    keep_body = target.expect.has_body_rule()
-    for hop in range(target.max_redirects + 1):
-        hop_headers = headers
-        if url.host != first_host:
-            # As httpx does: credentials are not sent to another host.
-            hop_headers = [(k, v) for k, v in headers if k.lower() != "authorization"]
-        resp = await client.send(
-            method, url, hop_headers, max_body=target.max_body_bytes, keep_body=keep_body
-        )
-        location = resp.header("location")
-        if not (target.follow_redirects and resp.is_redirect and location):
-            return resp
-        if hop == target.max_redirects:
-            raise httpx.TooManyRedirects("Exceeded maximum allowed redirects.")
-        url = _redirect_target(resp.url, location)
-        if (resp.status == 303 and method != "HEAD") or (
-            resp.status in (301, 302) and method == "POST"
-        ):
-            method = "GET"
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
 async def probe(target: HttpTarget, ctx: ProbeContext) -> ProbeResult:
     started = ctx.clock.now()
     timer = PhaseTimer(now=ctx.clock.monotonic, tls=target.url.startswith("https:"))
     rec = ProbeRecorder(timer, restart_on_connect=True)
-    headers = list(_BASE_HEADERS)
-    for k, v in target.headers:
-        headers = [(hk, hv) for hk, hv in headers if hk.lower() != k.lower()]
-        headers.append((k, v.reveal() if isinstance(v, Secret) else v))
+    headers = with_headers(
+        (k, v.reveal() if isinstance(v, Secret) else v) for k, v in target.headers
+    )
     if target.basic_auth is not None:
         pair = f"{target.basic_auth.username}:{target.basic_auth.password.reveal()}"
         headers.append(("Authorization", "Basic " + base64.b64encode(pair.encode()).decode()))
@@ -143,7 +91,15 @@ async def probe(target: HttpTarget, ctx: ProbeContext) -> ProbeResult:
         async with asyncio.timeout(target.timeout):
             try:
                 timer.restart()
-                resp = await _exchange(client, target, headers)
+                resp = await client.request(
+                    target.method,
+                    parse_url(target.url),
+                    headers,
+                    follow_redirects=target.follow_redirects,
+                    max_redirects=target.max_redirects,
+                    max_body=target.max_body_bytes,
+                    keep_body=target.expect.has_body_rule(),
+                )
             finally:
                 await client.aclose()
             if rec.done_at is not None:

@@ -1,12 +1,13 @@
 """The `login` probe: the real path a user takes, e-Office -> Parichay -> e-Office inbox.
 
-One run = one httpx client and one cookie jar, the declared steps in order, each timed
-(`StepResult`), with values extracted into variables for later steps. The first failing
-step decides the reason: its network reason, `http_5xx`, a matching `reject` rule
-(`login_rejected` / `otp_rejected`), or `login_flow_broken` for anything else that is not
-as declared (status, final host, text, a field or token to extract). `always_run` steps
-(logout) run afterwards whatever happened, outside the measured duration and its phases
-(their time is only in their own step gauge), so the phases add up to the duration.
+One run = one HTTP client (`exporter/probes/client.py`) with one cookie jar, the declared
+steps in order, each timed (`StepResult`), with values extracted into variables for later
+steps. The first failing step decides the reason: its network reason, `http_5xx`, a
+matching `reject` rule (`login_rejected` / `otp_rejected`), or `login_flow_broken` for
+anything else that is not as declared (status, final host, text, a field or token to
+extract). `always_run` steps (logout) run afterwards whatever happened, outside the
+measured duration and its phases (their time is only in their own step gauge), so the
+phases add up to the duration.
 
 What a run leaves behind goes to the target's `Account` (`exporter/account.py`, which
 owns the pause that protects the monitoring account and the state file): the outcome
@@ -23,6 +24,7 @@ import json
 import logging
 from dataclasses import dataclass
 from html.parser import HTMLParser
+from http.cookiejar import CookieJar
 from typing import Any
 
 import httpx
@@ -32,8 +34,10 @@ from exporter.account import Account
 from exporter.login_config import TEMPLATE_RE, Extract, LoginTarget, Step, template_names
 from exporter.probes import ProbeContext
 from exporter.probes.classify import classify_exception, classify_status, describe_exception
+from exporter.probes.client import Answer, Client, form_body, json_body, set_cookie, with_headers
 from exporter.probes.http import host_matches, safe_url
-from exporter.probes.net import ProbeRecorder, make_client, trace_hook
+from exporter.probes.tls import make_ssl_context
+from exporter.probes.transport import ProbeRecorder
 from exporter.result import PhaseTimer, ProbeResult, Reason, StepResult
 from servicekit.secrets import redact
 
@@ -44,20 +48,6 @@ _CLEANUP_TIMEOUT = 5.0
 _MAX_BODY = 1_048_576
 
 
-async def read_body(resp: httpx.Response, limit: int) -> bytes:
-    """At most `limit` bytes of the decoded body."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in resp.aiter_bytes():
-        chunks.append(chunk)
-        size += len(chunk)
-        if size >= limit:
-            break
-    return b"".join(chunks)[:limit]
-
-
-def decode(resp: httpx.Response, body: bytes) -> str:
-    return body.decode(resp.encoding or "utf-8", errors="replace")
 
 
 class MissingValue(Exception):
@@ -102,14 +92,13 @@ def json_path(data: Any, path: str) -> Any:
     return cur
 
 
-def extract(ex: Extract, resp: httpx.Response, text: str, cookies: httpx.Cookies) -> str | None:
+def extract(ex: Extract, resp: Answer, text: str, cookies: CookieJar | None) -> str | None:
     if ex.source == "final_url":
         return str(resp.url)
     if ex.source == "header":
-        header: str | None = resp.headers.get(ex.arg)
-        return header
+        return resp.header(ex.arg)
     if ex.source == "cookie":
-        for cookie in cookies.jar:
+        for cookie in cookies or ():
             if cookie.name == ex.arg and cookie.value is not None:
                 return cookie.value
         return None
@@ -186,7 +175,7 @@ class _Run:
     target: LoginTarget
     ctx: ProbeContext
     state: Account
-    client: httpx.AsyncClient
+    client: Client
     rec: ProbeRecorder
     variables: dict[str, str]
     secrets: list[str]
@@ -219,26 +208,30 @@ class _Run:
             code = await _totp(self.target, self.ctx, self.state)
             self.variables["totp"] = code
             self.secrets.append(code)
-        url = render(step.url, self.variables)
-        headers = render(dict(step.headers), self.variables)
-        kwargs: dict[str, Any] = {"headers": headers, "extensions": {"trace": trace_hook(self.rec)}}
+        url = httpx.URL(render(step.url, self.variables))
+        headers = with_headers(render(dict(step.headers), self.variables).items())
+        body = None
         if step.form is not None:
-            kwargs["data"] = render(dict(step.form), self.variables)
+            body, ctype = form_body(render(dict(step.form), self.variables))
         elif step.json is not None:
-            kwargs["json"] = render(step.json, self.variables)
-        request = self.client.build_request(step.method, url, **kwargs)
-        resp = await self.client.send(request, follow_redirects=step.follow_redirects, stream=True)
-        try:
-            body = await read_body(resp, _MAX_BODY)
-        finally:
-            await resp.aclose()
+            body, ctype = json_body(render(step.json, self.variables))
+        if body is not None and not any(k.lower() == "content-type" for k, _ in headers):
+            headers.append(("Content-Type", ctype))
+        resp = await self.client.request(
+            step.method,
+            url,
+            headers,
+            body=body,
+            follow_redirects=step.follow_redirects,
+            max_body=_MAX_BODY,
+        )
         self.rec.timer.mark("transfer")
-        self.last_status, self.final_url = resp.status_code, safe_url(str(resp.url))
-        text = decode(resp, body)
-        return (*self._judge(step, resp, text), resp.status_code)
+        self.last_status, self.final_url = resp.status, safe_url(str(resp.url))
+        text = resp.text()
+        return (*self._judge(step, resp, text), resp.status)
 
-    def _judge(self, step: Step, resp: httpx.Response, text: str) -> tuple[Reason | None, str]:
-        status = resp.status_code
+    def _judge(self, step: Step, resp: Answer, text: str) -> tuple[Reason | None, str]:
+        status = resp.status
         for rule in step.reject:
             if rule.matches(status, text):
                 return rule.reason, f"the server refused the monitoring account (HTTP {status})"
@@ -270,19 +263,21 @@ class _Run:
         return None, ""
 
 
-def _restore_cookies(target: LoginTarget, state: Account) -> httpx.Cookies:
-    cookies = httpx.Cookies()
+def _restore_cookies(target: LoginTarget, state: Account) -> CookieJar:
+    cookies = CookieJar()
     for c in state.cookies:
-        cookies.set(c["name"], c["value"], domain=c.get("domain", ""), path=c.get("path", "/"))
+        set_cookie(
+            cookies, c["name"], c["value"], domain=c.get("domain", ""), path=c.get("path", "/")
+        )
     return cookies
 
 
-def _keep_cookies(target: LoginTarget, state: Account, cookies: httpx.Cookies) -> None:
-    if not target.persistent_cookies:
+def _keep_cookies(target: LoginTarget, state: Account, cookies: CookieJar | None) -> None:
+    if not target.persistent_cookies or cookies is None:
         return
     kept = [
         {"name": c.name, "value": c.value, "domain": c.domain, "path": c.path}
-        for c in cookies.jar
+        for c in cookies
         if c.name in target.persistent_cookies and c.value is not None
     ]
     if kept:
@@ -306,12 +301,11 @@ async def probe(target: LoginTarget, ctx: ProbeContext) -> ProbeResult:
     steps: list[StepResult] = []
     reason: Reason | None = None
     detail, failed = "", None
-    async with make_client(
-        timeout=target.timeout,
-        tls=target.tls,
-        recorder=rec,
-        transport=ctx.transport,
+    async with Client(
+        rec,
+        ssl_context=make_ssl_context(target.tls),
         cookies=_restore_cookies(target, state),
+        mock=ctx.transport,
     ) as client:
         run = _Run(
             target=target,

@@ -8,7 +8,8 @@ import asyncio
 from exporter.config import TcpTarget
 from exporter.probes import ProbeContext
 from exporter.probes.classify import classify_exception, describe_exception
-from exporter.probes.net import ProbeRecorder, make_ssl_context, open_timed
+from exporter.probes.tls import make_ssl_context
+from exporter.probes.transport import ProbeRecorder, open_timed
 from exporter.result import PhaseTimer, ProbeResult, Reason
 
 

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from exporter.probes.net import der_not_after
+from exporter.probes.tls import der_not_after
 
 
 def _cert(not_after: datetime) -> bytes:

@@ -5,17 +5,15 @@ from __future__ import annotations
 import socket
 import ssl
 
-import httpcore
 import httpx
 import pytest
 
 from exporter.probes.classify import classify_exception, classify_status
-from exporter.probes.net import DNSTimeoutError
 from exporter.result import Reason
 
 
 def _wrapped(outer: BaseException, *causes: BaseException) -> BaseException:
-    """Chain exceptions the way httpx -> httpcore -> OS errors are chained."""
+    """Chain exceptions the way the HTTP client chains httpx -> OS errors."""
     cur = outer
     for cause in causes:
         cur.__cause__ = cause
@@ -36,18 +34,11 @@ def _cert_error(code: int) -> ssl.SSLCertVerificationError:
         pytest.param(
             _wrapped(
                 httpx.ConnectError("x"),
-                httpcore.ConnectError("y"),
                 socket.gaierror(-2, "Name or service not known"),
             ),
             "resolve",
             Reason.DNS_ERROR,
             id="nxdomain",
-        ),
-        pytest.param(
-            _wrapped(httpx.ConnectError("x"), DNSTimeoutError("slow")),
-            "resolve",
-            Reason.DNS_ERROR,
-            id="dns-timeout",
         ),
         pytest.param(
             _wrapped(httpx.ConnectError("x"), ConnectionRefusedError(111, "refused")),
