@@ -20,19 +20,9 @@ from exporter.config import (
 )
 from exporter.kinds import KINDS
 from servicekit.secrets import Secret
+from tests.support.bad_configs import expected_errors
 
 BAD = Path(__file__).parent / "bad_configs"
-
-
-def _expected(path: Path) -> list[str]:
-    """The `# error: ` header lines: exactly the errors the file must produce, in order."""
-    expected = [
-        line.removeprefix("# error: ")
-        for line in path.read_text(encoding="utf-8").splitlines()
-        if line.startswith("# error: ")
-    ]
-    assert expected, f"{path.name} must start with '# error: ' lines"
-    return expected
 
 
 @pytest.mark.parametrize("path", sorted(BAD.glob("*.yml")), ids=lambda p: p.stem)
@@ -47,7 +37,7 @@ def test_bad_config_is_rejected_with_its_yaml_path(
     monkeypatch.delenv("PARICHAY_TEST_UNSET_PASSWORD", raising=False)
     with pytest.raises(ConfigError) as info:
         load_config(path)
-    assert info.value.errors == _expected(path)
+    assert info.value.errors == expected_errors(path)
 
 
 def test_there_are_at_least_ten_kinds_of_bad_config() -> None:
