@@ -16,7 +16,6 @@ import httpx
 import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestServer
-from playwright.async_api import async_playwright
 
 from statuspage.alertmanager import AlertmanagerClient
 from statuspage.cli import main
@@ -25,20 +24,13 @@ from statuspage.sources import PrometheusClient
 from statuspage.web import StatusService, make_app
 from tests.statuspage.conftest import History, now_minute, start_history
 from tests.support.backfill import Outage, Scenario, Topology, standard_history
+from tests.support.browser import phone_page
 from tests.support.net import free_port
 from tests.support.stack import Alertmanager
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 MARKUP = "<script>alert(1)</script>"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -122,23 +114,11 @@ class Browsed:
 async def browse(url: str, shot: Path) -> Browsed:
     """Open the page at 360 px in chromium; collect console errors and failed requests."""
     errors: list[str] = []
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        try:
-            page = await browser.new_page(viewport={"width": 360, "height": 800})
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.on("requestfailed", lambda r: errors.append(f"failed {r.url}"))
-            page.on(
-                "response",
-                lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None,
-            )
-            await page.goto(url, wait_until="load")
-            await page.screenshot(path=str(shot), full_page=True)
-            text = await page.inner_text("body")
-            width = await page.evaluate("document.documentElement.scrollWidth")
-        finally:
-            await browser.close()
+    async with phone_page(errors) as page:
+        await page.goto(url, wait_until="load")
+        await page.screenshot(path=str(shot), full_page=True)
+        text = await page.inner_text("body")
+        width = await page.evaluate("document.documentElement.scrollWidth")
     return Browsed(text, int(width), errors)
 
 
