@@ -16,7 +16,6 @@ import pytest
 from exporter.account import Suspension
 from exporter.app import Exporter
 from exporter.config import load_config
-from exporter.demo import render_demo_config
 from exporter.login_config import LoginTarget
 from exporter.probes import ProbeContext, run_probe
 from simulator import Simulator
@@ -28,7 +27,7 @@ TARGET = "eoffice-login"
 LABELS = {"target": TARGET, "vantage": "demo"}
 
 
-def write_setup(tmp_path: Path, sim: Simulator, ca_file: str) -> Path:
+def write_setup(tmp_path: Path, sim: Simulator, demo_config: str) -> Path:
     """The demo config with credentials in files, a state file and an admin token file."""
     for name, value in [
         ("user", sim.account.username),
@@ -37,16 +36,7 @@ def write_setup(tmp_path: Path, sim: Simulator, ca_file: str) -> Path:
         ("admin-token", TOKEN),
     ]:
         (tmp_path / name).write_text(value + "\n")
-    text = render_demo_config(
-        sso=sim.sso_url,
-        app=sim.app_url,
-        control=sim.control_url,
-        ca=ca_file,
-        listen="127.0.0.1:0",
-        org="UKSec",
-        state_file=str(tmp_path / "login-state.json"),
-    )
-    text = text.replace(
+    text = demo_config.replace(
         "      username_env: PARICHAY_DEMO_USERNAME\n"
         "      password_env: PARICHAY_DEMO_PASSWORD\n"
         "      totp_secret_env: PARICHAY_DEMO_TOTP_SECRET\n",
@@ -74,9 +64,9 @@ def login_target(cfg: Path) -> LoginTarget:
 
 
 @pytest.fixture
-async def suspended(sim: Simulator, ca_file: str, tmp_path: Path) -> Path:
+async def suspended(sim: Simulator, demo_config: str, tmp_path: Path) -> Path:
     """A rejected login has suspended the target; the pause is in the state file."""
-    cfg = write_setup(tmp_path, sim, ca_file)
+    cfg = write_setup(tmp_path, sim, demo_config)
     sim.set_fault("sso", "login_reject")
     result = await run_probe(login_target(cfg), ProbeContext())
     assert result.reason == "login_rejected"
