@@ -17,6 +17,7 @@ import yaml
 
 from grafana import common as grafana_common
 from grafana.build import OUT_DIR as DASHBOARDS_OUT_DIR
+from tests.support.yaml_tree import suffixed
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yml"
@@ -243,17 +244,7 @@ def test_listen_ports_match_the_scrape_config() -> None:
 
 def _files_in(node: Any) -> list[str]:
     """Every value of a `*_file` key in a YAML tree."""
-    out: list[str] = []
-    if isinstance(node, dict):
-        for k, v in node.items():
-            if isinstance(k, str) and k.endswith("_file") and isinstance(v, str):
-                out.append(v)
-            else:
-                out.extend(_files_in(v))
-    elif isinstance(node, list):
-        for v in node:
-            out.extend(_files_in(v))
-    return out
+    return [value for _, _, value in suffixed(node, "_file")]
 
 
 def test_alertmanager_templates_and_secrets_are_mounted_where_the_config_reads_them() -> None:
