@@ -37,6 +37,22 @@ def node_by_url(stack: AlertingStack, url: str) -> AlertmanagerNode:
     return nodes[0]
 
 
+async def paged_once_then_resolved_by(world: World, survivor: AlertmanagerNode) -> None:
+    """After the settle time: one ParichayDown page and no other alert; then Parichay
+    recovers and the survivor sends the one RESOLVED, with still no second FIRING."""
+    assert exactly_once_problems(world, "ParichayDown", scope="central", status="FIRING") == []
+    assert unexpected(world, {"ParichayDown", "ExporterDown"}) == []
+
+    world.sim.set_fault("sso", "ok")
+    resolved = await wait_for_page(
+        world, "ParichayDown", scope="central", status="RESOLVED", within=RESOLVE_WITHIN
+    )
+    await sleep_until(resolved.last_at + SETTLE)
+    assert resolved.mails[0].sent_by == survivor.url
+    assert exactly_once_problems(world, "ParichayDown", scope="central", status="RESOLVED") == []
+    assert exactly_once_problems(world, "ParichayDown", scope="central", status="FIRING") == []
+
+
 @pytest.mark.timeout(120)
 async def test_killing_the_alertmanager_that_paged_loses_nothing_and_duplicates_nothing(
     world: World, stack: AlertingStack
@@ -57,17 +73,7 @@ async def test_killing_the_alertmanager_that_paged_loses_nothing_and_duplicates_
     assert down.mails[0].sent_by == survivor.url
     assert f"at {sender.address} cannot be" in down.mails[0].text.replace("\n", " ")
     await sleep_until(max(down.last_at, killed_at + SETTLE))
-    assert exactly_once_problems(world, "ParichayDown", scope="central", status="FIRING") == []
-    assert unexpected(world, {"ParichayDown", "ExporterDown"}) == []
-
-    world.sim.set_fault("sso", "ok")
-    resolved = await wait_for_page(
-        world, "ParichayDown", scope="central", status="RESOLVED", within=RESOLVE_WITHIN
-    )
-    await sleep_until(resolved.last_at + SETTLE)
-    assert resolved.mails[0].sent_by == survivor.url
-    assert exactly_once_problems(world, "ParichayDown", scope="central", status="RESOLVED") == []
-    assert exactly_once_problems(world, "ParichayDown", scope="central", status="FIRING") == []
+    await paged_once_then_resolved_by(world, survivor)
 
 
 @pytest.mark.timeout(120)
@@ -85,13 +91,4 @@ async def test_killing_the_alertmanager_due_to_page_first_still_pages_once(
     page = await wait_for_page(world, "ParichayDown", scope="central", within=PAGE_WITHIN)
     assert page.mails[0].sent_by == survivor.url
     await sleep_until(page.last_at + SETTLE)
-    assert exactly_once_problems(world, "ParichayDown", scope="central", status="FIRING") == []
-    assert unexpected(world, {"ParichayDown", "ExporterDown"}) == []
-
-    world.sim.set_fault("sso", "ok")
-    resolved = await wait_for_page(
-        world, "ParichayDown", scope="central", status="RESOLVED", within=RESOLVE_WITHIN
-    )
-    await sleep_until(resolved.last_at + SETTLE)
-    assert resolved.mails[0].sent_by == survivor.url
-    assert exactly_once_problems(world, "ParichayDown", scope="central", status="RESOLVED") == []
+    await paged_once_then_resolved_by(world, survivor)

@@ -63,6 +63,21 @@ def mail_line_problems(world: World) -> list[str]:
     ]
 
 
+def assert_app_page_heading(page: Page, alertname: str, target: str) -> None:
+    """Every SMS of an app-scope page opens with its English or Hindi heading for `target`;
+    the email's subject names the alert, its scope and the target."""
+    for sms in page.sms:
+        assert sms.text.startswith(
+            (
+                f"ITDA ALERT FIRING: e-Office {target} - {alertname} (app scope)",
+                f"ITDA चेतावनी चालू: ई-ऑफिस {target} - {alertname} (ई-ऑफिस)",
+            )
+        ), sms.text
+    assert page.mails[0].subject.startswith(
+        f"[FIRING] PAGE {alertname} | scope: app | target: {target} |"
+    )
+
+
 async def resolve_and_check(world: World, alertname: str, *, scope: str, allowed: set[str]) -> None:
     page = await wait_for_page(
         world, alertname, scope=scope, status="RESOLVED", within=RESOLVE_WITHIN
@@ -175,17 +190,8 @@ async def test_eoffice_down_while_parichay_is_up_pages_eoffice_not_parichay(
     assert exactly_once_problems(world, "EOfficeDown", scope="app", status="FIRING") == []
     assert unexpected(world, {"EOfficeDown"}) == [], "no ParichayDown / EOfficeLoginFailing"
 
-    for sms in page.sms:
-        assert sms.text.startswith(
-            (
-                f"ITDA ALERT FIRING: e-Office {APP_TARGET} - EOfficeDown (app scope)",
-                f"ITDA चेतावनी चालू: ई-ऑफिस {APP_TARGET} - EOfficeDown (ई-ऑफिस)",
-            )
-        ), sms.text
+    assert_app_page_heading(page, "EOfficeDown", APP_TARGET)
     mail = page.mails[0]
-    assert mail.subject.startswith(
-        f"[FIRING] PAGE EOfficeDown | scope: app | target: {APP_TARGET} |"
-    )
     assert "is down while Parichay SSO is up; the fault is in the e-Office instance." in mail.text
     assert "खराबी ई-ऑफिस में है" in mail.text
     vantages = ", ".join(f"{v} (http_5xx)" for v in sorted(VANTAGES))
@@ -211,17 +217,8 @@ async def test_login_broken_while_pages_are_up_pages_login_failing(
     assert exactly_once_problems(world, "EOfficeLoginFailing", scope="app", status="FIRING") == []
     assert unexpected(world, {"EOfficeLoginFailing"}) == [], "no EOfficeDown / ParichayDown"
 
-    for sms in page.sms:
-        assert sms.text.startswith(
-            (
-                f"ITDA ALERT FIRING: e-Office {LOGIN_TARGET} - EOfficeLoginFailing (app scope)",
-                f"ITDA चेतावनी चालू: ई-ऑफिस {LOGIN_TARGET} - EOfficeLoginFailing (ई-ऑफिस)",
-            )
-        ), sms.text
+    assert_app_page_heading(page, "EOfficeLoginFailing", LOGIN_TARGET)
     mail = page.mails[0]
-    assert mail.subject.startswith(
-        f"[FIRING] PAGE EOfficeLoginFailing | scope: app | target: {LOGIN_TARGET} |"
-    )
     assert "fails although\nParichay and the e-Office pages are up" in mail.text or (
         "fails although Parichay and the e-Office pages are up" in mail.text
     )
