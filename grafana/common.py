@@ -246,11 +246,18 @@ def _common(p: Any, size: tuple[int, int], unit: str | None, common: PanelCommon
     p.id(common["pid"]).title(common["title"]).description(common["description"])
     p.span(w).height(h).datasource(PROM)
     p.targets(_with_refs(common["queries"]))
-    if unit is not None:
-        p.unit(unit)
+    _set_given(p, unit=unit)
     links = common.get("links")
     if links is not None:
         p.links(runbook_links(links.alerts) + dashboard_links(links.dashboards))
+
+
+def _set_given(p: Any, **options: object) -> None:
+    """Set each option that is given on the panel builder (`p.<option>(value)`); an option
+    that is None keeps Grafana's default."""
+    for name, value in options.items():
+        if value is not None:
+            getattr(p, name)(value)
 
 
 def stat_panel(
@@ -278,12 +285,7 @@ def stat_panel(
     p.thresholds(steps or thresholds((None, GREEN)))
     if mappings:
         p.mappings(mappings)
-    if decimals is not None:
-        p.decimals(decimals)
-    if no_value is not None:
-        p.no_value(no_value)
-    if time_from is not None:
-        p.time_from(time_from)
+    _set_given(p, decimals=decimals, no_value=no_value, time_from=time_from)
     return p
 
 
@@ -312,8 +314,7 @@ def state_timeline_panel(
         .placement(cm.LegendPlacement.BOTTOM)
     )
     p.tooltip(cb.VizTooltipOptions().mode(cm.TooltipDisplayMode.SINGLE).sort(cm.SortOrder.NONE))
-    if no_value is not None:
-        p.no_value(no_value)
+    _set_given(p, no_value=no_value)
     return p
 
 
@@ -357,12 +358,7 @@ def timeseries_panel(
     p.thresholds(steps or thresholds((None, GREEN)))
     if show_thresholds:
         p.thresholds_style(cb.GraphThresholdsStyleConfig().mode(cm.GraphThresholdsStyleMode.DASHED))
-    if min_val is not None:
-        p.min(min_val)
-    if max_val is not None:
-        p.max(max_val)
-    if decimals is not None:
-        p.decimals(decimals)
+    _set_given(p, min=min_val, max=max_val, decimals=decimals)
     for name, props in overrides:
         p.override_by_name(name, props)
     return p
