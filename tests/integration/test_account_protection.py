@@ -103,6 +103,18 @@ def is_suspended(exp: Exporter) -> float | None:
     return served(exp).value("parichay_login_suspended", LABELS)
 
 
+def rejection_info(exp: Exporter) -> float | None:
+    """The suspension-info series that says the account was rejected (None: not served)."""
+    return served(exp).value("parichay_login_suspension_info", {**LABELS, "reason": "login_rejected"})
+
+
+async def reloaded(c: httpx.AsyncClient) -> str:
+    """POST /-/reload with the admin token; it succeeds; what it says."""
+    r = await c.post("/-/reload", headers=ADMIN)
+    assert r.status_code == 200, r.text
+    return r.text
+
+
 async def test_reload_and_resume_without_the_token_get_401_and_change_nothing(
     running: Exporter, sim: Simulator, suspended: Path
 ) -> None:
@@ -128,13 +140,9 @@ async def test_unchanged_reload_keeps_the_suspension_and_changed_credentials_lif
     """Reload with the same credentials: still paused, and why is shown; new password: lifted."""
     async with httpx.AsyncClient(base_url=running.url) as c:
         for _ in range(3):
-            r = await c.post("/-/reload", headers=ADMIN)
-            assert r.status_code == 200, r.text
-            assert f"{TARGET}: still suspended (login_rejected)" in r.text
+            assert f"{TARGET}: still suspended (login_rejected)" in await reloaded(c)
         assert is_suspended(running) == 1
-        assert served(running).value(
-            "parichay_login_suspension_info", {**LABELS, "reason": "login_rejected"}
-        ) == 1
+        assert rejection_info(running) == 1
         until = served(running).value(
             "parichay_login_suspended_until_timestamp_seconds", LABELS
         )
@@ -148,13 +156,9 @@ async def test_unchanged_reload_keeps_the_suspension_and_changed_credentials_lif
         assert "monitoring login rejected" in page
         assert sim.stats()["sso.api_login"] == 1
         (tmp_path / "pw").write_text("A-new-password-from-the-admin-77\n")
-        r = await c.post("/-/reload", headers=ADMIN)
-        assert r.status_code == 200, r.text
-        assert f"{TARGET}: credentials changed, login suspension lifted" in r.text
+        assert f"{TARGET}: credentials changed, login suspension lifted" in await reloaded(c)
     assert is_suspended(running) == 0
-    assert served(running).value(
-        "parichay_login_suspension_info", {**LABELS, "reason": "login_rejected"}
-    ) is None
+    assert rejection_info(running) is None
 
 
 async def test_an_authenticated_resume_lifts_the_pause_of_that_target(
