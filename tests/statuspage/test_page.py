@@ -186,6 +186,17 @@ async def test_central_outage_history_headline_and_markup_without_a_page(
     assert body["incidents"][0]["ongoing"] is True
 
 
+async def _add_maintenance(
+    site: Site, service: str, start: datetime, end: datetime, *, en: str, hi: str
+) -> None:
+    """`maintenance add` through the CLI against the site's Alertmanager; it succeeds."""
+    args = [
+        "maintenance", "add", "--alertmanager-url", site.am.url, "--service", service,
+        "--start", start.isoformat(), "--end", end.isoformat(), "--note-en", en, "--note-hi", hi,
+    ]
+    assert await asyncio.to_thread(main, args) == 0
+
+
 @pytest.mark.binaries
 @pytest.mark.browser
 async def test_maintenance_window_banner_metric_and_markup_in_the_note(
@@ -193,26 +204,14 @@ async def test_maintenance_window_banner_metric_and_markup_in_the_note(
 ) -> None:
     """`maintenance add` makes a silence; the page shows the banner in both languages as text and /metrics exports it."""
     now = datetime.now(UTC)
-    code = await asyncio.to_thread(
-        main,
-        [
-            "maintenance",
-            "add",
-            "--alertmanager-url",
-            live_site.am.url,
-            "--start",
-            (now - timedelta(minutes=5)).isoformat(),
-            "--end",
-            (now + timedelta(hours=2)).isoformat(),
-            "--service",
-            "parichay",
-            "--note-en",
-            f"NIC upgrade {MARKUP}",
-            "--note-hi",
-            "NIC अपग्रेड",
-        ],
+    await _add_maintenance(
+        live_site,
+        "parichay",
+        now - timedelta(minutes=5),
+        now + timedelta(hours=2),
+        en=f"NIC upgrade {MARKUP}",
+        hi="NIC अपग्रेड",
     )
-    assert code == 0
     b = await browse(live_site.url, tmp_path / "maintenance.png")
     assert b.errors == [] and b.scroll_width <= 360
     assert f"NIC upgrade {MARKUP}" in b.text
@@ -303,26 +302,9 @@ async def test_an_upcoming_window_is_announced_in_both_languages(live_site: Site
     """A window two days ahead shows as planned maintenance with its IST times; nothing is in maintenance yet."""
     start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=2)
     end = start + timedelta(hours=3)
-    code = await asyncio.to_thread(
-        main,
-        [
-            "maintenance",
-            "add",
-            "--alertmanager-url",
-            live_site.am.url,
-            "--service",
-            "eoffice-web",
-            "--start",
-            start.isoformat(),
-            "--end",
-            end.isoformat(),
-            "--note-en",
-            "e-Office upgrade",
-            "--note-hi",
-            "ई-ऑफिस उन्नयन",
-        ],
+    await _add_maintenance(
+        live_site, "eoffice-web", start, end, en="e-Office upgrade", hi="ई-ऑफिस उन्नयन"
     )
-    assert code == 0
     html = (await _get(live_site.url)).text
     span = f"{format_ist(start)} &ndash; {format_ist(end)}"
     assert (
