@@ -16,7 +16,7 @@ import time
 import pytest
 
 from tests.support.stack import AlertingStack, AlertmanagerNode
-from tests.support.timing import E2E, sleep_until
+from tests.support.timing import PAGE_WITHIN, RESOLVE_WITHIN, SETTLE, sleep_until
 from tests.support.world import World, exactly_once_problems, unexpected, wait_for_page
 
 pytestmark = [
@@ -25,10 +25,6 @@ pytestmark = [
     pytest.mark.asyncio(loop_scope="session"),
 ]
 
-T = E2E
-PAGE_WITHIN = T.page_for_s + T.lag() + 15
-RESOLVE_WITHIN = T.lag() + T.group_interval_s + 15
-SETTLE = T.peer_timeout_s + 2 * T.group_interval_s + 1
 
 
 def node_by_url(stack: AlertingStack, url: str) -> AlertmanagerNode:

@@ -29,7 +29,15 @@ from tests.support.layout import (
 )
 from tests.support.sinks import SMTP_MAX_LINE
 from tests.support.stack import AlertingStack, bridge_plan
-from tests.support.timing import E2E, sleep_until, wait_until
+from tests.support.timing import (
+    E2E,
+    LOGIN_PAGE_WITHIN,
+    PAGE_WITHIN,
+    RESOLVE_WITHIN,
+    SETTLE,
+    sleep_until,
+    wait_until,
+)
 from tests.support.world import (
     Page,
     World,
@@ -45,11 +53,6 @@ pytestmark = [
 ]
 
 T = E2E
-# Generous deadlines for what must arrive (2 slow CI cores); settle times are exact.
-PAGE_WITHIN = T.page_for_s + T.lag() + 15
-LOGIN_PAGE_WITHIN = T.login_for_s + T.login_interval + T.lag() + 15
-RESOLVE_WITHIN = T.lag() + T.group_interval_s + 15
-SETTLE = T.peer_timeout_s + 2 * T.group_interval_s + 1
 
 
 def mail_line_problems(world: World) -> list[str]:

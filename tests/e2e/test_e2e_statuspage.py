@@ -29,12 +29,11 @@ from statuspage.cli import main as status_cli
 from statuspage.sources import PrometheusClient
 from statuspage.web import StatusService, make_app
 from tests.e2e.conftest import running_stack
-from tests.e2e.test_e2e_outages import PAGE_WITHIN, SETTLE
 from tests.support.layout import CUTTABLE_VANTAGE, LOGIN_TARGET
 from tests.support.net import HOST, free_port
 from tests.support.stack import AlertingStack
 from tests.support.timing import E2E as T
-from tests.support.timing import sleep_until, wait_until
+from tests.support.timing import PAGE_WITHIN, SETTLE, sleep_until, wait_until
 from tests.support.world import World, page_of, wait_for_page
 
 pytestmark = [
