@@ -249,14 +249,13 @@ async def test_page_renders_and_names_the_source_it_cannot_read(
 async def partial(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[History]:
     """90 days ending with Parichay unreachable from district-haridwar only, for the last 12 minutes."""
     now = now_minute()
-    base = standard_history(now)
     ongoing = Outage(
         start=now - timedelta(minutes=12),
         end=now + timedelta(hours=1),
         scope="path",
         vantages=("district-haridwar",),
     )
-    scenario = Scenario(start=base.start, end=now, events=(*base.events, ongoing))
+    scenario = standard_history(now, extra=(ongoing,))
     h = await start_history(scenario, tmp_path_factory.mktemp("partial"))
     try:
         yield h
