@@ -1,5 +1,5 @@
 """Loopback plumbing for tests: the one host every test server binds, `free_port`, and
-`serve_app` / `LoopbackService` for the small servers the tests start."""
+`serve_app` / `serving` / `LoopbackService` for the small servers the tests start."""
 
 from __future__ import annotations
 
