@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Required, TypedDict, Unpack
 
 import yaml
 from grafana_foundation_sdk.builders import common as cb
@@ -228,57 +228,52 @@ class PanelLinks:
     dashboards: tuple[str, ...] = ()
 
 
-def _common(
-    p: Any,
-    *,
-    pid: int,
-    title: str,
-    description: str,
-    queries: Sequence[pb.Dataquery],
-    w: int,
-    h: int,
-    unit: str | None,
-    links: PanelLinks | None,
-) -> Any:
-    p.id(pid).title(title).description(description).span(w).height(h).datasource(PROM)
-    p.targets(_with_refs(queries))
-    if unit is not None:
-        p.unit(unit)
+class PanelCommon(TypedDict, total=False):
+    """What every panel builder takes: its id, title, help text and queries, its size (the
+    default depends on the kind of panel) and its links."""
+
+    pid: Required[int]
+    title: Required[str]
+    description: Required[str]
+    queries: Required[Sequence[pb.Dataquery]]
+    w: int
+    h: int
+    links: PanelLinks | None
+
+
+def _common(p: Any, size: tuple[int, int], unit: str | None, common: PanelCommon) -> None:
+    w, h = common.get("w", size[0]), common.get("h", size[1])
+    p.id(common["pid"]).title(common["title"]).description(common["description"])
+    p.span(w).height(h).datasource(PROM)
+    p.targets(_with_refs(common["queries"]))
+    _set_given(p, unit=unit)
+    links = common.get("links")
     if links is not None:
         p.links(runbook_links(links.alerts) + dashboard_links(links.dashboards))
-    return p
+
+
+def _set_given(p: Any, **options: object) -> None:
+    """Set each option that is given on the panel builder (`p.<option>(value)`); an option
+    that is None keeps Grafana's default."""
+    for name, value in options.items():
+        if value is not None:
+            getattr(p, name)(value)
 
 
 def stat_panel(
     *,
-    pid: int,
-    title: str,
-    description: str,
-    queries: Sequence[pb.Dataquery],
-    w: int = 6,
-    h: int = 4,
     unit: str | None = None,
     steps: db.ThresholdsConfig | None = None,
     mappings: list[dm.ValueMapping] | None = None,
     decimals: int | None = None,
     no_value: str | None = None,
-    links: PanelLinks | None = None,
     color_background: bool = True,
     text_mode: cm.BigValueTextMode = cm.BigValueTextMode.AUTO,
     time_from: str | None = None,
+    **common: Unpack[PanelCommon],
 ) -> stat.Panel:
     p = stat.Panel()
-    _common(
-        p,
-        pid=pid,
-        title=title,
-        description=description,
-        queries=queries,
-        w=w,
-        h=h,
-        unit=unit,
-        links=links,
-    )
+    _common(p, (6, 4), unit, common)
     p.reduce_options(cb.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
     p.graph_mode(cm.BigValueGraphMode.NONE)
     p.color_mode(
@@ -290,40 +285,19 @@ def stat_panel(
     p.thresholds(steps or thresholds((None, GREEN)))
     if mappings:
         p.mappings(mappings)
-    if decimals is not None:
-        p.decimals(decimals)
-    if no_value is not None:
-        p.no_value(no_value)
-    if time_from is not None:
-        p.time_from(time_from)
+    _set_given(p, decimals=decimals, no_value=no_value, time_from=time_from)
     return p
 
 
 def state_timeline_panel(
     *,
-    pid: int,
-    title: str,
-    description: str,
-    queries: Sequence[pb.Dataquery],
     mappings: list[dm.ValueMapping],
-    w: int = 24,
-    h: int = 6,
     steps: db.ThresholdsConfig | None = None,
     no_value: str | None = None,
-    links: PanelLinks | None = None,
+    **common: Unpack[PanelCommon],
 ) -> statetimeline.Panel:
     p = statetimeline.Panel()
-    _common(
-        p,
-        pid=pid,
-        title=title,
-        description=description,
-        queries=queries,
-        w=w,
-        h=h,
-        unit=None,
-        links=links,
-    )
+    _common(p, (24, 6), None, common)
     p.mappings(mappings)
     p.thresholds(steps or thresholds((None, RED), (1, GREEN)))
     p.color_scheme(db.FieldColor().mode(dm.FieldColorModeId.THRESHOLDS))
@@ -340,19 +314,12 @@ def state_timeline_panel(
         .placement(cm.LegendPlacement.BOTTOM)
     )
     p.tooltip(cb.VizTooltipOptions().mode(cm.TooltipDisplayMode.SINGLE).sort(cm.SortOrder.NONE))
-    if no_value is not None:
-        p.no_value(no_value)
+    _set_given(p, no_value=no_value)
     return p
 
 
 def timeseries_panel(
     *,
-    pid: int,
-    title: str,
-    description: str,
-    queries: Sequence[pb.Dataquery],
-    w: int = 12,
-    h: int = 8,
     unit: str | None = None,
     stack: bool = False,
     bars: bool = False,
@@ -362,21 +329,11 @@ def timeseries_panel(
     max_val: float | None = None,
     decimals: int | None = None,
     legend_calcs: Sequence[str] = ("lastNotNull", "max"),
-    links: PanelLinks | None = None,
     overrides: Sequence[tuple[str, list[dm.DynamicConfigValue]]] = (),
+    **common: Unpack[PanelCommon],
 ) -> timeseries.Panel:
     p = timeseries.Panel()
-    _common(
-        p,
-        pid=pid,
-        title=title,
-        description=description,
-        queries=queries,
-        w=w,
-        h=h,
-        unit=unit,
-        links=links,
-    )
+    _common(p, (12, 8), unit, common)
     p.draw_style(cm.GraphDrawStyle.BARS if bars else cm.GraphDrawStyle.LINE)
     p.line_width(1)
     p.fill_opacity(70 if stack or bars else 10)
@@ -401,12 +358,7 @@ def timeseries_panel(
     p.thresholds(steps or thresholds((None, GREEN)))
     if show_thresholds:
         p.thresholds_style(cb.GraphThresholdsStyleConfig().mode(cm.GraphThresholdsStyleMode.DASHED))
-    if min_val is not None:
-        p.min(min_val)
-    if max_val is not None:
-        p.max(max_val)
-    if decimals is not None:
-        p.decimals(decimals)
+    _set_given(p, min=min_val, max=max_val, decimals=decimals)
     for name, props in overrides:
         p.override_by_name(name, props)
     return p

@@ -17,6 +17,7 @@ import yaml
 
 from grafana import common as grafana_common
 from grafana.build import OUT_DIR as DASHBOARDS_OUT_DIR
+from tests.support.yaml_tree import suffixed
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yml"
@@ -153,20 +154,14 @@ def compose_env() -> dict[str, str]:
     return env
 
 
-@pytest.mark.parametrize("profile", [None, "demo", "prod"], ids=["core", "demo", "prod"])
-def test_docker_compose_config_is_valid(profile: str | None, tmp_path: Path) -> None:
-    """`docker-compose -f docker-compose.yml [--profile P] config -q` passes (as in CI)."""
+def run_compose(env_file: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`docker-compose --env-file ENV -f docker-compose.yml ARGS...` in the checkout, under
+    compose_env(); the test fails when docker-compose is missing or the command fails."""
     binary = shutil.which("docker-compose")
     if binary is None:
         pytest.fail("docker-compose is missing: apt-get install docker-compose (.ci/run)")
-    # An empty env file: a site's .env in the checkout must not change what is checked.
-    empty = tmp_path / "empty.env"
-    empty.write_text("")
-    args = [binary, "--env-file", str(empty), "-f", "docker-compose.yml"]
-    if profile is not None:
-        args += ["--profile", profile]
     proc = subprocess.run(
-        [*args, "config", "-q"],
+        [binary, "--env-file", str(env_file), "-f", "docker-compose.yml", *args],
         cwd=REPO,
         env=compose_env(),
         capture_output=True,
@@ -174,6 +169,17 @@ def test_docker_compose_config_is_valid(profile: str | None, tmp_path: Path) -> 
         timeout=60,
     )
     assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+@pytest.mark.parametrize("profile", [None, "demo", "prod"], ids=["core", "demo", "prod"])
+def test_docker_compose_config_is_valid(profile: str | None, tmp_path: Path) -> None:
+    """`docker-compose -f docker-compose.yml [--profile P] config -q` passes (as in CI)."""
+    # An empty env file: a site's .env in the checkout must not change what is checked.
+    empty = tmp_path / "empty.env"
+    empty.write_text("")
+    chosen = ["--profile", profile] if profile is not None else []
+    proc = run_compose(empty, *chosen, "config", "-q")
     assert proc.stderr.strip() == "", proc.stderr
 
 
@@ -238,17 +244,7 @@ def test_listen_ports_match_the_scrape_config() -> None:
 
 def _files_in(node: Any) -> list[str]:
     """Every value of a `*_file` key in a YAML tree."""
-    out: list[str] = []
-    if isinstance(node, dict):
-        for k, v in node.items():
-            if isinstance(k, str) and k.endswith("_file") and isinstance(v, str):
-                out.append(v)
-            else:
-                out.extend(_files_in(v))
-    elif isinstance(node, list):
-        for v in node:
-            out.extend(_files_in(v))
-    return out
+    return [value for _, _, value in suffixed(node, "_file")]
 
 
 def test_alertmanager_templates_and_secrets_are_mounted_where_the_config_reads_them() -> None:
@@ -475,23 +471,12 @@ def test_dockerfile_builds_a_non_root_image_with_a_healthcheck() -> None:
 
 def test_production_settings_example_gives_a_valid_prod_stack(tmp_path: Path) -> None:
     """deploy/prod.env.example as .env: the prod profile, ./secrets mounted everywhere."""
-    binary = shutil.which("docker-compose")
-    if binary is None:
-        pytest.fail("docker-compose is missing: apt-get install docker-compose (.ci/run)")
     text = (REPO / "deploy" / "prod.env.example").read_text(encoding="utf-8")
     # The site's copy of the Grafana env file does not exist in the checkout.
     text = text.replace("./deploy/grafana.env\n", "./deploy/grafana.env.example\n")
     env_file = tmp_path / "site.env"
     env_file.write_text(text)
-    proc = subprocess.run(
-        [binary, "--env-file", str(env_file), "-f", "docker-compose.yml", "config"],
-        cwd=REPO,
-        env=compose_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert proc.returncode == 0, proc.stderr
+    proc = run_compose(env_file, "config")
     resolved = yaml.safe_load(proc.stdout)["services"]
     assert "COMPOSE_PROFILES=prod\n" in text
     # docker-compose 1.29 prints every service; the profile decides which ones run.

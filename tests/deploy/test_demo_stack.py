@@ -30,6 +30,7 @@ from smsbridge.providers.base import OutgoingSms
 from tests.support import reaper
 from tests.support.demo import BRIDGE_DEMO, bridge_config_for, run_demo_init
 from tests.support.net import free_port
+from tests.support.yaml_tree import suffixed
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
@@ -195,31 +196,18 @@ async def test_compose_demo_probes_are_healthy_without_docker(tmp_path: Path) ->
 
 def _secret_files(node: Any, tmp: Path) -> None:
     """Point every *_file of a config tree at a dummy file (TOTP seeds get base32)."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if isinstance(key, str) and key.endswith("_file") and isinstance(value, str):
-                dummy = tmp / f"{key}-{abs(hash(value))}"
-                dummy.write_text(FAKE_TOTP if "totp" in key else FAKE_SECRET)
-                node[key] = str(dummy)
-            else:
-                _secret_files(value, tmp)
-    elif isinstance(node, list):
-        for value in node:
-            _secret_files(value, tmp)
+    for mapping, key, value in list(suffixed(node, "_file")):
+        dummy = tmp / f"{key}-{abs(hash(value))}"
+        dummy.write_text(FAKE_TOTP if "totp" in key else FAKE_SECRET)
+        mapping[key] = str(dummy)
 
 
 def _secret_envs(node: Any) -> dict[str, str]:
-    out: dict[str, str] = {}
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if isinstance(key, str) and key.endswith("_env") and isinstance(value, str):
-                out[value] = FAKE_TOTP if "totp" in key else FAKE_SECRET
-            else:
-                out.update(_secret_envs(value))
-    elif isinstance(node, list):
-        for value in node:
-            out.update(_secret_envs(value))
-    return out
+    """A dummy value for every environment variable a `*_env` setting names."""
+    return {
+        value: FAKE_TOTP if "totp" in key else FAKE_SECRET
+        for _, key, value in suffixed(node, "_env")
+    }
 
 
 def test_production_exporter_config_is_valid(

@@ -16,7 +16,7 @@ import time
 import pytest
 
 from tests.support.stack import AlertingStack, AlertmanagerNode
-from tests.support.timing import E2E, sleep_until
+from tests.support.timing import PAGE_WITHIN, RESOLVE_WITHIN, SETTLE, sleep_until
 from tests.support.world import World, exactly_once_problems, unexpected, wait_for_page
 
 pytestmark = [
@@ -25,16 +25,28 @@ pytestmark = [
     pytest.mark.asyncio(loop_scope="session"),
 ]
 
-T = E2E
-PAGE_WITHIN = T.page_for_s + T.lag() + 15
-RESOLVE_WITHIN = T.lag() + T.group_interval_s + 15
-SETTLE = T.peer_timeout_s + 2 * T.group_interval_s + 1
 
 
 def node_by_url(stack: AlertingStack, url: str) -> AlertmanagerNode:
     nodes = [am for am in stack.alertmanagers if am.url == url.rstrip("/")]
     assert nodes, f"email sent by {url!r}, which is none of {[a.url for a in stack.alertmanagers]}"
     return nodes[0]
+
+
+async def paged_once_then_resolved_by(world: World, survivor: AlertmanagerNode) -> None:
+    """After the settle time: one ParichayDown page and no other alert; then Parichay
+    recovers and the survivor sends the one RESOLVED, with still no second FIRING."""
+    assert exactly_once_problems(world, "ParichayDown", scope="central", status="FIRING") == []
+    assert unexpected(world, {"ParichayDown", "ExporterDown"}) == []
+
+    world.sim.set_fault("sso", "ok")
+    resolved = await wait_for_page(
+        world, "ParichayDown", scope="central", status="RESOLVED", within=RESOLVE_WITHIN
+    )
+    await sleep_until(resolved.last_at + SETTLE)
+    assert resolved.mails[0].sent_by == survivor.url
+    assert exactly_once_problems(world, "ParichayDown", scope="central", status="RESOLVED") == []
+    assert exactly_once_problems(world, "ParichayDown", scope="central", status="FIRING") == []
 
 
 @pytest.mark.timeout(120)
@@ -57,17 +69,7 @@ async def test_killing_the_alertmanager_that_paged_loses_nothing_and_duplicates_
     assert down.mails[0].sent_by == survivor.url
     assert f"at {sender.address} cannot be" in down.mails[0].text.replace("\n", " ")
     await sleep_until(max(down.last_at, killed_at + SETTLE))
-    assert exactly_once_problems(world, "ParichayDown", scope="central", status="FIRING") == []
-    assert unexpected(world, {"ParichayDown", "ExporterDown"}) == []
-
-    world.sim.set_fault("sso", "ok")
-    resolved = await wait_for_page(
-        world, "ParichayDown", scope="central", status="RESOLVED", within=RESOLVE_WITHIN
-    )
-    await sleep_until(resolved.last_at + SETTLE)
-    assert resolved.mails[0].sent_by == survivor.url
-    assert exactly_once_problems(world, "ParichayDown", scope="central", status="RESOLVED") == []
-    assert exactly_once_problems(world, "ParichayDown", scope="central", status="FIRING") == []
+    await paged_once_then_resolved_by(world, survivor)
 
 
 @pytest.mark.timeout(120)
@@ -85,13 +87,4 @@ async def test_killing_the_alertmanager_due_to_page_first_still_pages_once(
     page = await wait_for_page(world, "ParichayDown", scope="central", within=PAGE_WITHIN)
     assert page.mails[0].sent_by == survivor.url
     await sleep_until(page.last_at + SETTLE)
-    assert exactly_once_problems(world, "ParichayDown", scope="central", status="FIRING") == []
-    assert unexpected(world, {"ParichayDown", "ExporterDown"}) == []
-
-    world.sim.set_fault("sso", "ok")
-    resolved = await wait_for_page(
-        world, "ParichayDown", scope="central", status="RESOLVED", within=RESOLVE_WITHIN
-    )
-    await sleep_until(resolved.last_at + SETTLE)
-    assert resolved.mails[0].sent_by == survivor.url
-    assert exactly_once_problems(world, "ParichayDown", scope="central", status="RESOLVED") == []
+    await paged_once_then_resolved_by(world, survivor)

@@ -29,7 +29,15 @@ from tests.support.layout import (
 )
 from tests.support.sinks import SMTP_MAX_LINE
 from tests.support.stack import AlertingStack, bridge_plan
-from tests.support.timing import E2E, sleep_until, wait_until
+from tests.support.timing import (
+    E2E,
+    LOGIN_PAGE_WITHIN,
+    PAGE_WITHIN,
+    RESOLVE_WITHIN,
+    SETTLE,
+    sleep_until,
+    wait_until,
+)
 from tests.support.world import (
     Page,
     World,
@@ -45,11 +53,6 @@ pytestmark = [
 ]
 
 T = E2E
-# Generous deadlines for what must arrive (2 slow CI cores); settle times are exact.
-PAGE_WITHIN = T.page_for_s + T.lag() + 15
-LOGIN_PAGE_WITHIN = T.login_for_s + T.login_interval + T.lag() + 15
-RESOLVE_WITHIN = T.lag() + T.group_interval_s + 15
-SETTLE = T.peer_timeout_s + 2 * T.group_interval_s + 1
 
 
 def mail_line_problems(world: World) -> list[str]:
@@ -63,7 +66,24 @@ def mail_line_problems(world: World) -> list[str]:
     ]
 
 
-async def resolve_and_check(world: World, alertname: str, *, scope: str, allowed: set[str]) -> None:
+def assert_app_page_heading(page: Page, alertname: str, target: str) -> None:
+    """Every SMS of an app-scope page opens with its English or Hindi heading for `target`;
+    the email's subject names the alert, its scope and the target."""
+    for sms in page.sms:
+        assert sms.text.startswith(
+            (
+                f"ITDA ALERT FIRING: e-Office {target} - {alertname} (app scope)",
+                f"ITDA चेतावनी चालू: ई-ऑफिस {target} - {alertname} (ई-ऑफिस)",
+            )
+        ), sms.text
+    assert page.mails[0].subject.startswith(
+        f"[FIRING] PAGE {alertname} | scope: app | target: {target} |"
+    )
+
+
+async def resolve_and_check(world: World, alertname: str, *, scope: str) -> None:
+    """The one bilingual RESOLVED of `alertname`, no other alert, and no email line too
+    long for SMTP in anything received."""
     page = await wait_for_page(
         world, alertname, scope=scope, status="RESOLVED", within=RESOLVE_WITHIN
     )
@@ -72,7 +92,8 @@ async def resolve_and_check(world: World, alertname: str, *, scope: str, allowed
     mail = page.mails[0]
     assert "All alerts of this group are resolved" in mail.text
     assert "इस समूह की सभी समस्याएँ समाप्त हो गई हैं" in mail.text
-    assert unexpected(world, allowed) == []
+    assert unexpected(world, {alertname}) == []
+    assert mail_line_problems(world) == []
 
 
 @pytest.mark.timeout(120)
@@ -113,10 +134,9 @@ async def test_central_parichay_outage_pages_once_bilingually_then_resolves(
     assert '<span lang="hi">' in mail.html and "ParichayDown" in mail.html
 
     world.sim.set_fault("sso", "ok")
-    await resolve_and_check(world, "ParichayDown", scope="central", allowed={"ParichayDown"})
+    await resolve_and_check(world, "ParichayDown", scope="central")
     # No resolved SMS for the director: that route is `resolved: never`.
     assert not [s for s in world.sms_for("ParichayDown", "RESOLVED") if s.number in plan.director]
-    assert mail_line_problems(world) == []
 
 
 @pytest.mark.timeout(120)
@@ -155,10 +175,7 @@ async def test_one_vantage_losing_its_network_pages_for_that_vantage_only(
     assert not [v for v in others if v in mail.text]
 
     await world.paths[CUTTABLE_VANTAGE].restore()
-    await resolve_and_check(
-        world, "VantageNetworkDown", scope="local", allowed={"VantageNetworkDown"}
-    )
-    assert mail_line_problems(world) == []
+    await resolve_and_check(world, "VantageNetworkDown", scope="local")
 
 
 @pytest.mark.timeout(120)
@@ -175,25 +192,15 @@ async def test_eoffice_down_while_parichay_is_up_pages_eoffice_not_parichay(
     assert exactly_once_problems(world, "EOfficeDown", scope="app", status="FIRING") == []
     assert unexpected(world, {"EOfficeDown"}) == [], "no ParichayDown / EOfficeLoginFailing"
 
-    for sms in page.sms:
-        assert sms.text.startswith(
-            (
-                f"ITDA ALERT FIRING: e-Office {APP_TARGET} - EOfficeDown (app scope)",
-                f"ITDA चेतावनी चालू: ई-ऑफिस {APP_TARGET} - EOfficeDown (ई-ऑफिस)",
-            )
-        ), sms.text
+    assert_app_page_heading(page, "EOfficeDown", APP_TARGET)
     mail = page.mails[0]
-    assert mail.subject.startswith(
-        f"[FIRING] PAGE EOfficeDown | scope: app | target: {APP_TARGET} |"
-    )
     assert "is down while Parichay SSO is up; the fault is in the e-Office instance." in mail.text
     assert "खराबी ई-ऑफिस में है" in mail.text
     vantages = ", ".join(f"{v} (http_5xx)" for v in sorted(VANTAGES))
     assert vantages in mail.text
 
     world.sim.set_fault("app", "ok")
-    await resolve_and_check(world, "EOfficeDown", scope="app", allowed={"EOfficeDown"})
-    assert mail_line_problems(world) == []
+    await resolve_and_check(world, "EOfficeDown", scope="app")
 
 
 @pytest.mark.timeout(150)
@@ -211,27 +218,15 @@ async def test_login_broken_while_pages_are_up_pages_login_failing(
     assert exactly_once_problems(world, "EOfficeLoginFailing", scope="app", status="FIRING") == []
     assert unexpected(world, {"EOfficeLoginFailing"}) == [], "no EOfficeDown / ParichayDown"
 
-    for sms in page.sms:
-        assert sms.text.startswith(
-            (
-                f"ITDA ALERT FIRING: e-Office {LOGIN_TARGET} - EOfficeLoginFailing (app scope)",
-                f"ITDA चेतावनी चालू: ई-ऑफिस {LOGIN_TARGET} - EOfficeLoginFailing (ई-ऑफिस)",
-            )
-        ), sms.text
+    assert_app_page_heading(page, "EOfficeLoginFailing", LOGIN_TARGET)
     mail = page.mails[0]
-    assert mail.subject.startswith(
-        f"[FIRING] PAGE EOfficeLoginFailing | scope: app | target: {LOGIN_TARGET} |"
-    )
     assert "fails although\nParichay and the e-Office pages are up" in mail.text or (
         "fails although Parichay and the e-Office pages are up" in mail.text
     )
     assert f"{LOGIN_VANTAGE} (login_flow_broken)" in mail.text
 
     world.sim.set_fault("app", "ok")
-    await resolve_and_check(
-        world, "EOfficeLoginFailing", scope="app", allowed={"EOfficeLoginFailing"}
-    )
-    assert mail_line_problems(world) == []
+    await resolve_and_check(world, "EOfficeLoginFailing", scope="app")
 
 
 @pytest.mark.timeout(120)

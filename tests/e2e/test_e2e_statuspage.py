@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,12 +29,11 @@ from statuspage.cli import main as status_cli
 from statuspage.sources import PrometheusClient
 from statuspage.web import StatusService, make_app
 from tests.e2e.conftest import running_stack
-from tests.e2e.test_e2e_outages import PAGE_WITHIN, SETTLE
 from tests.support.layout import CUTTABLE_VANTAGE, LOGIN_TARGET
 from tests.support.net import HOST, free_port
 from tests.support.stack import AlertingStack
 from tests.support.timing import E2E as T
-from tests.support.timing import sleep_until, wait_until
+from tests.support.timing import PAGE_WITHIN, SETTLE, sleep_until, wait_until
 from tests.support.world import World, page_of, wait_for_page
 
 pytestmark = [
@@ -62,6 +61,32 @@ class PagedStack:
 
     def row(self, status: dict[str, Any], service: str) -> dict[str, Any]:
         return next(r for r in status["services"] if r["service"] == service)
+
+    async def status_once(
+        self, ready: Callable[[dict[str, Any]], Any], *, within: float, what: str
+    ) -> dict[str, Any]:
+        """status.json as soon as `ready(status)` holds (`what` names it if it never does)."""
+
+        async def check() -> dict[str, Any] | None:
+            status = await self.status()
+            return status if ready(status) else None
+
+        found: dict[str, Any] = await wait_until(check, within=within, what=what)
+        return found
+
+    async def once_alerted(self) -> dict[str, Any]:
+        """status.json as soon as its first headline says ITDA has been alerted."""
+        return await self.status_once(
+            lambda s: s["headline"][0]["itda_alerted"],
+            within=30,
+            what="the page to say ITDA has been alerted",
+        )
+
+
+def parichay_down_over(incidents: list[dict[str, Any]]) -> bool:
+    """The list has the ParichayDown incident, and it is over."""
+    done = [i for i in incidents if i["alertname"] == "ParichayDown"]
+    return bool(done) and not done[0]["ongoing"]
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -115,13 +140,7 @@ async def test_a_paged_central_outage_says_itda_has_been_alerted(
     recovery the incident is listed as paged, none under maintenance."""
     world.sim.set_fault("sso", "http_503")
     await wait_for_page(world, "ParichayDown", scope="central", within=PAGE_WITHIN)
-
-    async def alerted() -> dict[str, Any] | None:
-        status = await paged.status()
-        first = status["headline"][0]
-        return first if first["itda_alerted"] else None
-
-    head = await wait_until(alerted, within=30, what="the page to say ITDA has been alerted")
+    head = (await paged.once_alerted())["headline"][0]
     assert head["alertname"] == "ParichayDown" and head["level"] == "down"
     assert head["en"].startswith("e-Office login is down because Parichay (NIC, Delhi) is down")
     assert head["en"].endswith("ITDA has been alerted."), head["en"]
@@ -144,22 +163,22 @@ async def test_a_paged_central_outage_says_itda_has_been_alerted(
             comment="looking into it",
         )
 
-    async def checking() -> dict[str, Any] | None:
-        first = (await paged.status())["headline"][0]
-        return first if first["en"].endswith("ITDA is checking.") else None
-
-    head = await wait_until(checking, within=30, what="the page to say ITDA is checking")
+    status = await paged.status_once(
+        lambda s: s["headline"][0]["en"].endswith("ITDA is checking."),
+        within=30,
+        what="the page to say ITDA is checking",
+    )
+    head = status["headline"][0]
     assert head["level"] == "down" and not head["itda_alerted"]
 
     # (Alertmanager mutes the RESOLVED notification of a silenced alert too.)
     world.sim.set_fault("sso", "ok")
 
-    async def listed() -> dict[str, Any] | None:
-        status = await paged.status()
-        done = [i for i in status["incidents"] if i["alertname"] == "ParichayDown"]
-        return status if done and not done[0]["ongoing"] else None
-
-    status = await wait_until(listed, within=60, what="the resolved incident to be listed")
+    status = await paged.status_once(
+        lambda s: parichay_down_over(s["incidents"]),
+        within=60,
+        what="the resolved incident to be listed",
+    )
     assert status["incidents_in_maintenance"] == []
     assert status["headline"][0]["level"] == "ok"
 
@@ -188,12 +207,11 @@ async def test_an_outage_in_a_parichay_maintenance_window_says_maintenance_and_p
     fault_at = time.monotonic()
     world.sim.set_fault("sso", "http_503")
 
-    async def planned() -> dict[str, Any] | None:
-        status = await paged.status()
-        first = status["headline"][0]
-        return status if first["alertname"] == "ParichayDown" else None
-
-    status = await wait_until(planned, within=PAGE_WITHIN, what="ParichayDown in the headline")
+    status = await paged.status_once(
+        lambda s: s["headline"][0]["alertname"] == "ParichayDown",
+        within=PAGE_WITHIN,
+        what="ParichayDown in the headline",
+    )
     head = status["headline"][0]
     assert head["level"] == "maintenance" and not head["itda_alerted"], head
     assert head["en"].endswith("This is the planned maintenance announced above."), head["en"]
@@ -210,12 +228,11 @@ async def test_an_outage_in_a_parichay_maintenance_window_says_maintenance_and_p
 
     world.sim.set_fault("sso", "ok")
 
-    async def over() -> dict[str, Any] | None:
-        status = await paged.status()
-        done = [i for i in status["incidents_in_maintenance"] if i["alertname"] == "ParichayDown"]
-        return status if done and not done[0]["ongoing"] else None
-
-    status = await wait_until(over, within=60, what="the incident listed under maintenance")
+    status = await paged.status_once(
+        lambda s: parichay_down_over(s["incidents_in_maintenance"]),
+        within=60,
+        what="the incident listed under maintenance",
+    )
     assert [i for i in status["incidents"] if i["alertname"] == "ParichayDown"] == []
     await sleep_until(time.monotonic() + SETTLE)
     assert [s.brief() for s in world.gateway.sms] == []
@@ -231,13 +248,7 @@ async def test_parichay_cut_off_from_one_site_names_that_site_and_its_row(
     down, Parichay's row and badge stay up, the site's badge says down."""
     await world.cut_sso([CUTTABLE_VANTAGE])
     await wait_for_page(world, "ParichayPartiallyUnreachable", scope="path", within=PAGE_WITHIN)
-
-    async def alerted() -> dict[str, Any] | None:
-        status = await paged.status()
-        first = status["headline"][0]
-        return status if first["itda_alerted"] else None
-
-    status = await wait_until(alerted, within=30, what="the page to say ITDA has been alerted")
+    status = await paged.once_alerted()
     head = status["headline"][0]
     assert head["level"] == "partial" and head["alertname"] == "ParichayPartiallyUnreachable"
     assert head["en"] == (

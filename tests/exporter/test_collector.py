@@ -32,12 +32,17 @@ def _result(target: str, ok: bool, duration: float, started: float = 1000.0) -> 
     )
 
 
-def test_every_contract_metric_is_rendered_with_its_labels() -> None:
-    """Success, durations, phases, counters, histogram, status, cert, last run, meta."""
+def _store_and_renderer() -> tuple[Store, MetricsRenderer]:
+    """A store holding CFG's targets, and the renderer of /metrics over it."""
     cfg = load_config_text(CFG)
     store = Store(vantage=cfg.vantage)
     store.set_targets(cfg.targets)
-    renderer = MetricsRenderer(store)
+    return store, MetricsRenderer(store)
+
+
+def test_every_contract_metric_is_rendered_with_its_labels() -> None:
+    """Success, durations, phases, counters, histogram, status, cert, last run, meta."""
+    store, renderer = _store_and_renderer()
     store.record(_result("parichay", True, 0.2))
     store.record(_result("parichay", False, 3.0, started=1030.0))
     reg = parse(renderer.render())
@@ -82,14 +87,11 @@ def test_every_contract_metric_is_rendered_with_its_labels() -> None:
 
 def test_a_removed_target_disappears_and_a_kept_one_keeps_its_counters() -> None:
     """After a reload drops a target, its series vanish with no other bookkeeping."""
-    cfg = load_config_text(CFG)
-    store = Store(vantage=cfg.vantage)
-    store.set_targets(cfg.targets)
-    renderer = MetricsRenderer(store)
+    store, renderer = _store_and_renderer()
     store.record(_result("parichay", True, 0.1))
     store.record(_result("resolver", True, 0.01))
     renderer.render()
-    store.set_targets(cfg.targets[:1])
+    store.set_targets(load_config_text(CFG).targets[:1])
     reg = parse(renderer.render())
     v = {"vantage": "secretariat-dehradun"}
     assert (

@@ -20,19 +20,9 @@ from exporter.config import (
 )
 from exporter.kinds import KINDS
 from servicekit.secrets import Secret
+from tests.support.bad_configs import expected_errors
 
 BAD = Path(__file__).parent / "bad_configs"
-
-
-def _expected(path: Path) -> list[str]:
-    """The `# error: ` header lines: exactly the errors the file must produce, in order."""
-    expected = [
-        line.removeprefix("# error: ")
-        for line in path.read_text(encoding="utf-8").splitlines()
-        if line.startswith("# error: ")
-    ]
-    assert expected, f"{path.name} must start with '# error: ' lines"
-    return expected
 
 
 @pytest.mark.parametrize("path", sorted(BAD.glob("*.yml")), ids=lambda p: p.stem)
@@ -47,7 +37,7 @@ def test_bad_config_is_rejected_with_its_yaml_path(
     monkeypatch.delenv("PARICHAY_TEST_UNSET_PASSWORD", raising=False)
     with pytest.raises(ConfigError) as info:
         load_config(path)
-    assert info.value.errors == _expected(path)
+    assert info.value.errors == expected_errors(path)
 
 
 def test_there_are_at_least_ten_kinds_of_bad_config() -> None:
@@ -116,18 +106,28 @@ def test_config_kinds_are_exactly_the_probe_kinds() -> None:
         assert callable(kind.probe)
 
 
-def test_check_config_cli_lists_every_error_without_traceback(tmp_path: Path) -> None:
-    """`check-config` exits 1 and prints each error line, never a Python traceback."""
-    bad = tmp_path / "bad.yml"
-    bad.write_text(
-        "vantage: x\ntargets:\n  - {name: a, role: sso, kind: http, url: nope}\n"
-        "  - {name: a, role: sso, kind: http, url: 'https://x.example/'}\n"
-    )
+def _check_config(
+    tmp_path: Path, name: str, text: str
+) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """Write `text` to tmp_path/name and run `python -m exporter check-config` on it."""
+    path = tmp_path / name
+    path.write_text(text)
     proc = subprocess.run(
-        [sys.executable, "-m", "exporter", "check-config", str(bad)],
+        [sys.executable, "-m", "exporter", "check-config", str(path)],
         capture_output=True,
         text=True,
         timeout=60,
+    )
+    return path, proc
+
+
+def test_check_config_cli_lists_every_error_without_traceback(tmp_path: Path) -> None:
+    """`check-config` exits 1 and prints each error line, never a Python traceback."""
+    _, proc = _check_config(
+        tmp_path,
+        "bad.yml",
+        "vantage: x\ntargets:\n  - {name: a, role: sso, kind: http, url: nope}\n"
+        "  - {name: a, role: sso, kind: http, url: 'https://x.example/'}\n",
     )
     assert proc.returncode == 1
     assert 'targets[0].url: not an http(s) URL: "nope"' in proc.stderr
@@ -136,16 +136,11 @@ def test_check_config_cli_lists_every_error_without_traceback(tmp_path: Path) ->
 
 def test_check_config_cli_summarises_a_good_file(tmp_path: Path) -> None:
     """A valid file gives exit 0 and a one-line summary."""
-    good = tmp_path / "good.yml"
-    good.write_text(
+    good, proc = _check_config(
+        tmp_path,
+        "good.yml",
         "vantage: x\ntargets:\n  - {name: a, role: sso, kind: http, url: 'https://x.example/'}\n"
-        "  - {name: b, role: control, kind: dns, host: x.example}\n"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-m", "exporter", "check-config", str(good)],
-        capture_output=True,
-        text=True,
-        timeout=60,
+        "  - {name: b, role: control, kind: dns, host: x.example}\n",
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == f"{good}: OK - vantage x, 2 targets (1 dns, 1 http)"

@@ -69,6 +69,12 @@ async def _start(
     return sched, store, task
 
 
+async def _step(clock: FakeClock, seconds: int) -> None:
+    """Let `seconds` pass one second at a time, so the probes due in between all run."""
+    for _ in range(seconds):
+        await clock.advance(1)
+
+
 async def _stop(sched: Scheduler, task: asyncio.Task[None]) -> None:
     sched.stop()
     await asyncio.wait_for(task, 5)
@@ -85,8 +91,7 @@ async def test_each_target_runs_on_its_own_interval() -> None:
     )
     runner = Runner(clock)
     sched, store, task = await _start(targets, clock, runner)
-    for _ in range(60):
-        await clock.advance(1)
+    await _step(clock, 60)
     await _stop(sched, task)
     assert len(runner.calls["fast"]) == 6
     assert len(runner.calls["slow"]) == 2
@@ -107,8 +112,7 @@ async def test_a_hanging_target_never_delays_the_others_nor_overlaps_itself() ->
     runner = Runner(clock)
     runner.block["hung"] = asyncio.Event()
     sched, _, task = await _start(targets, clock, runner, max_concurrency=2)
-    for _ in range(30):
-        await clock.advance(1)
+    await _step(clock, 30)
     assert len(runner.calls["hung"]) == 1
     assert runner.max_running["hung"] == 1
     assert len(runner.calls["fine"]) >= 5
@@ -124,16 +128,14 @@ async def test_reconcile_keeps_unchanged_targets_and_stops_removed_ones() -> Non
     targets = _targets(a, b)
     runner = Runner(clock)
     sched, store, task = await _start(targets, clock, runner)
-    for _ in range(12):
-        await clock.advance(1)
+    await _step(clock, 12)
     new = _targets(
         a, "{name: c, role: app, kind: dns, host: c.example, interval: 10s, timeout: 5s}"
     )
     store.set_targets(new)
     sched.reconcile(new)
     before_b = len(runner.calls["b"])
-    for _ in range(25):
-        await clock.advance(1)
+    await _step(clock, 25)
     await _stop(sched, task)
     assert len(runner.calls["b"]) == before_b
     assert len(runner.calls["c"]) >= 2

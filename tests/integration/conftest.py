@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from exporter.demo import render_demo_config
 from simulator import Simulator
 
 
@@ -25,3 +26,18 @@ async def sim(tmp_path: Path) -> AsyncIterator[Simulator]:
 @pytest.fixture
 def ca_file(sim: Simulator, tmp_path: Path) -> str:
     return str(tmp_path / "ca.pem")
+
+
+@pytest.fixture
+def demo_config(sim: Simulator, ca_file: str, tmp_path: Path) -> str:
+    """The demo exporter's config against this simulator: its CA, a loopback listener and
+    the login state file in tmp_path."""
+    return render_demo_config(
+        sso=sim.sso_url,
+        app=sim.app_url,
+        control=sim.control_url,
+        ca=ca_file,
+        listen="127.0.0.1:0",
+        org="UKSec",
+        state_file=str(tmp_path / "login-state.json"),
+    )

@@ -16,7 +16,6 @@ import pytest
 from exporter.account import Suspension
 from exporter.app import Exporter
 from exporter.config import load_config
-from exporter.demo import render_demo_config
 from exporter.login_config import LoginTarget
 from exporter.probes import ProbeContext, run_probe
 from simulator import Simulator
@@ -28,7 +27,7 @@ TARGET = "eoffice-login"
 LABELS = {"target": TARGET, "vantage": "demo"}
 
 
-def write_setup(tmp_path: Path, sim: Simulator, ca_file: str) -> Path:
+def write_setup(tmp_path: Path, sim: Simulator, demo_config: str) -> Path:
     """The demo config with credentials in files, a state file and an admin token file."""
     for name, value in [
         ("user", sim.account.username),
@@ -37,16 +36,7 @@ def write_setup(tmp_path: Path, sim: Simulator, ca_file: str) -> Path:
         ("admin-token", TOKEN),
     ]:
         (tmp_path / name).write_text(value + "\n")
-    text = render_demo_config(
-        sso=sim.sso_url,
-        app=sim.app_url,
-        control=sim.control_url,
-        ca=ca_file,
-        listen="127.0.0.1:0",
-        org="UKSec",
-        state_file=str(tmp_path / "login-state.json"),
-    )
-    text = text.replace(
+    text = demo_config.replace(
         "      username_env: PARICHAY_DEMO_USERNAME\n"
         "      password_env: PARICHAY_DEMO_PASSWORD\n"
         "      totp_secret_env: PARICHAY_DEMO_TOTP_SECRET\n",
@@ -74,9 +64,9 @@ def login_target(cfg: Path) -> LoginTarget:
 
 
 @pytest.fixture
-async def suspended(sim: Simulator, ca_file: str, tmp_path: Path) -> Path:
+async def suspended(sim: Simulator, demo_config: str, tmp_path: Path) -> Path:
     """A rejected login has suspended the target; the pause is in the state file."""
-    cfg = write_setup(tmp_path, sim, ca_file)
+    cfg = write_setup(tmp_path, sim, demo_config)
     sim.set_fault("sso", "login_reject")
     result = await run_probe(login_target(cfg), ProbeContext())
     assert result.reason == "login_rejected"
@@ -113,6 +103,18 @@ def is_suspended(exp: Exporter) -> float | None:
     return served(exp).value("parichay_login_suspended", LABELS)
 
 
+def rejection_info(exp: Exporter) -> float | None:
+    """The suspension-info series that says the account was rejected (None: not served)."""
+    return served(exp).value("parichay_login_suspension_info", {**LABELS, "reason": "login_rejected"})
+
+
+async def reloaded(c: httpx.AsyncClient) -> str:
+    """POST /-/reload with the admin token; it succeeds; what it says."""
+    r = await c.post("/-/reload", headers=ADMIN)
+    assert r.status_code == 200, r.text
+    return r.text
+
+
 async def test_reload_and_resume_without_the_token_get_401_and_change_nothing(
     running: Exporter, sim: Simulator, suspended: Path
 ) -> None:
@@ -138,13 +140,9 @@ async def test_unchanged_reload_keeps_the_suspension_and_changed_credentials_lif
     """Reload with the same credentials: still paused, and why is shown; new password: lifted."""
     async with httpx.AsyncClient(base_url=running.url) as c:
         for _ in range(3):
-            r = await c.post("/-/reload", headers=ADMIN)
-            assert r.status_code == 200, r.text
-            assert f"{TARGET}: still suspended (login_rejected)" in r.text
+            assert f"{TARGET}: still suspended (login_rejected)" in await reloaded(c)
         assert is_suspended(running) == 1
-        assert served(running).value(
-            "parichay_login_suspension_info", {**LABELS, "reason": "login_rejected"}
-        ) == 1
+        assert rejection_info(running) == 1
         until = served(running).value(
             "parichay_login_suspended_until_timestamp_seconds", LABELS
         )
@@ -158,13 +156,9 @@ async def test_unchanged_reload_keeps_the_suspension_and_changed_credentials_lif
         assert "monitoring login rejected" in page
         assert sim.stats()["sso.api_login"] == 1
         (tmp_path / "pw").write_text("A-new-password-from-the-admin-77\n")
-        r = await c.post("/-/reload", headers=ADMIN)
-        assert r.status_code == 200, r.text
-        assert f"{TARGET}: credentials changed, login suspension lifted" in r.text
+        assert f"{TARGET}: credentials changed, login suspension lifted" in await reloaded(c)
     assert is_suspended(running) == 0
-    assert served(running).value(
-        "parichay_login_suspension_info", {**LABELS, "reason": "login_rejected"}
-    ) is None
+    assert rejection_info(running) is None
 
 
 async def test_an_authenticated_resume_lifts_the_pause_of_that_target(

@@ -19,7 +19,7 @@ from aiohttp import web
 from exporter.app import Exporter
 from exporter.config import load_config
 from exporter.probes import ProbeContext, run_probe
-from tests.support.net import serve_app
+from tests.support.net import serving
 
 USER = "monitor@uk.gov.in"
 # Space, '+', '/', '"' and non-ASCII: every encoder writes this password differently.
@@ -43,11 +43,8 @@ async def echoing_sso() -> AsyncIterator[str]:
     app = web.Application()
     app.router.add_post("/login", login)
     app.router.add_get("/welcome/{rest:.*}", welcome)
-    runner, url = await serve_app(app)
-    try:
+    async with serving(app) as url:
         yield url
-    finally:
-        await runner.cleanup()
 
 
 def _config(tmp_path: Path, base: str) -> Path:

@@ -93,31 +93,31 @@ async def running(sim: Simulator, ca_file: str, tmp_path: Path) -> AsyncIterator
         await exp.stop()
 
 
+async def wait_for_success(c: httpx.AsyncClient, expected: dict[str, int]) -> None:
+    """Until /metrics shows each target's parichay_probe_success at the value given."""
+
+    async def reached() -> bool:
+        text = (await c.get("/metrics")).text
+        return all(
+            value(text, "parichay_probe_success", target=target) == want
+            for target, want in expected.items()
+        )
+
+    await wait_for(reached)
+
+
 async def test_metrics_and_status_page_follow_a_parichay_outage(
     running: Exporter, sim: Simulator
 ) -> None:
     """Probes run on schedule; an SSO outage flips the metric and the bilingual headline, which
     never claims that ITDA was alerted (only the state-wide page can know)."""
     async with httpx.AsyncClient(base_url=running.url) as c:
-
-        async def both_up() -> bool:
-            text = (await c.get("/metrics")).text
-            return (
-                value(text, "parichay_probe_success", target="parichay") == 1
-                and value(text, "parichay_probe_success", target="eoffice-root") == 1
-            )
-
-        await wait_for(both_up)
+        await wait_for_success(c, {"parichay": 1, "eoffice-root": 1})
         page = (await c.get("/")).text
         assert "Parichay and e-Office are working normally." in page
         assert "परिचय और ई-ऑफिस सामान्य रूप से काम कर रहे हैं।" in page
         sim.set_fault("sso", "http_503")
-
-        async def sso_down() -> bool:
-            text = (await c.get("/metrics")).text
-            return value(text, "parichay_probe_success", target="parichay") == 0
-
-        await wait_for(sso_down)
+        await wait_for_success(c, {"parichay": 0})
         text = (await c.get("/metrics")).text
         assert value(text, "parichay_probes_total", target="parichay", result="http_5xx") >= 1  # type: ignore[operator]
         # The app check stops at the redirect, so e-Office stays up during a Parichay outage.
@@ -231,15 +231,7 @@ async def test_bad_reload_keeps_the_old_config_and_a_good_one_applies(
         running.config_path.write_text(cfg)
         r = await c.post("/-/reload", headers=ADMIN)
         assert r.status_code == 200, r.text
-
-        async def swapped() -> bool:
-            text = (await c.get("/metrics")).text
-            return (
-                value(text, "parichay_probe_success", target="local-dns") == 1
-                and value(text, "parichay_probe_success", target="sso-page") == 1
-            )
-
-        await wait_for(swapped)
+        await wait_for_success(c, {"local-dns": 1, "sso-page": 1})
         text = (await c.get("/metrics")).text
         assert value(text, "parichay_probe_success", target="parichay") is None
         assert value(text, "parichay_config_last_reload_successful") == 1

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 
 from exporter.collector import MetricsRenderer
 from exporter.config import load_config_text
-from exporter.demo import demo_environment, render_demo_config
+from exporter.demo import demo_environment
 from exporter.login_config import LoginTarget
 from exporter.probes import ProbeContext, run_probe, run_safely
 from exporter.result import Reason
@@ -39,23 +38,11 @@ class VirtualSleepClock(SystemClock):
 
 
 @pytest.fixture
-def login(
-    sim: Simulator, ca_file: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> LoginTarget:
+def login(sim: Simulator, demo_config: str, monkeypatch: pytest.MonkeyPatch) -> LoginTarget:
     """The demo's login target (the shipped step list) against this simulator."""
     for key, val in demo_environment(sim).items():
         monkeypatch.setenv(key, val)
-    cfg = load_config_text(
-        render_demo_config(
-            sso=sim.sso_url,
-            app=sim.app_url,
-            control=sim.control_url,
-            ca=ca_file,
-            listen="127.0.0.1:0",
-            org="UKSec",
-            state_file=str(tmp_path / "login-state.json"),
-        )
-    )
+    cfg = load_config_text(demo_config)
     target = cfg.target("eoffice-login")
     assert isinstance(target, LoginTarget)
     # A short timeout keeps the hang case quick; the shipped steps are unchanged.

@@ -16,7 +16,7 @@ from exporter.probes import ProbeContext, run_probe
 from exporter.result import PHASES
 from exporter.store import Store
 from tests.support.metrics import parse
-from tests.support.net import serve_app
+from tests.support.net import serving
 
 LOGOUT_DELAY = 0.4
 
@@ -43,11 +43,8 @@ async def slow_logout_server() -> AsyncIterator[str]:
     app.router.add_get("/start", start)
     app.router.add_post("/login", login)
     app.router.add_get("/logout", logout)
-    runner, url = await serve_app(app)
-    try:
+    async with serving(app) as url:
         yield url
-    finally:
-        await runner.cleanup()
 
 
 def _target(base: str) -> LoginTarget:

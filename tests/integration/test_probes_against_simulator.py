@@ -17,7 +17,7 @@ from exporter.config import Target, load_config_text
 from exporter.probes import ProbeContext, run_probe
 from exporter.result import PHASES, ProbeResult, Reason
 from simulator import Simulator
-from tests.support.net import serve_app
+from tests.support.net import serving
 
 
 def target(yaml_target: str) -> Target:
@@ -127,10 +127,8 @@ async def wrong_host_server(tmp_path: Path) -> AsyncIterator[tuple[int, str]]:
 
     app = web.Application()
     app.router.add_get("/", hello)
-    runner, url = await serve_app(app, ssl_context=ctx)
-    port = int(url.rsplit(":", 1)[1])
-    yield port, str(ca_path)
-    await runner.cleanup()
+    async with serving(app, ssl_context=ctx) as url:
+        yield int(url.rsplit(":", 1)[1]), str(ca_path)
 
 
 async def test_hostname_mismatch_is_a_tls_error(wrong_host_server: tuple[int, str]) -> None:

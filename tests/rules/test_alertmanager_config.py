@@ -1,8 +1,8 @@
 """Alertmanager: the config is valid, routes and inhibitions behave, templates render in both languages.
 
 Routing is checked with `amtool config routes test` against the cases in
-alertmanager/tests/routes.yml; inhibition needs a running Alertmanager, so one is started
-on a loopback port with the repository's config (only the receivers' addresses replaced
+alertmanager/tests/routes.yml; inhibition (the cases in alertmanager/tests/inhibitions.yml)
+needs a running Alertmanager, so one is started on a loopback port with the repository's config (only the receivers' addresses replaced
 by a closed local port, so nothing leaves the machine).
 """
 
@@ -25,6 +25,9 @@ from tests.support.stack import Alertmanager
 
 CONFIG = ALERTMANAGER_DIR / "alertmanager.yml"
 ROUTE_CASES = yaml.safe_load((ALERTMANAGER_DIR / "tests" / "routes.yml").read_text("utf-8"))["cases"]
+INHIBITION_CASES = yaml.safe_load(
+    (ALERTMANAGER_DIR / "tests" / "inhibitions.yml").read_text("utf-8")
+)["cases"]
 DEVANAGARI_TEXT = "परिचय"
 
 
@@ -322,200 +325,12 @@ def _states(client: httpx.Client, expected: dict[str, str]) -> dict[str, str]:
         time.sleep(0.2)
 
 
-INHIBITION_CASES = [
-    pytest.param(
-        [
-            {"alertname": "VantageNetworkDown", "severity": "page", "scope": "local", "vantage": "district-haridwar"},
-            {"alertname": "ParichaySlow", "severity": "ticket", "scope": "central", "target": "parichay", "vantage": "district-haridwar"},
-            {"alertname": "ProbesStale", "severity": "page", "scope": "monitoring", "target": "eoffice", "vantage": "district-haridwar"},
-            {"alertname": "ParichaySlow", "severity": "ticket", "scope": "central", "target": "parichay", "vantage": "cloud-mumbai"},
-            {"alertname": "EOfficeDown", "severity": "page", "scope": "app", "target": "eoffice"},
-        ],
-        {
-            "VantageNetworkDown/page/-/district-haridwar": "active",
-            "ParichaySlow/ticket/parichay/district-haridwar": "suppressed",
-            "ProbesStale/page/eoffice/district-haridwar": "suppressed",
-            # Another vantage's alert stays; a central alert has no vantage to match.
-            "ParichaySlow/ticket/parichay/cloud-mumbai": "active",
-            "EOfficeDown/page/eoffice/-": "active",
-        },
-        id="a local network alert silences only its own vantage's alerts",
-    ),
-    pytest.param(
-        [
-            {"alertname": "ParichayDown", "severity": "page", "scope": "central", "target": "parichay"},
-            {"alertname": "ParichaySlow", "severity": "ticket", "scope": "central", "target": "parichay", "vantage": "cloud-mumbai"},
-            {"alertname": "EOfficeSlow", "severity": "ticket", "scope": "app", "target": "eoffice", "vantage": "cloud-mumbai"},
-        ],
-        {
-            "ParichayDown/page/parichay/-": "active",
-            "ParichaySlow/ticket/parichay/cloud-mumbai": "suppressed",
-            "EOfficeSlow/ticket/eoffice/cloud-mumbai": "active",
-        },
-        id="a down target silences its own slowness alert only",
-    ),
-    pytest.param(
-        [
-            {"alertname": "VantageNetworkDown", "severity": "page", "scope": "local", "vantage": "district-haridwar"},
-            {"alertname": "EOfficeSlow", "severity": "ticket", "scope": "app", "target": "eoffice", "vantage": "cloud-mumbai"},
-        ],
-        {
-            "VantageNetworkDown/page/-/district-haridwar": "active",
-            "EOfficeSlow/ticket/eoffice/cloud-mumbai": "active",
-        },
-        id="a local network alert leaves other vantages alone",
-    ),
-    pytest.param(
-        [
-            {"alertname": "ParichayDown", "severity": "page", "scope": "central", "target": "parichay"},
-            {"alertname": "EOfficeLoginFailing", "severity": "page", "scope": "app", "target": "eoffice-login"},
-        ],
-        {
-            "ParichayDown/page/parichay/-": "active",
-            "EOfficeLoginFailing/page/eoffice-login/-": "suppressed",
-        },
-        id="ParichayDown silences EOfficeLoginFailing",
-    ),
-    pytest.param(
-        [
-            {"alertname": "ParichayDown", "severity": "page", "scope": "central", "target": "parichay"},
-            {"alertname": "EOfficeErrorBudgetBurn", "severity": "page", "scope": "app", "target": "eoffice-login"},
-            {"alertname": "ParichayErrorBudgetBurn", "severity": "page", "scope": "central", "target": "parichay"},
-        ],
-        {
-            "ParichayDown/page/parichay/-": "active",
-            "EOfficeErrorBudgetBurn/page/eoffice-login/-": "suppressed",
-            "ParichayErrorBudgetBurn/page/parichay/-": "active",
-        },
-        id="ParichayDown silences the e-Office budget burn it causes",
-    ),
-    pytest.param(
-        [
-            {"alertname": "EOfficeDown", "severity": "page", "scope": "app", "target": "eoffice"},
-            {"alertname": "EOfficeLoginFailing", "severity": "page", "scope": "app", "target": "eoffice-login"},
-        ],
-        {
-            "EOfficeDown/page/eoffice/-": "active",
-            "EOfficeLoginFailing/page/eoffice-login/-": "suppressed",
-        },
-        id="EOfficeDown silences EOfficeLoginFailing",
-    ),
-    pytest.param(
-        [
-            {"alertname": "LoginAccountRejected", "severity": "ticket", "scope": "config", "target": "eoffice-login", "vantage": "secretariat-dehradun"},
-            {"alertname": "EOfficeLoginFailing", "severity": "page", "scope": "app", "target": "eoffice-login"},
-        ],
-        {
-            "LoginAccountRejected/ticket/eoffice-login/secretariat-dehradun": "active",
-            "EOfficeLoginFailing/page/eoffice-login/-": "suppressed",
-        },
-        id="a rejected monitoring account silences its failing login",
-    ),
-    pytest.param(
-        [
-            {"alertname": "ParichayErrorBudgetBurn", "severity": "page", "scope": "central", "target": "parichay"},
-            {"alertname": "ParichayErrorBudgetBurn", "severity": "ticket", "scope": "central", "target": "parichay"},
-            {"alertname": "EOfficeErrorBudgetBurn", "severity": "ticket", "scope": "app", "target": "eoffice"},
-        ],
-        {
-            "ParichayErrorBudgetBurn/page/parichay/-": "active",
-            "ParichayErrorBudgetBurn/ticket/parichay/-": "suppressed",
-            "EOfficeErrorBudgetBurn/ticket/eoffice/-": "active",
-        },
-        id="a page silences its own ticket twin and nothing else",
-    ),
-]
-
-
-WATCHDOG = {"alertname": "Watchdog", "severity": "none", "scope": "monitoring"}
-
-INHIBITION_CASES += [
-    pytest.param(
-        [
-            {"alertname": "ParichayDown", "severity": "page", "scope": "central", "target": "parichay"},
-            {"alertname": "ParichayPartiallyUnreachable", "severity": "page", "scope": "path", "target": "parichay", "vantage": "cloud-mumbai"},
-            {"alertname": "ParichayIntermittent", "severity": "page", "scope": "central", "target": "parichay"},
-            {"alertname": "EOfficePartiallyUnreachable", "severity": "page", "scope": "path", "target": "eoffice", "vantage": "cloud-mumbai"},
-        ],
-        {
-            "ParichayDown/page/parichay/-": "active",
-            "ParichayPartiallyUnreachable/page/parichay/cloud-mumbai": "suppressed",
-            "ParichayIntermittent/page/parichay/-": "suppressed",
-            "EOfficePartiallyUnreachable/page/eoffice/cloud-mumbai": "active",
-        },
-        id="a Down alert silences its own partial and intermittent twins only",
-    ),
-    pytest.param(
-        [
-            {"alertname": "EOfficeDown", "severity": "page", "scope": "app", "target": "eoffice"},
-            {"alertname": "EOfficePartiallyUnreachable", "severity": "page", "scope": "path", "target": "eoffice", "vantage": "cloud-mumbai"},
-            {"alertname": "EOfficeIntermittent", "severity": "page", "scope": "app", "target": "eoffice"},
-        ],
-        {
-            "EOfficeDown/page/eoffice/-": "active",
-            "EOfficePartiallyUnreachable/page/eoffice/cloud-mumbai": "suppressed",
-            "EOfficeIntermittent/page/eoffice/-": "suppressed",
-        },
-        id="EOfficeDown silences e-Office partial and intermittent alerts",
-    ),
-    pytest.param(
-        [
-            {"alertname": "VantageResolverDown", "severity": "page", "scope": "local", "vantage": "district-haridwar"},
-            {"alertname": "ParichayPartiallyUnreachable", "severity": "page", "scope": "path", "target": "parichay", "vantage": "district-haridwar"},
-            {"alertname": "ParichayPartiallyUnreachable", "severity": "page", "scope": "path", "target": "parichay", "vantage": "cloud-mumbai"},
-            {"alertname": "ConfigReloadFailed", "severity": "ticket", "scope": "monitoring", "instance": "exporter-haridwar:10071", "vantage": "district-haridwar"},
-        ],
-        {
-            "VantageResolverDown/page/-/district-haridwar": "active",
-            "ParichayPartiallyUnreachable/page/parichay/district-haridwar": "suppressed",
-            "ParichayPartiallyUnreachable/page/parichay/cloud-mumbai": "active",
-            "ConfigReloadFailed/ticket/-/district-haridwar": "suppressed",
-        },
-        id="a site's failing resolver silences only that site's alerts",
-    ),
-    pytest.param(
-        [
-            {"alertname": "VantageNetworkDown", "severity": "page", "scope": "local", "vantage": "district-haridwar"},
-            {"alertname": "VantageResolverDown", "severity": "page", "scope": "local", "vantage": "district-haridwar"},
-        ],
-        {
-            "VantageNetworkDown/page/-/district-haridwar": "active",
-            "VantageResolverDown/page/-/district-haridwar": "suppressed",
-        },
-        id="a site's network down explains its resolver down",
-    ),
-    pytest.param(
-        [
-            WATCHDOG,
-            {"alertname": "VantageNetworkDown", "severity": "page", "scope": "local", "vantage": "district-haridwar"},
-            {"alertname": "VantageResolverDown", "severity": "page", "scope": "local", "vantage": "cloud-mumbai"},
-            {"alertname": "ParichayDown", "severity": "page", "scope": "central", "target": "parichay"},
-            {"alertname": "EOfficeDown", "severity": "page", "scope": "app", "target": "eoffice"},
-            {"alertname": "LoginAccountRejected", "severity": "ticket", "scope": "config", "target": "eoffice-login", "vantage": "cloud-mumbai"},
-            {"alertname": "SMSDeliveryFailing", "severity": "page", "scope": "monitoring", "instance": "smsbridge:10072"},
-        ],
-        {
-            "Watchdog/none/-/-": "active",
-            "VantageNetworkDown/page/-/district-haridwar": "active",
-            "VantageResolverDown/page/-/cloud-mumbai": "active",
-            "ParichayDown/page/parichay/-": "active",
-            "EOfficeDown/page/eoffice/-": "active",
-            "LoginAccountRejected/ticket/eoffice-login/cloud-mumbai": "suppressed",
-            "SMSDeliveryFailing/page/-/-": "active",
-        },
-        id="nothing inhibits the Watchdog",
-    ),
-]
-
-
 @pytest.mark.binaries
-@pytest.mark.parametrize(("alerts", "expected"), INHIBITION_CASES)
-def test_inhibition(
-    alertmanager: httpx.Client, alerts: list[dict[str, str]], expected: dict[str, str]
-) -> None:
+@pytest.mark.parametrize("case", INHIBITION_CASES, ids=lambda c: c["name"])
+def test_inhibition(alertmanager: httpx.Client, case: dict[str, Any]) -> None:
     """Inhibition rules of alertmanager.yml, observed on a running Alertmanager."""
-    _post(alertmanager, *alerts)
-    assert _states(alertmanager, expected) == expected
+    _post(alertmanager, *case["alerts"])
+    assert _states(alertmanager, case["expected"]) == case["expected"]
 
 
 def test_the_bridge_emails_the_resolved_of_every_page_to_whom_alertmanager_emailed_the_firing() -> None:

@@ -20,6 +20,7 @@ from tests.support.stack import Alertmanager
 
 pytestmark = [pytest.mark.e2e, pytest.mark.binaries]
 
+
 def alertmanager_with(tmp_path: Path, config: dict[str, Any]) -> Alertmanager:
     """The pinned Alertmanager, alone on a loopback port, with this config (not started)."""
     (tmp_path / "alertmanager.yml").write_text(yaml.safe_dump(config))
@@ -42,19 +43,31 @@ async def bridge_service(tmp_path: Path, gateway: Any, sms: Any) -> AsyncIterato
     await service.stop()
 
 
+def _sms_route(**more: Any) -> dict[str, Any]:
+    """The test Alertmanager's top route: alerts grouped by name go to the `sms` receiver
+    within a second."""
+    return {
+        "receiver": "sms",
+        "group_by": ["alertname"],
+        "group_wait": "200ms",
+        "group_interval": "1s",
+        "repeat_interval": "4h",
+        **more,
+    }
+
+
+def _bearer(tmp_path: Path, sms: Any) -> dict[str, Any]:
+    """Write the bridge's token to a file; the webhook http_config that sends it."""
+    (tmp_path / "am-token").write_text(sms.TOKEN + "\n")
+    return {"authorization": {"type": "Bearer", "credentials_file": str(tmp_path / "am-token")}}
+
+
 @pytest.fixture
 async def alertmanager(
     tmp_path: Path, bridge_service: BridgeService, sms: Any
 ) -> AsyncIterator[str]:
-    (tmp_path / "am-token").write_text(sms.TOKEN + "\n")
     config = {
-        "route": {
-            "receiver": "sms",
-            "group_by": ["alertname"],
-            "group_wait": "200ms",
-            "group_interval": "1s",
-            "repeat_interval": "4h",
-        },
+        "route": _sms_route(),
         "receivers": [
             {
                 "name": "sms",
@@ -62,12 +75,7 @@ async def alertmanager(
                     {
                         "url": f"http://127.0.0.1:{bridge_service.port}/alertmanager",
                         "send_resolved": True,
-                        "http_config": {
-                            "authorization": {
-                                "type": "Bearer",
-                                "credentials_file": str(tmp_path / "am-token"),
-                            }
-                        },
+                        "http_config": _bearer(tmp_path, sms),
                     }
                 ],
             }
@@ -134,21 +142,10 @@ async def test_real_alertmanager_watchdog_heartbeat_then_silence_then_recovery(
     registry = CollectorRegistry()
     service = BridgeService(parse_config(data), registry=registry)
     await service.start()
-    (tmp_path / "am-token").write_text(sms.TOKEN + "\n")
-    webhook = {
-        "send_resolved": False,
-        "http_config": {
-            "authorization": {"type": "Bearer", "credentials_file": str(tmp_path / "am-token")}
-        },
-    }
+    webhook = {"send_resolved": False, "http_config": _bearer(tmp_path, sms)}
     config = {
-        "route": {
-            "receiver": "sms",
-            "group_by": ["alertname"],
-            "group_wait": "200ms",
-            "group_interval": "1s",
-            "repeat_interval": "4h",
-            "routes": [
+        "route": _sms_route(
+            routes=[
                 {
                     "receiver": "heartbeat",
                     "matchers": ['alertname="Watchdog"'],
@@ -157,7 +154,7 @@ async def test_real_alertmanager_watchdog_heartbeat_then_silence_then_recovery(
                     "repeat_interval": "1s",
                 }
             ],
-        },
+        ),
         "receivers": [
             {
                 "name": "sms",

@@ -11,6 +11,7 @@ import yaml
 from smsbridge.cli import main
 from smsbridge.config import ConfigError, load_config, parse_config
 from smsbridge.providers.nic import NicConfig
+from tests.support.bad_configs import expected_errors
 
 HERE = Path(__file__).parent
 BAD = sorted((HERE / "bad_configs").glob("*.yml"))
@@ -25,23 +26,12 @@ def _secrets_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SMSB_PING_URL", "http://hc-ping.example/0f6c-secret-uuid")
 
 
-def _expected(path: Path) -> list[str]:
-    """The `# error: ` header lines: exactly the errors the file must produce, in order."""
-    expected = [
-        line.removeprefix("# error: ")
-        for line in path.read_text(encoding="utf-8").splitlines()
-        if line.startswith("# error: ")
-    ]
-    assert expected, f"{path.name} must start with '# error: ' lines"
-    return expected
-
-
 @pytest.mark.parametrize("path", [pytest.param(p, id=p.stem) for p in BAD])
 def test_each_bad_config_reports_exactly_its_errors(path: Path) -> None:
     """Every bad_configs/*.yml fails with exactly the '# error:' lines it declares."""
     with pytest.raises(ConfigError) as info:
         load_config(path)
-    assert info.value.errors == _expected(path)
+    assert info.value.errors == expected_errors(path)
 
 
 def test_the_minimal_config_is_valid_and_secrets_are_hidden() -> None:
@@ -73,7 +63,7 @@ def test_check_config_lists_every_error_without_a_traceback(
     path = HERE / "bad_configs" / "many_errors.yml"
     assert main(["check-config", str(path)]) == 1
     err = capsys.readouterr().err
-    assert err.splitlines() == [f"{path}: 3 error(s)"] + [f"  {e}" for e in _expected(path)]
+    assert err.splitlines() == [f"{path}: 3 error(s)"] + [f"  {e}" for e in expected_errors(path)]
     assert "Traceback" not in err
 
 

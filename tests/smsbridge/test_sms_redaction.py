@@ -17,6 +17,7 @@ from servicekit.logs import setup_logging
 from servicekit.secrets import Secret
 from smsbridge.providers import OutgoingSms
 from smsbridge.providers.nic import NicConfig, NicProvider
+from tests.support.logs import restored_loggers
 
 # A PIN with the characters each encoding changes: space, '+', '/', '"', '\', non-ASCII.
 PIN = 'Pin +/"\\ é-7731'
@@ -72,19 +73,8 @@ async def test_a_gateway_reply_echoing_the_pin_is_redacted_in_the_detail(echo: s
 @pytest.fixture
 def bridge_loggers() -> Iterator[None]:
     """setup_logging() rewires these loggers; put them back for the tests that follow."""
-    saved = {}
-    for name in ("smsbridge", "aiohttp", "httpx", "httpcore"):
-        logger = logging.getLogger(name)
-        saved[name] = (list(logger.handlers), logger.level, logger.propagate)
-    yield
-    for name, (handlers, level, propagate) in saved.items():
-        logger = logging.getLogger(name)
-        for h in list(logger.handlers):
-            logger.removeHandler(h)
-        for h in handlers:
-            logger.addHandler(h)
-        logger.setLevel(level)
-        logger.propagate = propagate
+    with restored_loggers(*("smsbridge", "aiohttp", "httpx", "httpcore")):
+        yield
 
 
 @pytest.mark.usefixtures("bridge_loggers")

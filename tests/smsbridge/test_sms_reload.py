@@ -25,12 +25,14 @@ from tests.smsbridge.test_sms_process import BridgeProcess
 
 NEW_TOKEN = "rotated-webhook-token-91ab"
 NEW_NUMBER = "+919700000001"
+# The running bridge, its config file and the data that file was written from.
+Running = tuple[BridgeService, Path, dict[str, Any]]
 
 
 @pytest.fixture
 async def running(
     tmp_path: Path, gateway: Any, sms: Any
-) -> AsyncIterator[tuple[BridgeService, Path, dict[str, Any]]]:
+) -> AsyncIterator[Running]:
     data = sms.base_config(tmp_path, gateway_url=gateway.url)
     path = sms.write_config(tmp_path, data)
     service = BridgeService(load_config(str(path)), registry=CollectorRegistry())
@@ -55,6 +57,13 @@ def _numbers(db: Path) -> list[str]:
         return [row[0] for row in conn.execute("SELECT number FROM outbox ORDER BY id")]
 
 
+async def _queued_to(service: BridgeService, token: str, sms: Any, tmp_path: Path) -> list[str]:
+    """Post the test alert with `token`: it is accepted as two SMS; the numbers queued."""
+    response = await _post(service.port, sms.payload(), token)
+    assert response.json() == {"status": "accepted", "queued": 2}
+    return sorted(_numbers(tmp_path / "outbox.sqlite3"))
+
+
 def _gauge(service: BridgeService, name: str) -> float:
     value = service.registry.get_sample_value(f"parichay_smsbridge_{name}")
     assert value is not None, name
@@ -62,7 +71,7 @@ def _gauge(service: BridgeService, name: str) -> float:
 
 
 async def test_a_valid_reload_rotates_the_token_and_changes_recipients(
-    running: tuple[BridgeService, Path, dict[str, Any]], tmp_path: Path, sms: Any
+    running: Running, tmp_path: Path, sms: Any
 ) -> None:
     """The new token is accepted and the old one refused at once; a webhook after the
     reload goes to the new on-call number; the reload is visible in the metrics."""
@@ -77,13 +86,11 @@ async def test_a_valid_reload_rotates_the_token_and_changes_recipients(
     assert _gauge(service, "config_last_reload_successful") == 1
     assert _gauge(service, "config_last_reload_success_timestamp_seconds") >= loaded_at
     assert (await _post(service.port, sms.payload(), sms.TOKEN)).status_code == 401
-    response = await _post(service.port, sms.payload(), NEW_TOKEN)
-    assert response.json() == {"status": "accepted", "queued": 2}
-    assert sorted(_numbers(tmp_path / "outbox.sqlite3")) == ["+919700000001", "+919812345678"]
+    assert await _queued_to(service, NEW_TOKEN, sms, tmp_path) == ["+919700000001", "+919812345678"]
 
 
 async def test_an_invalid_file_is_rejected_naming_the_yaml_path_and_the_old_config_runs(
-    running: tuple[BridgeService, Path, dict[str, Any]],
+    running: Running,
     tmp_path: Path,
     sms: Any,
     caplog: pytest.LogCaptureFixture,
@@ -98,13 +105,11 @@ async def test_an_invalid_file_is_rejected_naming_the_yaml_path_and_the_old_conf
     errors = " ".join(str(getattr(r, "errors", "")) for r in caplog.records)
     assert "routes[0].recipients" in errors
     assert "no-such-group" in errors
-    response = await _post(service.port, sms.payload(), sms.TOKEN)
-    assert response.json() == {"status": "accepted", "queued": 2}
-    assert sorted(_numbers(tmp_path / "outbox.sqlite3")) == ["+919812345678", "+919876543210"]
+    assert await _queued_to(service, sms.TOKEN, sms, tmp_path) == ["+919812345678", "+919876543210"]
 
 
 async def test_changing_the_outbox_file_needs_a_restart_and_changes_nothing(
-    running: tuple[BridgeService, Path, dict[str, Any]],
+    running: Running,
     tmp_path: Path,
     sms: Any,
     caplog: pytest.LogCaptureFixture,

@@ -16,6 +16,7 @@ import pytest
 from servicekit.logs import setup_logging
 from statuspage.cli import _secrets, parser
 from tests.support import reaper
+from tests.support.logs import restored_loggers
 from tests.support.net import HOST, free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -26,19 +27,8 @@ PASSWORD = "am-password-77f0"
 @pytest.fixture
 def statuspage_loggers() -> Iterator[None]:
     """setup_logging() rewires these loggers; put them back for the tests that follow."""
-    saved = {}
-    for name in ("statuspage", "aiohttp", "httpx", "httpcore"):
-        logger = logging.getLogger(name)
-        saved[name] = (list(logger.handlers), logger.level, logger.propagate)
-    yield
-    for name, (handlers, level, propagate) in saved.items():
-        logger = logging.getLogger(name)
-        for h in list(logger.handlers):
-            logger.removeHandler(h)
-        for h in handlers:
-            logger.addHandler(h)
-        logger.setLevel(level)
-        logger.propagate = propagate
+    with restored_loggers(*("statuspage", "aiohttp", "httpx", "httpcore")):
+        yield
 
 
 @pytest.mark.usefixtures("statuspage_loggers")

@@ -16,7 +16,6 @@ import httpx
 import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestServer
-from playwright.async_api import async_playwright
 
 from statuspage.alertmanager import AlertmanagerClient
 from statuspage.cli import main
@@ -25,20 +24,13 @@ from statuspage.sources import PrometheusClient
 from statuspage.web import StatusService, make_app
 from tests.statuspage.conftest import History, now_minute, start_history
 from tests.support.backfill import Outage, Scenario, Topology, standard_history
+from tests.support.browser import phone_page
 from tests.support.net import free_port
 from tests.support.stack import Alertmanager
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 MARKUP = "<script>alert(1)</script>"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -122,23 +114,11 @@ class Browsed:
 async def browse(url: str, shot: Path) -> Browsed:
     """Open the page at 360 px in chromium; collect console errors and failed requests."""
     errors: list[str] = []
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        try:
-            page = await browser.new_page(viewport={"width": 360, "height": 800})
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.on("requestfailed", lambda r: errors.append(f"failed {r.url}"))
-            page.on(
-                "response",
-                lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None,
-            )
-            await page.goto(url, wait_until="load")
-            await page.screenshot(path=str(shot), full_page=True)
-            text = await page.inner_text("body")
-            width = await page.evaluate("document.documentElement.scrollWidth")
-        finally:
-            await browser.close()
+    async with phone_page(errors) as page:
+        await page.goto(url, wait_until="load")
+        await page.screenshot(path=str(shot), full_page=True)
+        text = await page.inner_text("body")
+        width = await page.evaluate("document.documentElement.scrollWidth")
     return Browsed(text, int(width), errors)
 
 
@@ -206,6 +186,17 @@ async def test_central_outage_history_headline_and_markup_without_a_page(
     assert body["incidents"][0]["ongoing"] is True
 
 
+async def _add_maintenance(
+    site: Site, service: str, start: datetime, end: datetime, *, en: str, hi: str
+) -> None:
+    """`maintenance add` through the CLI against the site's Alertmanager; it succeeds."""
+    args = [
+        "maintenance", "add", "--alertmanager-url", site.am.url, "--service", service,
+        "--start", start.isoformat(), "--end", end.isoformat(), "--note-en", en, "--note-hi", hi,
+    ]
+    assert await asyncio.to_thread(main, args) == 0
+
+
 @pytest.mark.binaries
 @pytest.mark.browser
 async def test_maintenance_window_banner_metric_and_markup_in_the_note(
@@ -213,26 +204,14 @@ async def test_maintenance_window_banner_metric_and_markup_in_the_note(
 ) -> None:
     """`maintenance add` makes a silence; the page shows the banner in both languages as text and /metrics exports it."""
     now = datetime.now(UTC)
-    code = await asyncio.to_thread(
-        main,
-        [
-            "maintenance",
-            "add",
-            "--alertmanager-url",
-            live_site.am.url,
-            "--start",
-            (now - timedelta(minutes=5)).isoformat(),
-            "--end",
-            (now + timedelta(hours=2)).isoformat(),
-            "--service",
-            "parichay",
-            "--note-en",
-            f"NIC upgrade {MARKUP}",
-            "--note-hi",
-            "NIC अपग्रेड",
-        ],
+    await _add_maintenance(
+        live_site,
+        "parichay",
+        now - timedelta(minutes=5),
+        now + timedelta(hours=2),
+        en=f"NIC upgrade {MARKUP}",
+        hi="NIC अपग्रेड",
     )
-    assert code == 0
     b = await browse(live_site.url, tmp_path / "maintenance.png")
     assert b.errors == [] and b.scroll_width <= 360
     assert f"NIC upgrade {MARKUP}" in b.text
@@ -270,14 +249,13 @@ async def test_page_renders_and_names_the_source_it_cannot_read(
 async def partial(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[History]:
     """90 days ending with Parichay unreachable from district-haridwar only, for the last 12 minutes."""
     now = now_minute()
-    base = standard_history(now)
     ongoing = Outage(
         start=now - timedelta(minutes=12),
         end=now + timedelta(hours=1),
         scope="path",
         vantages=("district-haridwar",),
     )
-    scenario = Scenario(start=base.start, end=now, events=(*base.events, ongoing))
+    scenario = standard_history(now, extra=(ongoing,))
     h = await start_history(scenario, tmp_path_factory.mktemp("partial"))
     try:
         yield h
@@ -323,26 +301,9 @@ async def test_an_upcoming_window_is_announced_in_both_languages(live_site: Site
     """A window two days ahead shows as planned maintenance with its IST times; nothing is in maintenance yet."""
     start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=2)
     end = start + timedelta(hours=3)
-    code = await asyncio.to_thread(
-        main,
-        [
-            "maintenance",
-            "add",
-            "--alertmanager-url",
-            live_site.am.url,
-            "--service",
-            "eoffice-web",
-            "--start",
-            start.isoformat(),
-            "--end",
-            end.isoformat(),
-            "--note-en",
-            "e-Office upgrade",
-            "--note-hi",
-            "ई-ऑफिस उन्नयन",
-        ],
+    await _add_maintenance(
+        live_site, "eoffice-web", start, end, en="e-Office upgrade", hi="ई-ऑफिस उन्नयन"
     )
-    assert code == 0
     html = (await _get(live_site.url)).text
     span = f"{format_ist(start)} &ndash; {format_ist(end)}"
     assert (

@@ -22,7 +22,6 @@ import pytest
 import pytest_asyncio
 import yaml
 from aiohttp.test_utils import TestServer
-from playwright.async_api import async_playwright
 
 from statuspage.alertmanager import AlertmanagerClient
 from statuspage.cli import main
@@ -35,6 +34,7 @@ from statuspage.runbooks import (
 )
 from statuspage.sources import PrometheusClient
 from statuspage.web import StatusService, make_app
+from tests.support.browser import phone_page
 from tests.support.net import HOST, free_port
 from tests.support.stack import Prometheus, render_prometheus
 from tests.support.timing import E2E, wait_until
@@ -43,14 +43,6 @@ REPO = Path(__file__).resolve().parents[2]
 RUNBOOKS = REPO / "docs" / "runbooks"
 PROMETHEUS_YML = REPO / "prometheus" / "prometheus.yml"
 RULES_DIR = REPO / "prometheus" / "rules"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SECRET = "TOP-SECRET-OUTSIDE-THE-RUNBOOKS"
 
 
@@ -257,30 +249,18 @@ async def test_a_runbook_reads_on_a_phone_in_chromium(site: str, tmp_path: Path)
     """Debian's chromium at 360 px: the runbook's heading is visible, its sections too, the
     Hindi text is marked lang=hi; no console error, failed request or sideways scrolling."""
     errors: list[str] = []
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        try:
-            page = await browser.new_page(viewport={"width": 360, "height": 800})
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.on("requestfailed", lambda r: errors.append(f"failed {r.url}"))
-            page.on(
-                "response",
-                lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None,
-            )
-            await page.goto(f"{site}/runbooks/ParichayDown.md", wait_until="load")
-            heading = page.get_by_role("heading", level=1, name="ParichayDown")
-            assert await heading.is_visible()
-            assert await page.get_by_role("heading", level=2, name="What it means").is_visible()
-            hindi = page.locator('p[lang="hi"]', has_text="परिचय (NIC, दिल्ली)")
-            assert await hindi.is_visible()
-            width = await page.evaluate("document.documentElement.scrollWidth")
-            await page.screenshot(path=str(tmp_path / "runbook.png"), full_page=True)
-            await page.get_by_role("link", name="All runbooks").click()
-            await page.wait_for_url(f"{site}/runbooks/")
-            assert await page.get_by_role("heading", level=1, name="Runbooks").is_visible()
-        finally:
-            await browser.close()
+    async with phone_page(errors) as page:
+        await page.goto(f"{site}/runbooks/ParichayDown.md", wait_until="load")
+        heading = page.get_by_role("heading", level=1, name="ParichayDown")
+        assert await heading.is_visible()
+        assert await page.get_by_role("heading", level=2, name="What it means").is_visible()
+        hindi = page.locator('p[lang="hi"]', has_text="परिचय (NIC, दिल्ली)")
+        assert await hindi.is_visible()
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        await page.screenshot(path=str(tmp_path / "runbook.png"), full_page=True)
+        await page.get_by_role("link", name="All runbooks").click()
+        await page.wait_for_url(f"{site}/runbooks/")
+        assert await page.get_by_role("heading", level=1, name="Runbooks").is_visible()
     assert errors == []
     assert width <= 360
     assert (tmp_path / "runbook.png").stat().st_size > 10_000

@@ -1,5 +1,5 @@
 """Loopback plumbing for tests: the one host every test server binds, `free_port`, and
-`serve_app` / `LoopbackService` for the small servers the tests start."""
+`serve_app` / `serving` / `LoopbackService` for the small servers the tests start."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import itertools
 import os
 import socket
 import ssl
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Self
 
@@ -56,6 +57,18 @@ async def serve_app(
     await web.TCPSite(runner, HOST, 0, ssl_context=ssl_context).start()
     scheme = "https" if ssl_context is not None else "http"
     return runner, f"{scheme}://{HOST}:{runner.addresses[0][1]}"
+
+
+@asynccontextmanager
+async def serving(
+    app: web.Application, *, ssl_context: ssl.SSLContext | None = None
+) -> AsyncIterator[str]:
+    """`serve_app` for the length of an `async with`: its base URL, cleaned up on exit."""
+    runner, url = await serve_app(app, ssl_context=ssl_context)
+    try:
+        yield url
+    finally:
+        await runner.cleanup()
 
 
 class LoopbackService:

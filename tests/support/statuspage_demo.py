@@ -22,7 +22,6 @@ from statuspage.sources import PrometheusClient
 from statuspage.web import DEFAULT_PORT, StatusService, make_app
 from tests.support.backfill import (
     Outage,
-    Scenario,
     create_blocks,
     history_prometheus,
     holding_alertmanager,
@@ -33,7 +32,6 @@ from tests.support.backfill import (
 async def run(*, host: str, port: int) -> None:
     root = Path(tempfile.mkdtemp(prefix="statuspage-demo-"))
     now = datetime.now(UTC).replace(second=0, microsecond=0)
-    base = standard_history(now)
     ongoing = Outage(
         start=now - timedelta(minutes=20),
         end=now + timedelta(days=1),
@@ -41,7 +39,7 @@ async def run(*, host: str, port: int) -> None:
         vantages=("district-haridwar",),
         reason="connect_timeout",
     )
-    scenario = Scenario(start=base.start, end=now, events=(*base.events, ongoing))
+    scenario = standard_history(now, extra=(ongoing,))
     data = create_blocks(scenario, root / "tsdb")
     async with (
         history_prometheus(data_dir=data, workdir=root) as prom,

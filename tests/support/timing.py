@@ -170,6 +170,13 @@ E2E = Timing(
     alert_resend_delay="2s",
 )
 
+# Deadlines of the end-to-end tests under E2E: generous for what must arrive (2 slow CI
+# cores); settle times are exact.
+PAGE_WITHIN = E2E.page_for_s + E2E.lag() + 15
+LOGIN_PAGE_WITHIN = E2E.login_for_s + E2E.login_interval + E2E.lag() + 15
+RESOLVE_WITHIN = E2E.lag() + E2E.group_interval_s + 15
+SETTLE = E2E.peer_timeout_s + 2 * E2E.group_interval_s + 1
+
 
 def production_timing() -> Timing:
     """The repository's own timings; probe intervals as in config/exporter.yml."""
