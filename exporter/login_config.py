@@ -37,7 +37,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BeforeValidator, Field, PlainValidator, field_validator, model_validator
 
 from exporter.result import Reason
-from exporter.target_base import TargetBase, TLSConfig
+from exporter.target_base import TargetBase, TLSConfig, UpperCase
 from servicekit.config import (
     Duration,
     EnvSecret,
@@ -271,7 +271,7 @@ class Step(Model):
 
     name: Annotated[str, PlainValidator(_step_name)]
     url: Annotated[str, PlainValidator(_step_url)]
-    method: Literal["GET", "POST"] = "GET"
+    method: Annotated[Literal["GET", "POST"], UpperCase] = "GET"
     headers: Annotated[tuple[tuple[str, str], ...], _pairs("header values")] = ()
     form: Annotated[tuple[tuple[str, str], ...], _pairs("form fields")] | None = None
     json_body: Annotated[Any, PlainValidator(_json_body)] = Field(default=None, alias="json")
@@ -283,11 +283,6 @@ class Step(Model):
     reject: Annotated[tuple[RejectRule, ...], BeforeValidator(_listify)] = ()
     always_run: bool = False
     skip_if_defined: Text | None = None
-
-    @field_validator("method", mode="before")
-    @classmethod
-    def _upper(cls, value: object) -> object:
-        return value.upper() if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _body_needs_post(self) -> Step:

@@ -11,12 +11,20 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
-from pydantic import PlainValidator, ValidationInfo, model_validator
+from pydantic import BeforeValidator, PlainValidator, ValidationInfo, model_validator
 
 from servicekit.config import Duration, Model, Problems, Text, describe
 from servicekit.durations import format_duration
 from servicekit.listen import is_host
 from servicekit.secrets import Secret
+
+
+def _upper(value: object) -> object:
+    return value.upper() if isinstance(value, str) else value
+
+
+# An HTTP method as written in the config, in any case (`get` is GET).
+UpperCase = BeforeValidator(_upper)
 
 DEFAULT_INTERVAL = 30.0
 DEFAULT_TIMEOUT = 10.0

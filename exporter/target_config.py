@@ -29,6 +29,7 @@ from exporter.target_base import (
     TargetBase,
     TcpTLS,
     TLSConfig,
+    UpperCase,
 )
 from servicekit.config import (
     BasicAuth,
@@ -167,7 +168,7 @@ class HttpExpect(ResponseMatch):
 class HttpTarget(TargetBase):
     kind: Literal["http"] = "http"
     url: Url
-    method: Literal["GET", "HEAD", "POST"] = "GET"
+    method: Annotated[Literal["GET", "HEAD", "POST"], UpperCase] = "GET"
     follow_redirects: bool = True
     max_redirects: Annotated[int, int_range(0, MAX_REDIRECTS_LIMIT)] = DEFAULT_MAX_REDIRECTS
     headers: Headers = ()
@@ -175,11 +176,6 @@ class HttpTarget(TargetBase):
     expect: HttpExpect = HttpExpect()
     tls: TLSConfig = TLSConfig()
     max_body_bytes: Annotated[int, int_range(1024, 64 * 1048576)] = 1_048_576
-
-    @field_validator("method", mode="before")
-    @classmethod
-    def _upper(cls, value: object) -> object:
-        return value.upper() if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _no_password_in_clear(self) -> HttpTarget:
