@@ -265,7 +265,9 @@ targets:
     site_resolve = sample(
         "parichay_probe_phase_duration_seconds", target="site-resolver", phase="resolve"
     )
-    assert site_resolve is not None and 0.35 < site_resolve < 0.5
+    # About the 500 ms timeout: the query waited for it in the resolve phase (the upper
+    # bound leaves room for the event loop on a machine running four test workers).
+    assert site_resolve is not None and 0.35 < site_resolve < 0.75
     assert (
         sample("parichay_probe_phase_duration_seconds", target="site-resolver", phase="connect")
         == 0
